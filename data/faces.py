@@ -1,0 +1,27 @@
+"""`Faces`: the typed object every stage passes on -- images, keypoints in pixels, ids."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Faces:
+    images: np.ndarray  # (N, 96, 96) uint8, row-major as in the CSV
+    keypoints: np.ndarray | None  # (N, 30) float32 pixel coordinates, NaN = missing; None for a test file
+    ids: np.ndarray  # (N,) int64: the ImageId column, else the index column, else the row number
+    source: str  # the file these faces came from
+    from_cache: bool = field(default=False, compare=False)  # loaded from the parse cache
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def has_labels(self) -> bool:
+        return self.keypoints is not None
+
+    def subset(self, index: np.ndarray) -> "Faces":
+        keypoints = None if self.keypoints is None else self.keypoints[index]
+        return Faces(self.images[index], keypoints, self.ids[index], self.source)

@@ -1,0 +1,166 @@
+"""Read the users' CSVs (train, val or test layout, .csv or .csv.gz), validate them, cache the parse.
+
+Every problem is a DataError naming file, row and column. Pixels are parsed in one vectorised pass
+(pyarrow's string kernels), and the parsed arrays are cached as .npz keyed by the file's path, size
+and modification time, so loading the same unchanged file again takes milliseconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .errors import DataError
+from .faces import Faces
+from .keypoints import COLUMNS, IMAGE_SIZE, N_PIXELS
+
+IMAGE_COLUMN = "Image"
+ID_COLUMN = "ImageId"
+INDEX_COLUMN = "Unnamed: 0"  # how pandas names a CSV's unnamed first column
+COORDINATE_MARGIN = 24.0  # px a keypoint may lie outside the 96x96 frame before it is called an error
+CACHE_VERSION = "1"  # bump when the cached layout changes
+
+
+def cache_dir() -> Path:
+    """Where parsed files are cached: $KPTUNE_CACHE, else ~/.cache/kptune (never beside the data)."""
+    return Path(os.environ.get("KPTUNE_CACHE", Path.home() / ".cache" / "kptune"))
+
+
+def load_faces(path: str | os.PathLike, *, need_labels: bool = False) -> Faces:
+    """Load a train/val/test CSV. need_labels: a file without keypoint columns is an error."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(str(path), "no such file")
+    faces = _load_cached(path)
+    if need_labels and not faces.has_labels:
+        raise DataError(
+            str(path), "has no keypoint columns: this is a test file, but training needs a labelled train file"
+        )
+    return faces
+
+
+def _load_cached(path: Path) -> Faces:
+    stat = path.stat()
+    key = f"{CACHE_VERSION}|{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    cached = cache_dir() / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.npz"
+    if cached.is_file():
+        with np.load(cached) as z:
+            keypoints = z["keypoints"] if z["keypoints"].size else None
+            return Faces(z["images"], keypoints, z["ids"], str(path), from_cache=True)
+    faces = parse_csv(path)
+    _save_atomically(cached, faces)
+    return faces
+
+
+def _save_atomically(target: Path, faces: Faces) -> None:
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        keypoints = np.empty(0, np.float32) if faces.keypoints is None else faces.keypoints
+        fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, images=faces.images, keypoints=keypoints, ids=faces.ids)
+        os.replace(tmp, target)
+    except OSError:
+        pass  # an unwritable cache only costs speed
+
+
+def parse_csv(path: Path) -> Faces:
+    """Parse and validate one CSV (no cache)."""
+    name = str(path)
+    try:
+        df = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise DataError(name, "the file is empty") from None
+    except pd.errors.ParserError as err:
+        raise DataError(name, _explain_parser_error(str(err))) from None
+    except (UnicodeDecodeError, OSError, EOFError) as err:
+        raise DataError(name, f"cannot be read as CSV ({err})") from None
+    if len(df) == 0:
+        raise DataError(name, "has a header but no rows")
+    if IMAGE_COLUMN not in df.columns:
+        raise DataError(name, f"missing column '{IMAGE_COLUMN}' (columns found: {', '.join(map(str, df.columns[:5]))}…)")
+    images = _parse_images(df[IMAGE_COLUMN], name)
+    return Faces(images, _parse_keypoints(df, name), _ids(df), name)
+
+
+def _explain_parser_error(message: str) -> str:
+    # pandas: "Error tokenizing data. C error: Expected 32 fields in line 5, saw 33"
+    m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
+    if m:
+        return f"line {m[2]}: malformed row with {m[3]} fields, expected {m[1]}"
+    return f"malformed CSV ({message})"
+
+
+def _ids(df: pd.DataFrame) -> np.ndarray:
+    for column in (ID_COLUMN, INDEX_COLUMN):
+        if column in df.columns and pd.api.types.is_integer_dtype(df[column]):
+            return df[column].to_numpy(np.int64)
+    return np.arange(len(df), dtype=np.int64)
+
+
+def _parse_images(column: pd.Series, name: str) -> np.ndarray:
+    """'Image' strings -> (N, 96, 96) uint8, checking count, type and range of every pixel."""
+    missing = column.isna().to_numpy()
+    if missing.any():
+        raise DataError(name, "image is empty", row=int(missing.argmax()) + 1, column=IMAGE_COLUMN)
+    tokens = pc.utf8_split_whitespace(pa.array(column.astype(str), type=pa.string()))
+    counts = pc.list_value_length(tokens).to_numpy()
+    wrong = np.flatnonzero(counts != N_PIXELS)
+    if wrong.size:
+        row = int(wrong[0])
+        raise DataError(name, f"image has {counts[row]} pixel values, expected {N_PIXELS}", row=row + 1, column=IMAGE_COLUMN)
+    flat = pc.list_flatten(tokens)  # (N * 9216,) strings
+    is_digits = pc.utf8_is_digit(flat).to_numpy(zero_copy_only=False)
+    if not is_digits.all():
+        i = int(np.argmin(is_digits))
+        raise _pixel_error(name, i, flat[i].as_py())
+    values = pc.cast(flat, pa.int64()).to_numpy()
+    if values.max() > 255:
+        i = int(np.argmax(values))
+        raise _pixel_error(name, i, str(values[i]))
+    return values.astype(np.uint8).reshape(-1, IMAGE_SIZE, IMAGE_SIZE)
+
+
+def _pixel_error(name: str, flat_index: int, token: str) -> DataError:
+    pixel, row = flat_index % N_PIXELS, flat_index // N_PIXELS + 1
+    if re.fullmatch(r"[+-]?\d+", token):
+        return DataError(name, f"pixel {pixel} is {token}, outside 0-255", row=row, column=IMAGE_COLUMN)
+    return DataError(name, f"pixel {pixel} is '{token}', not an integer 0-255", row=row, column=IMAGE_COLUMN)
+
+
+def _parse_keypoints(df: pd.DataFrame, name: str) -> np.ndarray | None:
+    """The 30 keypoint columns (any order) -> (N, 30) float32 in COLUMNS order, or None for a test file."""
+    present = [c for c in COLUMNS if c in df.columns]
+    if not present:
+        return None
+    if len(present) < len(COLUMNS):
+        absent = [c for c in COLUMNS if c not in df.columns]
+        raise DataError(name, f"missing keypoint column '{absent[0]}' ({len(absent)} of 30 missing)")
+    keypoints = np.empty((len(df), len(COLUMNS)), np.float32)
+    for j, column in enumerate(COLUMNS):
+        raw = df[column]
+        values = pd.to_numeric(raw, errors="coerce")
+        bad = (values.isna() & raw.notna()).to_numpy()
+        if bad.any():
+            row = int(bad.argmax())
+            raise DataError(name, f"'{raw.iloc[row]}' is not a number", row=row + 1, column=column)
+        keypoints[:, j] = values.to_numpy(np.float32)
+    low, high = -COORDINATE_MARGIN, IMAGE_SIZE + COORDINATE_MARGIN
+    far = ~np.isnan(keypoints) & ((keypoints < low) | (keypoints > high))
+    if far.any():
+        row, j = map(int, np.argwhere(far)[0])
+        raise DataError(
+            name,
+            f"coordinate {keypoints[row, j]:g} is far outside the 96x96 frame (allowed {low:g} to {high:g})",
+            row=row + 1,
+            column=COLUMNS[j],
+        )
+    return keypoints

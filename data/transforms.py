@@ -1,0 +1,58 @@
+"""Normalisation, horizontal flip and the masked loss: the seed's recipe, on torch tensors.
+
+Coordinates follow the pixel-index convention: pixel column c has its centre at x = c, so mirroring
+an image of width W maps x to (W - 1) - x.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .keypoints import FLIP_PERMUTATION, IMAGE_SIZE, X_COLUMNS
+
+CENTRE = IMAGE_SIZE / 2  # 48: targets are (y - 48) / 48, so the frame maps to about [-1, 1]
+
+
+def normalise_images(images: np.ndarray) -> torch.Tensor:
+    """(N, 96, 96) uint8 -> (N, 1, 96, 96) float32 in [0, 1]."""
+    return torch.from_numpy(images).unsqueeze(1).float().div_(255.0)
+
+
+def normalise_keypoints(keypoints: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """Pixels -> (y - 48) / 48; NaN (missing) stays NaN."""
+    return (torch.as_tensor(keypoints, dtype=torch.float32) - CENTRE) / CENTRE
+
+
+def denormalise_keypoints(targets: torch.Tensor) -> torch.Tensor:
+    """The inverse of normalise_keypoints: back to pixels."""
+    return targets * CENTRE + CENTRE
+
+
+def hflip(images: torch.Tensor, keypoints_px: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mirror images (B, 1, H, W) left-right; keypoints (B, 30) in pixels follow and swap names."""
+    mirrored = keypoints_px.clone()
+    mirrored[:, X_COLUMNS] = (IMAGE_SIZE - 1) - mirrored[:, X_COLUMNS]
+    return images.flip(-1), mirrored[:, torch.as_tensor(FLIP_PERMUTATION)]
+
+
+def random_hflip(images: torch.Tensor, targets: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Flip a random half of a batch; targets (B, 30) are normalised."""
+    chosen = torch.rand(len(images), generator=generator, device=generator.device) < 0.5
+    flipped_images, flipped_px = hflip(images[chosen], denormalise_keypoints(targets[chosen]))
+    images, targets = images.clone(), targets.clone()
+    images[chosen], targets[chosen] = flipped_images, normalise_keypoints(flipped_px)
+    return images, targets
+
+
+def masked_mse(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over the labelled coordinates only (NaN in target = missing)."""
+    labelled = ~torch.isnan(target)
+    error = torch.where(labelled, prediction - torch.nan_to_num(target), torch.zeros_like(prediction))
+    return error.pow(2).sum() / labelled.sum().clamp(min=1)
+
+
+def rmse_px(prediction_px: np.ndarray, target_px: np.ndarray) -> float:
+    """Kaggle's score: RMSE in pixels over every labelled coordinate."""
+    labelled = ~np.isnan(target_px)
+    return float(np.sqrt(np.mean((prediction_px[labelled] - target_px[labelled]) ** 2)))

@@ -1,0 +1,89 @@
+"""TrainConfig: everything one training run needs, frozen, saved in every checkpoint.
+
+Overrides (CLI flags, search-space samples, a config.json read back) go through `from_dict`, which
+rejects unknown keys and coerces types, so a typo is an error instead of a silently ignored knob.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+OPTIMIZERS = ("adam", "sgd")
+
+
+def _field(default: Any, help: str) -> Any:
+    """A dataclass field whose comment travels with it (shown by --help)."""
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    # data
+    train: str = _field("", "train CSV (.csv/.csv.gz); empty = built-in synthetic demo data")
+    val: str = _field("", "validation CSV; empty = hold out val_fraction of train")
+    val_fraction: float = _field(0.15, "share of train held out for validation when no val file is given")
+    split_seed: int = _field(0, "seed of the train/validation split (shared by every trial of a search)")
+    # model
+    arch: str = _field("vgg_opt", "architecture name from `python -m models`")
+    # optimisation (the seed's recipe: Adam, batch 256, early stopping with best-weight restore)
+    optimizer: str = _field("adam", "adam or sgd (with momentum)")
+    lr: float = _field(1e-3, "learning rate")
+    momentum: float = _field(0.9, "SGD momentum (ignored by adam)")
+    weight_decay: float = _field(0.0, "L2 weight decay")
+    batch_size: int = _field(256, "faces per step")
+    epochs: int = _field(100, "maximum epochs (early stopping may end sooner)")
+    patience: int = _field(10, "stop after this many epochs without a better validation RMSE")
+    flip: bool = _field(True, "random horizontal flip with left/right keypoints swapped")
+    # run
+    seed: int = _field(0, "seed for weights, batch order and augmentation")
+    device: str = _field("auto", "auto (CUDA when present, else CPU), cpu, or cuda[:N]")
+    threads: int = _field(0, "CPU threads for torch; 0 = every core (a Ray trial uses its CPU share)")
+    amp: bool = _field(True, "bfloat16 autocast on CUDA (ignored on CPU)")
+
+    def __post_init__(self):
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, not '{self.optimizer}'")
+        if not 0 < self.val_fraction < 1:
+            raise ValueError(f"val_fraction must be in (0, 1), not {self.val_fraction}")
+        for name in ("lr", "batch_size", "epochs", "patience"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, not {getattr(self, name)}")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], base: "TrainConfig | None" = None) -> "TrainConfig":
+        """`base` (default: the defaults) with `values` applied; unknown keys are an error."""
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(fields))
+        if unknown:
+            raise ValueError(f"unknown config key(s): {', '.join(unknown)}; known: {', '.join(fields)}")
+        typed = {k: _coerce(v, type(fields[k].default), k) for k, v in values.items()}
+        return dataclasses.replace(base or cls(), **typed)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> "TrainConfig":
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+def _coerce(value: Any, kind: type, name: str) -> Any:
+    if kind is bool and isinstance(value, str):
+        if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+            raise ValueError(f"{name} must be true or false, not '{value}'")
+        return value.lower() in ("true", "1", "yes")
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be {kind.__name__}, not {value!r}") from None
+
+
+def config_fields() -> list[dataclasses.Field]:
+    return list(dataclasses.fields(TrainConfig))
