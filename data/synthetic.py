@@ -140,6 +140,20 @@ def write_dataset(out: Path, n: int, seed: int, *, n_test: int | None = None, mi
     return out / "train.csv", out / "test.csv"
 
 
+DEMO_FACES = 1500  # enough for the nets to learn the synthetic geometry in a few CPU epochs
+
+
+def demo_dataset(n: int = DEMO_FACES, seed: int = 0) -> Path:
+    """The built-in demo data (train.csv, test.csv), drawn once into the cache folder and reused."""
+    from .reader import cache_dir
+
+    out = cache_dir() / f"demo-n{n}-seed{seed}"
+    if not (out / "test.csv").is_file():
+        print(f"drawing {n} synthetic demo faces into {out} ...", flush=True)
+        write_dataset(out, n, seed)
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m data.synthetic", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="folder for train.csv and test.csv")

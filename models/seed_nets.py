@@ -39,6 +39,12 @@ def gap_head(channels: int, dropout: float = 0.0) -> nn.Sequential:
 
 # --- cnn: Conv 32/3x3, 64/2x2, 128/2x2 ('same', ReLU), each + MaxPool 2 + Dropout 0.1/0.2/0.3 ---
 
+def same_padding(kernel: int) -> nn.ZeroPad2d:
+    """Keras' 'same' padding: an even kernel gets the extra row/column on the right and bottom."""
+    total = kernel - 1
+    return nn.ZeroPad2d((total // 2, total - total // 2, total // 2, total - total // 2))
+
+
 CNN_CHANNELS = 128
 CNN_FEATURES = CNN_CHANNELS * (IMAGE_SIZE // 8) ** 2  # 128 x 12 x 12 after three pools
 
@@ -47,8 +53,7 @@ def cnn_backbone() -> nn.Sequential:
     layers: list[nn.Module] = []
     in_ch = 1
     for out_ch, kernel, p in [(32, 3, 0.1), (64, 2, 0.2), (CNN_CHANNELS, 2, 0.3)]:
-        # padding='same' with an even kernel pads one extra on the right/bottom, as Keras does
-        layers += [nn.Conv2d(in_ch, out_ch, kernel, padding="same"), nn.ReLU(inplace=True), nn.MaxPool2d(2), nn.Dropout(p)]
+        layers += [same_padding(kernel), nn.Conv2d(in_ch, out_ch, kernel), nn.ReLU(inplace=True), nn.MaxPool2d(2), nn.Dropout(p)]
         in_ch = out_ch
     return nn.Sequential(*layers)
 

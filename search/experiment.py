@@ -1,0 +1,113 @@
+"""The Ray side of a search: start or join Ray, build (or restore) the Tuner, run it, and report."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+# Checkpointing only on improvement with num_to_keep=1 makes Tune snapshot often on tiny data, and
+# warn about it; the snapshots are cheap here, so the warning is noise.
+os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+
+import optuna
+import ray
+from optuna.samplers import TPESampler
+from ray import tune
+from ray.tune.schedulers import ASHAScheduler
+from ray.tune.search.optuna import OptunaSearch
+
+from .leaderboard import format_table, leaderboard, write_csv
+from .plots import plot_search
+from .run import SearchSettings
+from .space import SearchSpace
+from .trainable import METRIC, train_trial
+
+OPTUNA_DB = "optuna.db"
+
+
+def start_ray(address: str | None, dashboard_host: str | None) -> None:
+    if ray.is_initialized():  # e.g. the tests share one Ray instance
+        return
+    if address:
+        ray.init(address=address)
+    else:
+        ray.init(include_dashboard=dashboard_host is not None, dashboard_host=dashboard_host or "127.0.0.1")
+    context = ray.get_runtime_context()
+    url = ray.worker.get_dashboard_url() if dashboard_host is not None or address else ""
+    resources = ray.cluster_resources()
+    print(f"Ray: {int(resources.get('CPU', 0))} CPUs, {int(resources.get('GPU', 0))} GPUs, node {context.get_node_id()[:8]}")
+    if url:
+        print(f"Ray dashboard: http://{url}  (token auth on: paste the token from `ray get-auth-token`)")
+        print("  Jobs/Actors: one actor per running trial, with its logs; Cluster: CPU, GPU and memory per node.")
+
+
+def trial_resources(settings: SearchSettings) -> dict[str, float]:
+    """Without GPUs: one trial at a time on every CPU of this machine (fastest for these nets, and
+    reproducible). With GPUs: one GPU (or the given fraction) and 2 CPUs per trial."""
+    cluster = ray.cluster_resources()
+    gpus = settings.gpus_per_trial if settings.gpus_per_trial >= 0 else (1.0 if cluster.get("GPU", 0) else 0.0)
+    cpus = settings.cpus_per_trial or (min(2.0, cluster["CPU"]) if gpus else float(min(os.cpu_count() or 1, cluster["CPU"])))
+    return {"cpu": cpus, "gpu": gpus}
+
+
+def make_trainable(settings: SearchSettings):
+    return tune.with_resources(tune.with_parameters(train_trial, base=settings.base), trial_resources(settings))
+
+
+def new_tuner(settings: SearchSettings, space: SearchSpace) -> tune.Tuner:
+    searcher = OptunaSearch(
+        space=space.sample,
+        metric=METRIC,
+        mode="min",
+        sampler=TPESampler(seed=settings.seed),
+        study_name=settings.name,
+        storage=optuna.storages.RDBStorage(f"sqlite:///{settings.folder / OPTUNA_DB}"),
+    )
+    scheduler = ASHAScheduler(
+        time_attr="training_iteration",  # = epochs
+        max_t=settings.max_epochs,
+        grace_period=settings.grace_period,
+        reduction_factor=settings.reduction_factor,
+    )
+    return tune.Tuner(
+        make_trainable(settings),
+        tune_config=tune.TuneConfig(
+            metric=METRIC,
+            mode="min",
+            search_alg=searcher,
+            scheduler=scheduler,
+            num_samples=settings.trials,
+            max_concurrent_trials=settings.max_concurrent or None,
+            time_budget_s=settings.time_budget_s or None,
+        ),
+        run_config=tune.RunConfig(
+            name=settings.name,
+            storage_path=settings.storage,
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=1),  # only improving epochs are checkpointed
+            failure_config=tune.FailureConfig(max_failures=0),  # a crashed trial is recorded, the search goes on
+        ),
+    )
+
+
+def run_search(settings: SearchSettings, space: SearchSpace, address: str | None, dashboard_host: str | None, resume: bool) -> None:
+    start_ray(address, dashboard_host)
+    path = str(settings.folder)
+    print(f"search '{settings.name}': {settings.trials} trials, up to {settings.max_epochs} epochs each, space {Path(settings.space).name}")
+    print(f"  results: {path}   TensorBoard: tensorboard --logdir {path}   Optuna: optuna-dashboard sqlite:///{path}/{OPTUNA_DB}")
+    if resume:
+        if not tune.Tuner.can_restore(path):
+            raise SystemExit(f"error: {path}: no Tune experiment state to resume from")
+        tuner = tune.Tuner.restore(path, trainable=make_trainable(settings), resume_unfinished=True, resume_errored=False)
+    else:
+        tuner = new_tuner(settings, space)
+    grid = tuner.fit()
+
+    table = leaderboard(grid)
+    write_csv(table, settings.folder / "leaderboard.csv")
+    plot_search(grid, settings.folder / "search.png")
+    print(f"\ntop trials by validation RMSE (px):\n{format_table(table)}")
+    print(f"\nleaderboard: {settings.folder / 'leaderboard.csv'}   plots: {settings.folder / 'search.png'}")
+    unfinished = int((table["status"] == "UNFINISHED").sum()) if len(table) else 0
+    if len(table) < settings.trials or unfinished:
+        print(f"the search stopped early ({len(table)} of {settings.trials} trials started); continue it with:\n"
+              f"  python -m search.run --resume --name {settings.name}")

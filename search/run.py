@@ -1,0 +1,149 @@
+"""`python -m search.run --trials 50`: a Ray Tune search with Optuna's TPE sampler and ASHA early stopping.
+
+Results go to runs/NAME/: Tune's trial folders (checkpoints, result.json, TensorBoard files),
+optuna.db (open with `optuna-dashboard sqlite:///runs/NAME/optuna.db`), leaderboard.csv, search.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from configs import DEFAULT_SPACE, DEMO_SPACE, SMOKE_SPACE
+from data.errors import DataError, exits_on_bad_input
+from data.split import make_split
+from data.synthetic import demo_dataset
+
+from .config import TrainConfig
+from .space import SearchSpace, load_space
+
+SETTINGS = "search.json"  # in runs/NAME: what --resume needs to continue the same search
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    name: str  # runs/NAME holds everything this search writes
+    storage: str  # absolute folder above NAME; on a cluster, one that every node can reach
+    space: str  # the search-space YAML
+    trials: int  # trials to run in all (a resumed search runs on to this number)
+    max_epochs: int  # epoch cap per trial; ASHA's max_t
+    grace_period: int  # epochs every trial gets before ASHA may stop it
+    reduction_factor: int  # ASHA keeps about 1 in this many trials at each rung
+    seed: int  # seeds the TPE sampler and every trial's training
+    cpus_per_trial: float  # 0 = decide from the cluster
+    gpus_per_trial: float  # -1 = decide from the cluster (1 per trial when GPUs exist); fractions share a GPU
+    max_concurrent: int  # 0 = as many as resources allow; 1 makes an Optuna search reproducible
+    time_budget_s: float  # stop starting/continuing trials after this long; 0 = no limit
+    base: dict  # the fixed TrainConfig part every trial shares (data paths, epochs, seed)
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.storage) / self.name
+
+
+# Per mode: (space, trials, max epochs, time budget s, faces in the generated data)
+MODES = {
+    "data": (DEFAULT_SPACE, 50, 30, 0, 0),
+    "demo": (DEMO_SPACE, 12, 6, 14 * 60, 1000),
+    "smoke": (SMOKE_SPACE, 3, 1, 0, 48),
+}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m search.run", description=__doc__.split("\n\n")[0])
+    p.add_argument("--trials", type=int, help="trials in all (default 50; demo 12; smoke 3)")
+    p.add_argument("--train", help="train CSV; omitted = the built-in synthetic demo data, sized to finish in ~15 min on 2 CPUs")
+    p.add_argument("--val", help="validation CSV (default: a seeded 15%% hold-out of --train)")
+    p.add_argument("--name", help="run name: results in runs/NAME (default search-TIME; with --resume, the latest run)")
+    p.add_argument("--space", type=Path, help=f"search-space YAML (default {DEFAULT_SPACE.name})")
+    p.add_argument("--max-epochs", type=int, help="epoch cap per trial (default 30; demo 6; smoke 1)")
+    p.add_argument("--grace-period", type=int, default=2, help="epochs before ASHA may stop a trial (default 2)")
+    p.add_argument("--reduction-factor", type=int, default=3, help="ASHA's reduction factor (default 3)")
+    p.add_argument("--cpus-per-trial", type=float, default=0, help="default: every CPU of this machine without GPUs, 2 with")
+    p.add_argument("--gpus-per-trial", type=float, default=-1, help="default: 1 when the cluster has GPUs; 0.25 = four trials per GPU")
+    p.add_argument("--max-concurrent", type=int, default=0, help="trials at once (default: as resources allow)")
+    p.add_argument("--time-budget", type=float, help="minutes after which the search stops (default none; demo 14)")
+    p.add_argument("--seed", type=int, default=0, help="seed for the sampler and every trial")
+    p.add_argument("--address", help="join a running Ray cluster (e.g. 10.0.0.5:6379 or auto) instead of starting one")
+    p.add_argument("--storage", type=Path, default=Path("runs"), help="results folder; on a cluster one every node reaches")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted search (NAME, or the latest)")
+    p.add_argument("--smoke", action="store_true", help="tiny synthetic data, 1 epoch: checks the whole pipeline in a minute")
+    p.add_argument("--dashboard-host", default="127.0.0.1", help="where the Ray dashboard listens (default 127.0.0.1)")
+    p.add_argument("--no-dashboard", action="store_true", help="do not start the Ray dashboard")
+    return p.parse_args(argv)
+
+
+def settings_from_args(args: argparse.Namespace) -> SearchSettings:
+    mode = "smoke" if args.smoke else ("data" if args.train else "demo")
+    space, trials, max_epochs, budget_s, n_faces = MODES[mode]
+    if mode == "data":
+        train, val = str(Path(args.train).resolve()), str(Path(args.val).resolve()) if args.val else ""
+    else:
+        train, val = str(demo_dataset(n_faces, seed=args.seed) / "train.csv"), ""
+        print(f"{'--smoke' if args.smoke else 'no --train given'}: searching on synthetic demo faces ({train})")
+    max_epochs = args.max_epochs or max_epochs
+    base = TrainConfig(train=train, val=val, epochs=max_epochs, seed=args.seed, split_seed=args.seed)
+    return SearchSettings(
+        name=args.name or time.strftime("search-%Y%m%d-%H%M%S"),
+        storage=str(args.storage.resolve()),
+        space=str((args.space or space).resolve()),
+        trials=args.trials or trials,
+        max_epochs=max_epochs,
+        grace_period=min(args.grace_period, max_epochs),
+        reduction_factor=args.reduction_factor,
+        seed=args.seed,
+        cpus_per_trial=args.cpus_per_trial,
+        gpus_per_trial=args.gpus_per_trial,
+        max_concurrent=args.max_concurrent,
+        time_budget_s=args.time_budget * 60 if args.time_budget is not None else budget_s,
+        base=base.to_dict(),
+    )
+
+
+def settings_to_resume(args: argparse.Namespace) -> SearchSettings:
+    storage = args.storage.resolve()
+    if args.name:
+        folder = storage / args.name
+    else:
+        runs = sorted(storage.glob(f"*/{SETTINGS}"), key=lambda p: p.stat().st_mtime)
+        if not runs:
+            raise DataError(str(storage), "no search to resume here")
+        folder = runs[-1].parent
+    if not (folder / SETTINGS).is_file():
+        raise DataError(str(folder), f"no {SETTINGS}: not a search folder, nothing to resume")
+    return SearchSettings(**json.loads((folder / SETTINGS).read_text()))
+
+
+def check_before_start(settings: SearchSettings) -> SearchSpace:
+    """Everything that can be wrong with the input fails here, before Ray starts."""
+    try:
+        space = load_space(settings.space)
+    except ValueError as err:
+        raise DataError(settings.space, str(err).removeprefix(f"{settings.space}: ")) from None
+    base = TrainConfig.from_dict(settings.base)
+    split = make_split(base.train, base.val or None, val_fraction=base.val_fraction, seed=base.split_seed)  # also fills the cache
+    print(f"data: {len(split.train)} train faces, {len(split.val)} validation faces (every trial is scored on the same ones)")
+    return space
+
+
+@exits_on_bad_input
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    settings = settings_to_resume(args) if args.resume else settings_from_args(args)
+    space = check_before_start(settings)
+    settings.folder.mkdir(parents=True, exist_ok=True)
+    if not args.resume:
+        (settings.folder / SETTINGS).write_text(json.dumps(asdict(settings), indent=2) + "\n")
+
+    from .experiment import run_search  # imports Ray: only once the input is known to be good
+
+    run_search(settings, space, address=args.address, dashboard_host=None if args.no_dashboard else args.dashboard_host, resume=args.resume)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""`python -m search.train`: train one configuration and write its checkpoint folder.
+
+Every TrainConfig field is a flag (`--arch vgg_opt --train PATH --epochs 20 ...`). With no --train
+it trains on the built-in synthetic demo data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from data.errors import exits_on_bad_input
+from data.split import make_split
+from data.synthetic import demo_dataset
+
+from .config import TrainConfig, config_fields
+from .plots import plot_history, plot_overlay
+from .trainer import Trainer
+
+
+def add_config_flags(parser: argparse.ArgumentParser, exclude: tuple[str, ...] = ()) -> None:
+    """One flag per TrainConfig field, parsed as strings and checked by TrainConfig.from_dict."""
+    for f in config_fields():
+        if f.name not in exclude:
+            parser.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, default=None, help=f"{f.metadata['help']} (default: {f.default})")
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    names = {f.name for f in config_fields()}
+    config = TrainConfig.from_dict({k: v for k, v in vars(args).items() if k in names and v is not None})
+    return with_demo_data(config)
+
+
+def with_demo_data(config: TrainConfig) -> TrainConfig:
+    """No train file given: use the built-in demo data, and say so."""
+    if config.train:
+        return config
+    train = demo_dataset() / "train.csv"
+    print(f"no --train given: using the built-in synthetic demo data ({train})")
+    return TrainConfig.from_dict({"train": str(train)}, base=config)
+
+
+@exits_on_bad_input
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m search.train", description=__doc__.split("\n\n")[0])
+    add_config_flags(parser)
+    parser.add_argument("--out", type=Path, default=None, help="checkpoint folder (default runs/train/ARCH-TIME)")
+    args = parser.parse_args(argv)
+    try:
+        config = config_from_args(args)
+    except ValueError as err:
+        parser.error(str(err))
+    out = args.out or Path("runs/train") / f"{config.arch}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+    split = make_split(config.train, config.val or None, val_fraction=config.val_fraction, seed=config.split_seed)
+    trainer = Trainer(config, split)
+    print(f"{config.arch} on {trainer.device}: {len(split.train)} train faces, {len(split.val)} validation faces")
+    trainer.fit(verbose=True)
+    trainer.save(out)
+    plot_history(trainer.history, out / "curves.png", title=f"{config.arch}: best val RMSE {trainer.best_rmse:.3f} px")
+    plot_overlay(split.val.images, trainer.best_predictions, out / "val_overlay.png", targets=split.val.keypoints)
+    print(f"best val RMSE {trainer.best_rmse:.3f} px; checkpoint: {out} (weights, config, {len(split.val)} validation predictions, curves.png, val_overlay.png)")
+
+
+if __name__ == "__main__":
+    main()

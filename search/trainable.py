@@ -1,0 +1,59 @@
+"""The Ray Tune trainable: one trial = the foundation Trainer, reporting every epoch to Tune.
+
+Kept apart from the search space: Tune hands it the sampled hyperparameters, and the fixed part of the
+configuration (data paths, epochs cap, seed) comes in through `tune.with_parameters`.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import ray
+from ray import tune
+
+from data.split import make_split
+from models import keras_param_count, saved_size_bytes
+
+from .config import TrainConfig
+from .trainer import CONFIG, EpochResult, Trainer
+
+METRIC = "best_val_rmse"  # what the search minimises: the validation RMSE (px) of the weights a trial keeps
+
+
+def train_trial(sampled: dict[str, Any], base: dict[str, Any]) -> None:
+    # Ray gives a trial GPUs by setting CUDA_VISIBLE_DEVICES; with none assigned it must stay on the
+    # CPU even on a GPU node. OMP_NUM_THREADS is set by Ray to the trial's CPU share.
+    device = "cuda" if ray.get_gpu_ids() else "cpu"
+    threads = int(os.environ.get("OMP_NUM_THREADS", "1"))
+    config = TrainConfig.from_dict({**sampled, "device": device, "threads": threads}, base=TrainConfig.from_dict(base))
+    config.save(Path(tune.get_context().get_trial_dir()) / CONFIG)  # the full config, even if the trial crashes
+
+    split = make_split(config.train, config.val or None, val_fraction=config.val_fraction, seed=config.split_seed)
+    trainer = Trainer(config, split)
+    checkpoint = tune.get_checkpoint()
+    if checkpoint:  # a resumed trial continues from its last (best) epoch
+        with checkpoint.as_directory() as folder:
+            trainer.restore(Path(folder))
+    size = {"params": keras_param_count(trainer.model), "mb": saved_size_bytes(trainer.model) / 1e6, "device": device}
+
+    def report(epoch: EpochResult) -> None:
+        metrics = {
+            "epoch": epoch.epoch,
+            "train_loss": epoch.train_loss,
+            "val_rmse": epoch.val_rmse,
+            METRIC: trainer.best_rmse,
+            "epoch_seconds": epoch.seconds,
+            **size,
+        }
+        if not epoch.improved:
+            tune.report(metrics)
+            return
+        # Only improving epochs are checkpointed, so a trial's latest checkpoint is its best one.
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = trainer.save(Path(tmp) / "checkpoint")
+            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
+
+    trainer.fit(on_epoch=report)

@@ -1,0 +1,20 @@
+"""Shared fixtures: small synthetic data sets, and a cache folder of the tests' own."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+# Set before anything imports the reader: tests never touch the user's cache.
+os.environ["KPTUNE_CACHE"] = tempfile.mkdtemp(prefix="kptune-test-cache-")
+
+from data.synthetic import write_dataset  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory) -> tuple[Path, Path]:
+    """train.csv (48 labelled faces) and test.csv (12 faces) in the users' formats."""
+    return write_dataset(tmp_path_factory.mktemp("tiny"), n=48, seed=3, n_test=12)

@@ -1,0 +1,143 @@
+"""The reader: layouts it accepts, and the one clear error for each kind of bad input."""
+
+import gzip
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from data.errors import DataError
+from data.keypoints import COLUMNS
+from data.reader import load_faces
+
+
+@pytest.fixture()
+def train_frame(tiny_data) -> pd.DataFrame:
+    return pd.read_csv(tiny_data[0], index_col=0)
+
+
+def write(frame: pd.DataFrame, path, index=True) -> str:
+    frame.to_csv(path, index=index)
+    return str(path)
+
+
+def test_reads_train_layout_with_labels(tiny_data):
+    faces = load_faces(tiny_data[0], need_labels=True)
+    assert faces.images.shape == (48, 96, 96) and faces.images.dtype == np.uint8
+    assert faces.keypoints.shape == (48, 30)
+    np.testing.assert_array_equal(faces.ids, np.arange(48))
+
+
+def test_reads_kaggle_test_layout(tiny_data):
+    faces = load_faces(tiny_data[1])
+    assert faces.keypoints is None and len(faces) == 12
+    np.testing.assert_array_equal(faces.ids, np.arange(1, 13))
+
+
+def test_gzip_columns_in_any_order_and_missing_labels(train_frame, tmp_path):
+    frame = train_frame[["Image"] + COLUMNS[::-1]].copy()
+    frame.iloc[3, 1:5] = np.nan
+    path = tmp_path / "shuffled.csv.gz"
+    with gzip.open(path, "wt") as f:
+        frame.to_csv(f)
+    faces = load_faces(path, need_labels=True)
+    np.testing.assert_allclose(faces.keypoints[0], train_frame[COLUMNS].iloc[0].to_numpy(np.float32), atol=1e-4)
+    assert np.isnan(faces.keypoints[3]).sum() == 4
+
+
+def test_second_load_of_an_unchanged_file_comes_from_the_cache(train_frame, tmp_path):
+    path = write(train_frame, tmp_path / "t.csv")
+    first = load_faces(path)
+    start = time.perf_counter()
+    second = load_faces(path)
+    assert not first.from_cache and second.from_cache
+    assert time.perf_counter() - start < 0.2
+    np.testing.assert_array_equal(first.images, second.images)
+
+
+def test_a_changed_file_is_parsed_again(train_frame, tmp_path):
+    path = write(train_frame, tmp_path / "t.csv")
+    load_faces(path)
+    write(train_frame.iloc[:10], path)
+    faces = load_faces(path)
+    assert len(faces) == 10 and not faces.from_cache
+
+
+def _error(path, **kw) -> str:
+    with pytest.raises(DataError) as err:
+        load_faces(path, **kw)
+    return str(err.value)
+
+
+def test_missing_image_column(train_frame, tmp_path):
+    msg = _error(write(train_frame.drop(columns="Image"), tmp_path / "a.csv"))
+    assert "a.csv" in msg and "missing column 'Image'" in msg
+
+
+def test_wrong_pixel_count_names_row_and_column(train_frame, tmp_path):
+    train_frame.iloc[4, -1] = train_frame.iloc[4, -1] + " 7"
+    msg = _error(write(train_frame, tmp_path / "b.csv"))
+    assert "row 5 (line 6)" in msg and "column Image" in msg and "9217 pixel values" in msg
+
+
+def test_non_numeric_pixel(train_frame, tmp_path):
+    pixels = train_frame.iloc[2, -1].split()
+    pixels[17] = "x9"
+    train_frame.iloc[2, -1] = " ".join(pixels)
+    msg = _error(write(train_frame, tmp_path / "c.csv"))
+    assert "row 3" in msg and "pixel 17 is 'x9'" in msg
+
+
+def test_pixel_out_of_range(train_frame, tmp_path):
+    pixels = train_frame.iloc[6, -1].split()
+    pixels[0] = "256"
+    train_frame.iloc[6, -1] = " ".join(pixels)
+    msg = _error(write(train_frame, tmp_path / "d.csv"))
+    assert "row 7" in msg and "pixel 0 is 256, outside 0-255" in msg
+
+
+def test_empty_file(tmp_path):
+    (tmp_path / "e.csv").write_text("")
+    assert "e.csv: the file is empty" in _error(tmp_path / "e.csv")
+
+
+def test_non_numeric_keypoint(train_frame, tmp_path):
+    train_frame["nose_tip_y"] = train_frame["nose_tip_y"].astype(object)
+    train_frame.loc[8, "nose_tip_y"] = "abc"
+    msg = _error(write(train_frame, tmp_path / "f.csv"))
+    assert "row 9" in msg and "column nose_tip_y" in msg and "'abc' is not a number" in msg
+
+
+def test_coordinate_far_outside_the_frame(train_frame, tmp_path):
+    train_frame.loc[1, "left_eye_center_x"] = 250.0
+    msg = _error(write(train_frame, tmp_path / "g.csv"))
+    assert "row 2" in msg and "column left_eye_center_x" in msg and "far outside" in msg
+
+
+def test_test_file_where_a_train_file_is_needed(tiny_data):
+    assert "test file" in _error(tiny_data[1], need_labels=True)
+
+
+def test_malformed_row_names_the_line(train_frame, tmp_path):
+    path = write(train_frame, tmp_path / "h.csv")
+    lines = open(path).read().splitlines()
+    lines[3] += ",extra"
+    (tmp_path / "h.csv").write_text("\n".join(lines) + "\n")
+    msg = _error(path)
+    assert "line 4" in msg and "malformed row" in msg
+
+
+def test_inspect_cli_prints_one_line_and_exits_1_on_bad_input(tmp_path):
+    (tmp_path / "empty.csv").write_text("")
+    run = subprocess.run([sys.executable, "-m", "data.inspect", str(tmp_path / "empty.csv")], capture_output=True, text=True)
+    assert run.returncode == 1
+    assert run.stderr.strip().splitlines() == [f"error: {tmp_path / 'empty.csv'}: the file is empty"]
+
+
+def test_inspect_cli_reports_rows_and_cache(tiny_data):
+    run = subprocess.run([sys.executable, "-m", "data.inspect", str(tiny_data[0])], capture_output=True, text=True)
+    assert run.returncode == 0
+    assert "48 rows" in run.stdout and "complete rows: 48 of 48" in run.stdout and "loaded in" in run.stdout

@@ -1,0 +1,64 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from data.split import make_split
+from data.transforms import rmse_px
+from search.config import TrainConfig
+from search.trainer import Trainer
+
+
+def _config(tiny_data, **kw) -> TrainConfig:
+    return TrainConfig(**{"train": str(tiny_data[0]), "arch": "cnn_gap", "batch_size": 16, "epochs": 2, **kw})
+
+
+def test_checkpoint_folder_holds_weights_config_and_val_predictions(tiny_data, tmp_path):
+    config = _config(tiny_data)
+    split = make_split(config.train, seed=config.split_seed)
+    trainer = Trainer(config, split)
+    trainer.fit()
+    folder = trainer.save(tmp_path / "ckpt")
+    assert json.loads((folder / "config.json").read_text())["arch"] == "cnn_gap"
+    state = torch.load(folder / "weights.pt", weights_only=True)
+    assert set(state) == set(trainer.model.state_dict())
+    val = np.load(folder / "val_predictions.npz")
+    assert val["predictions"].shape == (len(split.val), 30)
+    np.testing.assert_array_equal(val["ids"], split.val.ids)
+    assert len((folder / "history.csv").read_text().splitlines()) == 3
+
+
+def test_same_seed_same_result_on_cpu(tiny_data):
+    runs = []
+    for _ in range(2):
+        config = _config(tiny_data, seed=7, device="cpu")
+        trainer = Trainer(config, make_split(config.train))
+        runs.append([r.val_rmse for r in trainer.fit()])
+    assert runs[0] == runs[1]
+
+
+def test_early_stopping_restores_the_best_weights(tiny_data):
+    config = _config(tiny_data, epochs=6, patience=1, lr=0.5, optimizer="sgd")  # diverges: stops early
+    trainer = Trainer(config, make_split(config.train))
+    history = trainer.fit()
+    assert len(history) < 6
+    best = min(r.val_rmse for r in history)
+    assert rmse_px(trainer.predict(trainer.val_images), trainer.split.val.keypoints) == pytest.approx(best, rel=1e-5)
+
+
+def test_learning_reduces_validation_error(tiny_data):
+    config = _config(tiny_data, epochs=4, lr=3e-3)
+    history = Trainer(config, make_split(config.train)).fit()
+    assert min(r.val_rmse for r in history[1:]) < history[0].val_rmse
+
+
+def test_unknown_config_key_is_an_error():
+    with pytest.raises(ValueError, match="unknown config key"):
+        TrainConfig.from_dict({"learning_rate": 0.1})
+
+
+def test_config_values_are_coerced_and_checked():
+    assert TrainConfig.from_dict({"lr": "0.01", "flip": "false"}) == TrainConfig(lr=0.01, flip=False)
+    with pytest.raises(ValueError, match="optimizer"):
+        TrainConfig.from_dict({"optimizer": "rmsprop"})
