@@ -12,13 +12,12 @@ points pushed through the same transform, so they are exact.
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .files import write_csv_atomically
 from .keypoints import COLUMNS, IMAGE_SIZE, KEYPOINT_NAMES
 
 _GRID = np.stack(np.meshgrid(np.arange(IMAGE_SIZE), np.arange(IMAGE_SIZE)), axis=-1).astype(np.float32)  # (96, 96, 2) x, y
@@ -121,21 +120,13 @@ def images_to_strings(images: np.ndarray) -> list[str]:
     return [" ".join(map(str, image.ravel().tolist())) for image in images]
 
 
-def write_csv_atomically(frame: pd.DataFrame, path: Path, *, index: bool) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w", newline="") as f:
-        frame.to_csv(f, index=index, float_format="%.4f")
-    os.replace(tmp, path)
-
-
 def write_dataset(out: Path, n: int, seed: int, *, n_test: int | None = None, missing: float = 0.0) -> tuple[Path, Path]:
     """Write out/train.csv (n labelled faces) and out/test.csv (n_test unlabelled, default n // 4)."""
     images, keypoints = make_faces(n, seed, missing)
     train = pd.DataFrame(keypoints, columns=COLUMNS).assign(Image=images_to_strings(images))
     test_images, _ = make_faces(n_test if n_test is not None else max(1, n // 4), seed + 1)
     test = pd.DataFrame({"ImageId": np.arange(1, len(test_images) + 1), "Image": images_to_strings(test_images)})
-    write_csv_atomically(train, out / "train.csv", index=True)
+    write_csv_atomically(train, out / "train.csv", index=True, float_format="%.4f")
     write_csv_atomically(test, out / "test.csv", index=False)
     return out / "train.csv", out / "test.csv"
 

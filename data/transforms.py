@@ -29,11 +29,17 @@ def denormalise_keypoints(targets: torch.Tensor) -> torch.Tensor:
     return targets * CENTRE + CENTRE
 
 
-def hflip(images: torch.Tensor, keypoints_px: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mirror images (B, 1, H, W) left-right; keypoints (B, 30) in pixels follow and swap names."""
+def mirror_keypoints(keypoints_px: torch.Tensor) -> torch.Tensor:
+    """Keypoints (B, 30) in pixels of a left-right mirrored face: x -> (W - 1) - x, and every
+    left/right pair swaps names. Its own inverse."""
     mirrored = keypoints_px.clone()
     mirrored[:, X_COLUMNS] = (IMAGE_SIZE - 1) - mirrored[:, X_COLUMNS]
-    return images.flip(-1), mirrored[:, torch.as_tensor(FLIP_PERMUTATION)]
+    return mirrored[:, torch.as_tensor(FLIP_PERMUTATION)]
+
+
+def hflip(images: torch.Tensor, keypoints_px: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mirror images (B, 1, H, W) left-right; keypoints (B, 30) in pixels follow."""
+    return images.flip(-1), mirror_keypoints(keypoints_px)
 
 
 def random_hflip(images: torch.Tensor, targets: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:

@@ -16,7 +16,9 @@ from ray import tune
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.optuna import OptunaSearch
 
-from .leaderboard import format_table, leaderboard, write_csv
+from data.files import write_csv_atomically
+
+from .leaderboard import format_table, leaderboard
 from .plots import plot_search
 from .run import SearchSettings
 from .space import SearchSpace
@@ -103,7 +105,7 @@ def run_search(settings: SearchSettings, space: SearchSpace, address: str | None
     grid = tuner.fit()
 
     table = leaderboard(grid)
-    write_csv(table, settings.folder / "leaderboard.csv")
+    write_csv_atomically(table, settings.folder / "leaderboard.csv")
     plot_search(grid, settings.folder / "search.png")
     print(f"\ntop trials by validation RMSE (px):\n{format_table(table)}")
     print(f"\nleaderboard: {settings.folder / 'leaderboard.csv'}   plots: {settings.folder / 'search.png'}")

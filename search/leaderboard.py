@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -43,14 +41,6 @@ def _status(result) -> str:
     if result.error:
         return "ERROR"
     return "DONE" if (result.metrics or {}).get("done") else "UNFINISHED"
-
-
-def write_csv(table: pd.DataFrame, path: Path) -> None:
-    """Atomically: a reader never sees half a leaderboard."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w", newline="") as f:
-        table.to_csv(f, index=False)
-    os.replace(tmp, path)
 
 
 def format_table(table: pd.DataFrame, top: int = 10) -> str:

@@ -14,7 +14,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from configs import DEFAULT_SPACE, DEMO_SPACE, SMOKE_SPACE
+from configs import CPU_SPACE, DEFAULT_SPACE, DEMO_SPACE, SMOKE_SPACE
 from data.errors import DataError, exits_on_bad_input
 from data.split import make_split
 from data.synthetic import demo_dataset
@@ -60,7 +60,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--train", help="train CSV; omitted = the built-in synthetic demo data, sized to finish in ~15 min on 2 CPUs")
     p.add_argument("--val", help="validation CSV (default: a seeded 15%% hold-out of --train)")
     p.add_argument("--name", help="run name: results in runs/NAME (default search-TIME; with --resume, the latest run)")
-    p.add_argument("--space", type=Path, help=f"search-space YAML (default {DEFAULT_SPACE.name})")
+    p.add_argument("--space", type=Path, help=f"search-space YAML (default {DEFAULT_SPACE.name} with GPUs, {CPU_SPACE.name} without)")
     p.add_argument("--max-epochs", type=int, help="epoch cap per trial (default 30; demo 6; smoke 1)")
     p.add_argument("--grace-period", type=int, default=2, help="epochs before ASHA may stop a trial (default 2)")
     p.add_argument("--reduction-factor", type=int, default=3, help="ASHA's reduction factor (default 3)")
@@ -81,6 +81,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def settings_from_args(args: argparse.Namespace) -> SearchSettings:
     mode = "smoke" if args.smoke else ("data" if args.train else "demo")
     space, trials, max_epochs, budget_s, n_faces = MODES[mode]
+    if space == DEFAULT_SPACE and not uses_gpus(args):
+        space = CPU_SPACE
     if mode == "data":
         train, val = str(Path(args.train).resolve()), str(Path(args.val).resolve()) if args.val else ""
     else:
@@ -103,6 +105,15 @@ def settings_from_args(args: argparse.Namespace) -> SearchSettings:
         time_budget_s=args.time_budget * 60 if args.time_budget is not None else budget_s,
         base=base.to_dict(),
     )
+
+
+def uses_gpus(args: argparse.Namespace) -> bool:
+    """Will trials get GPUs? Asked for, or (by default) present on this machine."""
+    if args.gpus_per_trial >= 0:
+        return args.gpus_per_trial > 0
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def settings_to_resume(args: argparse.Namespace) -> SearchSettings:

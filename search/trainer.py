@@ -76,10 +76,6 @@ class Trainer:
             return torch.optim.Adam(self.model.parameters(), lr=c.lr, weight_decay=c.weight_decay)
         return torch.optim.SGD(self.model.parameters(), lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay, nesterov=True)
 
-    def _autocast(self):
-        enabled = self.config.amp and self.device.type == "cuda"
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=enabled)
-
     def restore(self, folder: Path) -> None:
         """Continue from a checkpoint folder written by `save` (weights and history; fresh optimizer)."""
         self.model.load_state_dict(torch.load(folder / WEIGHTS, map_location=self.device, weights_only=True))
@@ -98,7 +94,7 @@ class Trainer:
             targets = self.train_targets[index]
             if self.config.flip:
                 images, targets = random_hflip(images, targets, self.generator)
-            with self._autocast():
+            with autocast(self.device, self.config.amp):
                 loss = masked_mse(self.model(images).float(), targets)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -108,15 +104,9 @@ class Trainer:
                 progress(i + 1, len(batches))
         return total / len(batches)
 
-    @torch.inference_mode()
-    def predict(self, images: torch.Tensor, batch_size: int = 256) -> np.ndarray:
+    def predict(self, images: torch.Tensor) -> np.ndarray:
         """(N, 96, 96) uint8 on the device -> (N, 30) float32 predictions in pixels."""
-        self.model.eval()
-        out = []
-        for chunk in images.split(batch_size):
-            with self._autocast():
-                out.append(self.model(_as_input(chunk)).float())
-        return denormalise_keypoints(torch.cat(out)).cpu().numpy()
+        return predict_keypoints(self.model, images, amp=self.config.amp)
 
     def fit(
         self, on_epoch: Callable[[EpochResult], None] | None = None, verbose: bool = False, time_budget_s: float | None = None
@@ -169,6 +159,22 @@ class Trainer:
             shutil.rmtree(folder)
         os.replace(tmp, folder)
         return folder
+
+
+def autocast(device: torch.device, amp: bool):
+    """bfloat16 autocast on CUDA when asked; a no-op elsewhere."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp and device.type == "cuda")
+
+
+@torch.inference_mode()
+def predict_keypoints(model: torch.nn.Module, images: torch.Tensor, amp: bool = True, batch_size: int = 256) -> np.ndarray:
+    """(N, 96, 96) uint8 on the model's device -> (N, 30) float32 predictions in pixels (eval mode)."""
+    model.eval()
+    out = []
+    for chunk in images.split(batch_size):
+        with autocast(images.device, amp):
+            out.append(model(_as_input(chunk)).float())
+    return denormalise_keypoints(torch.cat(out)).cpu().numpy()
 
 
 def _as_input(images: torch.Tensor) -> torch.Tensor:

@@ -18,3 +18,23 @@ from data.synthetic import write_dataset  # noqa: E402
 def tiny_data(tmp_path_factory) -> tuple[Path, Path]:
     """train.csv (48 labelled faces) and test.csv (12 faces) in the users' formats."""
     return write_dataset(tmp_path_factory.mktemp("tiny"), n=48, seed=3, n_test=12)
+
+
+@pytest.fixture(scope="session")
+def smoke_search(tmp_path_factory) -> tuple[Path, float]:
+    """One real 3-trial, 1-epoch smoke search (shared by the search and ensemble tests): its folder and
+    wall time. Ray is started here with 2 CPUs and shut down after."""
+    import time
+
+    import ray
+
+    from search.run import main
+
+    storage = tmp_path_factory.mktemp("runs")
+    start = time.perf_counter()
+    ray.init(num_cpus=2, include_dashboard=False)
+    try:
+        main(["--smoke", "--trials", "3", "--storage", str(storage), "--name", "smoke", "--no-dashboard"])
+    finally:
+        ray.shutdown()
+    return storage / "smoke", time.perf_counter() - start

@@ -1,0 +1,116 @@
+"""`python -m ensemble.build --max-mb 50`: the best weighted ensemble of a search's trials whose
+member files fit the budget, saved as a folder; with --test, also the submission CSV."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from data.errors import DataError, exits_on_bad_input
+from data.split import make_split
+
+from .candidates import Candidate, latest_run, load_candidates, shipped_size
+from .ensemble import MANIFEST, Ensemble, Manifest, Member, load_member, predict_members, write_folder_atomically, write_manifest
+from .select import rmse, select
+from .submission import add_submission_args, check_submission_args, write_submission
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m ensemble.build", description=__doc__.split("\n\n")[0])
+    p.add_argument("--max-mb", type=float, required=True, help="budget for the member files together, in MB (10^6 bytes)")
+    p.add_argument("--run", help="search under --runs-dir to ensemble (default: the latest)")
+    p.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where searches are (default runs/)")
+    p.add_argument("--dtype", choices=["fp32", "fp16"], default="fp32", help="fp16 ships members in half precision: half the size")
+    p.add_argument("--rounds", type=int, default=50, help="greedy selection rounds (default 50)")
+    p.add_argument("--ensemble-dir", type=Path, help="where to write the ensemble (default runs/RUN/ensemble)")
+    add_submission_args(p)
+    args = p.parse_args(argv)
+    check_submission_args(p, args)
+    return args
+
+
+def validation_images(candidate: Candidate) -> np.ndarray:
+    """The validation faces the search scored on, re-read from the data its config names."""
+    c = candidate.config
+    val = make_split(c.train, c.val or None, val_fraction=c.val_fraction, seed=c.split_seed).val
+    if not np.array_equal(val.ids, candidate.val_ids):
+        raise DataError(c.val or c.train, "no longer gives the validation faces the search was scored on")
+    return val.images
+
+
+def build(candidates: list[Candidate], budget_mb: float, dtype: str, rounds: int, run: Path, out: Path) -> Path:
+    states = [c.state_dict(dtype) for c in candidates]
+    sizes = np.array([shipped_size(s) for s in states])
+    targets = candidates[0].val_targets
+    selection = select(np.stack([c.val_predictions for c in candidates]), targets, sizes, budget_mb * 1e6, rounds)
+    chosen = np.flatnonzero(selection.counts)
+
+    # Score what is shipped: the members as stored in `dtype`, on the validation faces.
+    images = validation_images(candidates[0])
+    cpu = torch.device("cpu")
+    models = [load_member(states[i], candidates[i].config.arch, cpu) for i in chosen]
+    alone = [predict_members([m], np.ones(1), images, tta=False, device=cpu) for m in models]
+    labelled = ~np.isnan(targets)
+    fp16_diff = None
+    if dtype == "fp16":
+        fp16_diff = max(float(np.abs(p - candidates[i].val_predictions).max()) for p, i in zip(alone, chosen))
+    weights = selection.weights[chosen]
+    members = [
+        Member(candidates[i].name, candidates[i].config.arch, f"members/{candidates[i].name}.pt", float(w), sizes[i] / 1e6,
+               rmse(p, targets, labelled), candidates[i].config.to_dict())
+        for i, w, p in zip(chosen, weights, alone)
+    ]
+    c = candidates[0].config
+    manifest = Manifest(
+        members=members,
+        val_rmse=rmse(sum(w * p for w, p in zip(weights, alone)), targets, labelled),
+        total_mb=selection.size_bytes / 1e6,
+        budget_mb=budget_mb,
+        dtype=dtype,
+        fp16_max_diff_px=fp16_diff,
+        run=str(run),
+        data={"train": c.train, "val": c.val or f"{c.val_fraction:.0%} of train, split seed {c.split_seed}", "val_faces": len(targets)},
+    )
+
+    def fill(folder: Path) -> None:
+        (folder / "members").mkdir()
+        for i in chosen:
+            torch.save(states[i], folder / f"members/{candidates[i].name}.pt")
+        write_manifest(folder, manifest)
+
+    return write_folder_atomically(out, fill)
+
+
+def format_members(manifest: Manifest, best_single: Candidate) -> str:
+    lines = [f"{'member':<10} {'arch':<12} {'weight':>7} {'MB':>7} {'val RMSE':>9}"]
+    for m in manifest.members:
+        lines.append(f"{m.name:<10} {m.arch:<12} {m.weight:>7.3f} {m.size_mb:>7.2f} {m.val_rmse:>9.3f}")
+    lines.append(f"{'ensemble':<10} {'':<12} {1:>7.3f} {manifest.total_mb:>7.2f} {manifest.val_rmse:>9.3f}"
+                 f"   (budget {manifest.budget_mb:g} MB, {manifest.dtype})")
+    lines.append(f"best single trial: {best_single.name} ({best_single.config.arch}) {best_single.val_rmse:.3f} px")
+    if manifest.fp16_max_diff_px is not None:
+        lines.append(f"fp16 vs fp32 predictions: at most {manifest.fp16_max_diff_px:.4f} px apart")
+    return "\n".join(lines)
+
+
+@exits_on_bad_input
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    run = args.runs_dir / args.run if args.run else latest_run(args.runs_dir)
+    if not run.is_dir():
+        raise DataError(str(run), "no such search run")
+    candidates = load_candidates(run)
+    print(f"{len(candidates)} candidate trials in {run}")
+    out = build(candidates, args.max_mb, args.dtype, args.rounds, run, args.ensemble_dir or run / "ensemble")
+    ensemble = Ensemble(out)
+    print(format_members(ensemble.manifest, min(candidates, key=lambda c: c.val_rmse)))
+    print(f"ensemble: {out} ({MANIFEST} + members/); reuse it with python -m ensemble.predict --ensemble {out} --test FILE")
+    if args.test:
+        write_submission(args, ensemble)
+
+
+if __name__ == "__main__":
+    main()

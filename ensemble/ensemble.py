@@ -1,0 +1,111 @@
+"""The ensemble folder -- member weights plus manifest.json -- and predicting with it.
+
+    members/<trial>.pt   each member's state_dict, in the shipped dtype
+    manifest.json        members (arch, file, weight, size, val RMSE, full config), the ensemble's
+                         val RMSE, the budget, the dtype, and the data it was built on
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from data.transforms import mirror_keypoints
+from models import create_model
+from search.config import TrainConfig
+from search.trainer import pick_device, predict_keypoints
+
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class Member:
+    name: str  # trial id
+    arch: str
+    file: str  # relative to the ensemble folder
+    weight: float  # share in the average; the weights sum to 1
+    size_mb: float  # of the member file as shipped
+    val_rmse: float  # the member alone, px, with the shipped weights
+    config: dict  # the full TrainConfig it was trained with
+
+
+@dataclass(frozen=True)
+class Manifest:
+    members: list[Member]
+    val_rmse: float  # the weighted average with the shipped weights, px (selected on these faces: optimistic)
+    total_mb: float  # the distinct member files together
+    budget_mb: float
+    dtype: str  # fp32 or fp16
+    fp16_max_diff_px: float | None  # largest |fp16 - fp32| prediction on the validation faces
+    run: str  # the search it came from
+    data: dict  # train/val files and validation face count
+
+
+def write_manifest(folder: Path, manifest: Manifest) -> None:
+    (folder / MANIFEST).write_text(json.dumps(asdict(manifest), indent=2) + "\n")
+
+
+def write_folder_atomically(target: Path, fill) -> Path:
+    """Build the folder in a temporary sibling via fill(tmp), then swap it into place."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    try:
+        fill(tmp)
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def load_member(state: dict[str, torch.Tensor], arch: str, device: torch.device) -> torch.nn.Module:
+    """A model from shipped weights; computation in float32 whatever the shipped dtype."""
+    model = create_model(arch)
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    return model.to(device, memory_format=torch.channels_last).eval()
+
+
+def predict_members(models: list[torch.nn.Module], weights: np.ndarray, images: np.ndarray, tta: bool, device: torch.device) -> np.ndarray:
+    """Weighted average of the members' predictions (N, 30) px; with tta, each member also sees the
+    mirrored face and its mirrored answer is mapped back."""
+    batch = torch.from_numpy(images).to(device)
+    total = np.zeros((len(images), 30), np.float32)
+    for model, weight in zip(models, weights):
+        prediction = predict_keypoints(model, batch, amp=False)
+        if tta:
+            mirrored = predict_keypoints(model, batch.flip(-1), amp=False)
+            prediction = (prediction + mirror_keypoints(torch.from_numpy(mirrored)).numpy()) / 2
+        total += weight * prediction
+    return total
+
+
+class Ensemble:
+    """A built ensemble, loaded from its folder (weights with torch.load(weights_only=True))."""
+
+    def __init__(self, folder: Path, device: str = "auto"):
+        self.folder = Path(folder)
+        raw = json.loads((self.folder / MANIFEST).read_text())
+        self.manifest = Manifest(**{**raw, "members": [Member(**m) for m in raw["members"]]})
+        self.device = pick_device(device)
+        self.models = [
+            load_member(torch.load(self.folder / m.file, map_location="cpu", weights_only=True), m.arch, self.device)
+            for m in self.manifest.members
+        ]
+        self.weights = np.array([m.weight for m in self.manifest.members])
+
+    def predict(self, images: np.ndarray, tta: bool = False) -> np.ndarray:
+        """(N, 96, 96) uint8 -> (N, 30) px."""
+        return predict_members(self.models, self.weights, images, tta, self.device)
+
+    @property
+    def configs(self) -> list[TrainConfig]:
+        return [TrainConfig.from_dict(m.config) for m in self.manifest.members]

@@ -1,0 +1,32 @@
+"""`python -m ensemble.predict --ensemble DIR --test PATH`: a submission from a saved ensemble folder,
+without the search that built it."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from data.errors import DataError, exits_on_bad_input
+
+from .ensemble import MANIFEST, Ensemble
+from .submission import add_submission_args, check_submission_args, write_submission
+
+
+@exits_on_bad_input
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m ensemble.predict", description=__doc__.split("\n\n")[0])
+    p.add_argument("--ensemble", type=Path, required=True, help="folder written by ensemble.build")
+    add_submission_args(p)
+    args = p.parse_args(argv)
+    check_submission_args(p, args)
+    if not args.test:
+        p.error("--test is required")
+    if not (args.ensemble / MANIFEST).is_file():
+        raise DataError(str(args.ensemble), f"no {MANIFEST}: not an ensemble folder")
+    ensemble = Ensemble(args.ensemble)
+    print(f"ensemble of {len(ensemble.models)} members on {ensemble.device}, val RMSE {ensemble.manifest.val_rmse:.3f} px")
+    write_submission(args, ensemble)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""Ensembles of a real smoke search: the budget holds, the ensemble is no worse than its best member,
+fp16 agrees with fp32, and the submissions have the right shape."""
+
+import json
+import os
+import subprocess
+import tempfile
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from data.errors import DataError
+from ensemble.build import build
+from ensemble.candidates import load_candidates, shipped_size
+from ensemble.ensemble import Ensemble
+from ensemble.select import select
+from ensemble.submission import kaggle_frame
+
+
+@pytest.fixture(scope="module")
+def candidates(smoke_search):
+    return load_candidates(smoke_search[0])
+
+
+def _sizes(candidates, dtype="fp32"):
+    return np.array([shipped_size(c.state_dict(dtype)) for c in candidates])
+
+
+def test_budget_below_the_total_is_respected_and_ensemble_beats_best_member(candidates, smoke_search, tmp_path):
+    sizes = _sizes(candidates)
+    budget_mb = (sizes.sum() - 1) / 1e6  # not all of them fit
+    folder = build(candidates, budget_mb, "fp32", 50, smoke_search[0], tmp_path / "ens")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    files = [folder / m["file"] for m in manifest["members"]]
+    assert sum(f.stat().st_size for f in files) <= budget_mb * 1e6
+    assert manifest["val_rmse"] <= min(c.val_rmse for c in candidates) + 1e-6
+    assert sum(m["weight"] for m in manifest["members"]) == pytest.approx(1.0)
+
+
+def test_selection_only_uses_members_that_fit():
+    rng = np.random.default_rng(0)
+    targets = rng.uniform(0, 96, (20, 30))
+    good_but_big = targets + rng.normal(0, 0.1, targets.shape)
+    small = [targets + rng.normal(0, 2, targets.shape) for _ in range(3)]
+    predictions = np.stack([good_but_big, *small])
+    chosen = select(predictions, targets, np.array([100, 10, 10, 10]), budget_bytes=30)
+    assert chosen.counts[0] == 0 and chosen.size_bytes <= 30
+    assert chosen.val_rmse < min(np.sqrt(np.mean((p - targets) ** 2)) for p in small)
+
+
+def test_budget_below_the_smallest_candidate_is_a_clear_error(candidates, smoke_search, tmp_path):
+    with pytest.raises(DataError, match="below the smallest candidate"):
+        build(candidates, 0.001, "fp32", 50, smoke_search[0], tmp_path / "none")
+
+
+def test_fp16_members_are_half_the_size_and_agree_with_fp32(candidates, smoke_search, tmp_path):
+    assert (_sizes(candidates, "fp16") < 0.6 * _sizes(candidates)).all()
+    folder = build(candidates, 10, "fp16", 50, smoke_search[0], tmp_path / "half")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["dtype"] == "fp16" and manifest["fp16_max_diff_px"] < 0.05
+
+
+def test_kaggle_lookup_gets_exactly_its_row_ids_back():
+    ids = np.array([1, 2, 3])
+    predictions = np.arange(90, dtype=float).reshape(3, 30)
+    lookup = pd.DataFrame({
+        "RowId": [1, 2, 3, 4, 5],
+        "ImageId": [1, 1, 3, 3, 2],
+        "FeatureName": ["left_eye_center_x", "nose_tip_y", "left_eye_center_x", "mouth_center_bottom_lip_y", "left_eye_center_y"],
+        "Location": [np.nan] * 5,
+    })
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "IdLookupTable.csv")
+        lookup.to_csv(path, index=False)
+        frame = kaggle_frame(predictions, ids, path)
+    assert list(frame.columns) == ["RowId", "Location"]
+    assert sorted(frame["RowId"]) == [1, 2, 3, 4, 5]
+    assert frame["Location"].tolist() == [0.0, 21.0, 60.0, 89.0, 31.0]
+
+
+def test_build_cli_writes_course_csv_and_predict_cli_reuses_the_folder(smoke_search, tiny_data, tmp_path):
+    folder = smoke_search[0]
+    run = subprocess.run([sys.executable, "-m", "ensemble.build", "--max-mb", "1", "--runs-dir", str(folder.parent), "--run", "smoke",
+                          "--ensemble-dir", str(tmp_path / "ens"), "--test", str(tiny_data[1]), "--student-id", "2019211234", "--tta", "flip"],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "ensemble" in run.stdout and "best single trial" in run.stdout
+    course = pd.read_csv(tmp_path / "2019211234.csv")
+    assert course.shape == (12, 30) and list(course.columns) == [str(i) for i in range(30)]
+    assert course.to_numpy().min() >= 0 and course.to_numpy().max() <= 96
+
+    lookup = pd.DataFrame({"RowId": range(1, 25), "ImageId": np.repeat(np.arange(1, 13), 2),
+                           "FeatureName": ["nose_tip_x", "nose_tip_y"] * 12, "Location": ""})
+    lookup.to_csv(tmp_path / "lookup.csv", index=False)
+    run = subprocess.run([sys.executable, "-m", "ensemble.predict", "--ensemble", str(tmp_path / "ens"), "--test", str(tiny_data[1]),
+                          "--format", "kaggle", "--lookup", str(tmp_path / "lookup.csv"), "--out", str(tmp_path / "k.csv")],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    kaggle = pd.read_csv(tmp_path / "k.csv")
+    assert kaggle["RowId"].tolist() == list(range(1, 25))
+    np.testing.assert_allclose(kaggle["Location"].to_numpy()[::2], course["20"].to_numpy(), atol=1e-4)
+
+
+def test_loaded_ensemble_predicts_in_pixels(smoke_search, tiny_data, tmp_path):
+    from data.reader import load_faces
+
+    candidates = load_candidates(smoke_search[0])
+    folder = build(candidates, 10, "fp32", 50, smoke_search[0], tmp_path / "e")
+    predictions = Ensemble(folder).predict(load_faces(tiny_data[1]).images)
+    assert predictions.shape == (12, 30) and np.isfinite(predictions).all()

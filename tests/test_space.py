@@ -1,0 +1,64 @@
+"""Search spaces: checked before anything starts; conditional parameters only where they belong."""
+
+import optuna
+import pytest
+
+from configs import CPU_SPACE, DEFAULT_SPACE, DEMO_SPACE, SMOKE_SPACE
+from models import list_models
+from search.space import load_space
+
+
+def _write(tmp_path, text: str):
+    path = tmp_path / "space.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("path", [DEFAULT_SPACE, CPU_SPACE, DEMO_SPACE, SMOKE_SPACE])
+def test_shipped_spaces_load(path):
+    assert load_space(path).params
+
+
+def test_default_space_offers_every_registered_architecture():
+    assert sorted(load_space(DEFAULT_SPACE).architectures) == sorted(list_models())
+
+
+def test_momentum_is_sampled_only_with_sgd():
+    space = load_space(DEFAULT_SPACE)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(30):
+        trial = study.ask()
+        space.sample(trial)
+        assert ("momentum" in trial.params) == (trial.params["optimizer"] == "sgd")
+        study.tell(trial, 1.0)
+
+
+def test_unknown_architecture_is_an_error(tmp_path):
+    with pytest.raises(ValueError, match="unknown architecture 'resnet50'"):
+        load_space(_write(tmp_path, "arch:\n  choice: [cnn, resnet50]\n"))
+
+
+def test_unknown_key_is_an_error(tmp_path):
+    with pytest.raises(ValueError, match="unknown key 'learning_rate'"):
+        load_space(_write(tmp_path, "learning_rate:\n  loguniform: [1.0e-4, 1.0e-2]\n"))
+
+
+def test_bad_range_is_an_error(tmp_path):
+    with pytest.raises(ValueError, match="low must be below high"):
+        load_space(_write(tmp_path, "lr:\n  loguniform: [1e-2, 1e-4]\n"))
+
+
+def test_fixed_values_are_returned_for_every_trial(tmp_path):
+    space = load_space(_write(tmp_path, "flip: false\nlr:\n  uniform: [0.001, 0.01]\n"))
+    assert space.sample(optuna.create_study().ask()) == {"flip": False}
+
+
+def test_cli_rejects_a_bad_space_before_starting(tmp_path):
+    import subprocess
+    import sys
+
+    path = _write(tmp_path, "arch:\n  choice: [nope]\n")
+    run = subprocess.run([sys.executable, "-m", "search.run", "--smoke", "--space", str(path), "--storage", str(tmp_path)],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1
+    assert "unknown architecture 'nope'" in run.stderr and "Traceback" not in run.stderr
