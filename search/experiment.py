@@ -31,16 +31,14 @@ def start_ray(address: str | None, dashboard_host: str | None) -> None:
     if ray.is_initialized():  # e.g. the tests share one Ray instance
         return
     if address:
-        ray.init(address=address)
+        context = ray.init(address=address)
     else:
-        ray.init(include_dashboard=dashboard_host is not None, dashboard_host=dashboard_host or "127.0.0.1")
-    context = ray.get_runtime_context()
-    url = ray.worker.get_dashboard_url() if dashboard_host is not None or address else ""
+        context = ray.init(include_dashboard=dashboard_host is not None, dashboard_host=dashboard_host or "127.0.0.1")
     resources = ray.cluster_resources()
-    print(f"Ray: {int(resources.get('CPU', 0))} CPUs, {int(resources.get('GPU', 0))} GPUs, node {context.get_node_id()[:8]}")
-    if url:
-        print(f"Ray dashboard: http://{url}  (token auth on: paste the token from `ray get-auth-token`)")
-        print("  Jobs/Actors: one actor per running trial, with its logs; Cluster: CPU, GPU and memory per node.")
+    print(f"Ray: {int(resources.get('CPU', 0))} CPUs, {int(resources.get('GPU', 0))} GPUs in the cluster")
+    if context.dashboard_url:
+        print(f"Ray dashboard: http://{context.dashboard_url}  (token authentication is on: paste the token that `ray get-auth-token` prints)")
+        print("  look at Jobs/Actors (one actor per running trial, with its logs) and Cluster (CPU, GPU, memory per node)")
 
 
 def trial_resources(settings: SearchSettings) -> dict[str, float]:
@@ -109,6 +107,7 @@ def run_search(settings: SearchSettings, space: SearchSpace, address: str | None
     plot_search(grid, settings.folder / "search.png")
     print(f"\ntop trials by validation RMSE (px):\n{format_table(table)}")
     print(f"\nleaderboard: {settings.folder / 'leaderboard.csv'}   plots: {settings.folder / 'search.png'}")
+    print(f"next: python -m ensemble.build --max-mb 50 --runs-dir {settings.storage} --run {settings.name} --test TEST.csv")
     unfinished = int((table["status"] == "UNFINISHED").sum()) if len(table) else 0
     if len(table) < settings.trials or unfinished:
         print(f"the search stopped early ({len(table)} of {settings.trials} trials started); continue it with:\n"

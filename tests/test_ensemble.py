@@ -95,7 +95,7 @@ def test_build_cli_writes_course_csv_and_predict_cli_reuses_the_folder(smoke_sea
                            "FeatureName": ["nose_tip_x", "nose_tip_y"] * 12, "Location": ""})
     lookup.to_csv(tmp_path / "lookup.csv", index=False)
     run = subprocess.run([sys.executable, "-m", "ensemble.predict", "--ensemble", str(tmp_path / "ens"), "--test", str(tiny_data[1]),
-                          "--format", "kaggle", "--lookup", str(tmp_path / "lookup.csv"), "--out", str(tmp_path / "k.csv")],
+                          "--format", "kaggle", "--lookup", str(tmp_path / "lookup.csv"), "--out", str(tmp_path / "k.csv"), "--tta", "flip"],
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     kaggle = pd.read_csv(tmp_path / "k.csv")
