@@ -22,7 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pandas as pd  # noqa: E402
 
-from search.run import MODES, main as search_main  # noqa: E402
+from search.run import MODES  # noqa: E402
+from search.run import main as search_main
 
 DEFAULT_GRACE, DEFAULT_FACTOR = 2, 3
 
@@ -59,7 +60,7 @@ def main() -> None:
     per_arch = epochs.groupby("arch")["seconds"].mean()
     trial_time = epochs.groupby("trial")["total"].max()
     overhead = max(0.0, (wall - trial_time.sum()) / len(board)) + float((trial_time - epochs.groupby("trial")["seconds"].sum()).mean())
-    _, default_trials, default_epochs, _, _ = MODES["data"]
+    default_trials, default_epochs = MODES["data"].trials, MODES["data"].max_epochs
     per_trial_epochs = expected_epochs(default_epochs, DEFAULT_GRACE, DEFAULT_FACTOR)
     projected = default_trials * (overhead + per_trial_epochs * float(per_arch.mean()))
 

@@ -22,6 +22,6 @@ class Faces:
     def has_labels(self) -> bool:
         return self.keypoints is not None
 
-    def subset(self, index: np.ndarray) -> "Faces":
+    def subset(self, index: np.ndarray) -> Faces:
         keypoints = None if self.keypoints is None else self.keypoints[index]
         return Faces(self.images[index], keypoints, self.ids[index], self.source)

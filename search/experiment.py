@@ -108,6 +108,12 @@ def run_search(settings: SearchSettings, space: SearchSpace, address: str | None
     print(f"\ntop trials by validation RMSE (px):\n{format_table(table)}")
     print(f"\nleaderboard: {settings.folder / 'leaderboard.csv'}   plots: {settings.folder / 'search.png'}")
     print(f"next: python -m ensemble.build --max-mb 50 --runs-dir {settings.storage} --run {settings.name} --test TEST.csv")
+    crashed = [r for r in grid if r.error]
+    for result in crashed:
+        last_line = [line for line in str(result.error).splitlines() if line.strip()][-1]
+        print(f"trial {Path(result.path).name} crashed: {last_line}  (full traceback: {result.path}/error.txt)")
+    if len(table) and len(crashed) == len(table):
+        raise SystemExit(f"error: all {len(table)} trials crashed; nothing to rank")
     unfinished = int((table["status"] == "UNFINISHED").sum()) if len(table) else 0
     if len(table) < settings.trials or unfinished:
         print(f"the search stopped early ({len(table)} of {settings.trials} trials started); continue it with:\n"

@@ -50,16 +50,15 @@ def plot_search(grid, path: Path) -> None:
     """Left: every trial's validation RMSE per epoch. Right: each trial's best, in trial order, by architecture."""
     fig, (curves_ax, best_ax) = plt.subplots(1, 2, figsize=(11, 4))
     colours: dict[str, str] = {}
-    for i, result in enumerate(sorted(grid, key=lambda r: r.path or "")):
-        frame = result.metrics_dataframe
-        if frame is None or "val_rmse" not in frame:
-            continue
-        arch = result.config.get("arch", "?")
+    frames = [(r, r.metrics_dataframe) for r in grid]
+    started = sorted((f["timestamp"].min(), r.config.get("arch", "?"), f) for r, f in frames if f is not None and "val_rmse" in f)
+    for i, (_, arch, frame) in enumerate(started):
         colour = colours.setdefault(arch, f"C{len(colours) % 10}")
         curves_ax.plot(frame["epoch"], frame["val_rmse"], color=colour, alpha=0.6, marker=".")
         best_ax.scatter([i + 1], [frame["best_val_rmse"].min()], color=colour, label=arch)
     curves_ax.set(xlabel="epoch", ylabel="val RMSE (px)", title="learning curves (ASHA stops the poor ones)")
-    best_ax.set(xlabel="trial", ylabel="best val RMSE (px)", title="best per trial")
+    best_ax.set(xlabel="trial (in start order)", ylabel="best val RMSE (px)", title="best per trial")
+    best_ax.xaxis.get_major_locator().set_params(integer=True)
     handles = {h.get_label(): h for h in best_ax.collections}
     if handles:
         best_ax.legend(handles.values(), handles.keys(), fontsize=8)

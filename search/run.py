@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -46,17 +45,27 @@ class SearchSettings:
         return Path(self.storage) / self.name
 
 
-# Per mode: (space, trials, max epochs, time budget s, faces in the generated data)
+@dataclass(frozen=True)
+class Mode:
+    """Defaults that differ between a search on the user's data, the demo, and the smoke test."""
+
+    space: Path  # search-space YAML
+    trials: int
+    max_epochs: int
+    time_budget_s: float  # 0 = none
+    demo_faces: int  # synthetic faces to draw (0: the user's data)
+
+
 MODES = {
-    "data": (DEFAULT_SPACE, 50, 30, 0, 0),
-    "demo": (DEMO_SPACE, 12, 6, 14 * 60, 1000),
-    "smoke": (SMOKE_SPACE, 3, 1, 0, 48),
+    "data": Mode(DEFAULT_SPACE, trials=50, max_epochs=30, time_budget_s=0, demo_faces=0),
+    "demo": Mode(DEMO_SPACE, trials=10, max_epochs=6, time_budget_s=14 * 60, demo_faces=1000),  # ~15 min on 2 CPUs
+    "smoke": Mode(SMOKE_SPACE, trials=3, max_epochs=1, time_budget_s=0, demo_faces=48),
 }
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m search.run", description=__doc__.split("\n\n")[0])
-    p.add_argument("--trials", type=int, help="trials in all (default 50; demo 12; smoke 3)")
+    p.add_argument("--trials", type=int, help="trials in all (default 50; demo 10; smoke 3)")
     p.add_argument("--train", help="train CSV; omitted = the built-in synthetic demo data, sized to finish in ~15 min on 2 CPUs")
     p.add_argument("--val", help="validation CSV (default: a seeded 15%% hold-out of --train)")
     p.add_argument("--name", help="run name: results in runs/NAME (default search-TIME; with --resume, the latest run)")
@@ -79,22 +88,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def settings_from_args(args: argparse.Namespace) -> SearchSettings:
-    mode = "smoke" if args.smoke else ("data" if args.train else "demo")
-    space, trials, max_epochs, budget_s, n_faces = MODES[mode]
-    if space == DEFAULT_SPACE and not uses_gpus(args):
-        space = CPU_SPACE
-    if mode == "data":
+    mode = MODES["smoke" if args.smoke else ("data" if args.train else "demo")]
+    space = args.space or (CPU_SPACE if mode.space == DEFAULT_SPACE and not uses_gpus(args) else mode.space)
+    if args.train:
         train, val = str(Path(args.train).resolve()), str(Path(args.val).resolve()) if args.val else ""
     else:
-        train, val = str(demo_dataset(n_faces, seed=args.seed) / "train.csv"), ""
+        train, val = str(demo_dataset(mode.demo_faces, seed=args.seed) / "train.csv"), ""
         print(f"{'--smoke' if args.smoke else 'no --train given'}: searching on synthetic demo faces ({train})")
-    max_epochs = args.max_epochs or max_epochs
+    max_epochs = args.max_epochs or mode.max_epochs
     base = TrainConfig(train=train, val=val, epochs=max_epochs, seed=args.seed, split_seed=args.seed)
     return SearchSettings(
         name=args.name or time.strftime("search-%Y%m%d-%H%M%S"),
         storage=str(args.storage.resolve()),
-        space=str((args.space or space).resolve()),
-        trials=args.trials or trials,
+        space=str(Path(space).resolve()),
+        trials=args.trials or mode.trials,
         max_epochs=max_epochs,
         grace_period=min(args.grace_period, max_epochs),
         reduction_factor=args.reduction_factor,
@@ -102,7 +109,7 @@ def settings_from_args(args: argparse.Namespace) -> SearchSettings:
         cpus_per_trial=args.cpus_per_trial,
         gpus_per_trial=args.gpus_per_trial,
         max_concurrent=args.max_concurrent,
-        time_budget_s=args.time_budget * 60 if args.time_budget is not None else budget_s,
+        time_budget_s=args.time_budget * 60 if args.time_budget is not None else mode.time_budget_s,
         base=base.to_dict(),
     )
 

@@ -21,20 +21,24 @@ def tiny_data(tmp_path_factory) -> tuple[Path, Path]:
 
 
 @pytest.fixture(scope="session")
-def smoke_search(tmp_path_factory) -> tuple[Path, float]:
-    """One real 3-trial, 1-epoch smoke search (shared by the search and ensemble tests): its folder and
-    wall time. Ray is started here with 2 CPUs and shut down after."""
-    import time
-
+def ray_cluster():
+    """One local Ray instance (2 CPUs, no dashboard) for every in-process search of the session."""
     import ray
+
+    ray.init(num_cpus=2, include_dashboard=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def smoke_search(ray_cluster, tmp_path_factory) -> tuple[Path, float]:
+    """One real 3-trial, 1-epoch smoke search (shared by the search and ensemble tests): its folder and
+    wall time."""
+    import time
 
     from search.run import main
 
     storage = tmp_path_factory.mktemp("runs")
     start = time.perf_counter()
-    ray.init(num_cpus=2, include_dashboard=False)
-    try:
-        main(["--smoke", "--trials", "3", "--storage", str(storage), "--name", "smoke", "--no-dashboard"])
-    finally:
-        ray.shutdown()
+    main(["--smoke", "--trials", "3", "--storage", str(storage), "--name", "smoke", "--no-dashboard"])
     return storage / "smoke", time.perf_counter() - start

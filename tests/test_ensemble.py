@@ -4,8 +4,8 @@ fp16 agrees with fp32, and the submissions have the right shape."""
 import json
 import os
 import subprocess
-import tempfile
 import sys
+import tempfile
 
 import numpy as np
 import pandas as pd

@@ -141,3 +141,8 @@ def test_inspect_cli_reports_rows_and_cache(tiny_data):
     run = subprocess.run([sys.executable, "-m", "data.inspect", str(tiny_data[0])], capture_output=True, text=True)
     assert run.returncode == 0
     assert "48 rows" in run.stdout and "complete rows: 48 of 48" in run.stdout and "loaded in" in run.stdout
+
+
+def test_missing_keypoint_column(train_frame, tmp_path):
+    msg = _error(write(train_frame.drop(columns="nose_tip_y"), tmp_path / "i.csv"))
+    assert "i.csv" in msg and "missing keypoint column 'nose_tip_y'" in msg

@@ -46,3 +46,19 @@ def test_search_leaves_optuna_study_and_plots(smoke_search):
     assert len(study.trials) == 3
     assert (folder / "search.png").stat().st_size > 0
     assert list(folder.glob("*/events.out.tfevents.*"))
+
+
+def test_crashed_trials_are_recorded_and_reported(ray_cluster, tmp_path, capsys):
+    """A configuration that fails inside the trial (a validation share that leaves no training faces)."""
+    import pytest
+
+    from search.run import main
+
+    space = tmp_path / "crash.yaml"
+    space.write_text("arch: cnn_gap\nval_fraction: 0.999\n")
+    with pytest.raises(SystemExit, match="all 2 trials crashed"):
+        main(["--smoke", "--trials", "2", "--space", str(space), "--storage", str(tmp_path), "--name", "crash", "--no-dashboard"])
+    assert "crashed:" in capsys.readouterr().out
+    table = pd.read_csv(tmp_path / "crash" / "leaderboard.csv")
+    assert (table["status"] == "ERROR").all() and len(table) == 2
+    assert len(list((tmp_path / "crash").glob("*/error.txt"))) == 2

@@ -1,4 +1,6 @@
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -38,13 +40,14 @@ def test_same_seed_same_result_on_cpu(tiny_data):
     assert runs[0] == runs[1]
 
 
-def test_early_stopping_restores_the_best_weights(tiny_data):
-    config = _config(tiny_data, epochs=6, patience=1, lr=0.5, optimizer="sgd")  # diverges: stops early
+def test_early_stopping_ends_patience_epochs_after_the_best_and_restores_it(tiny_data):
+    config = _config(tiny_data, epochs=6, patience=1, lr=2.0, optimizer="sgd")  # too hot: it soon stops improving
     trainer = Trainer(config, make_split(config.train))
     history = trainer.fit()
-    assert len(history) < 6
-    best = min(r.val_rmse for r in history)
-    assert rmse_px(trainer.predict(trainer.val_images), trainer.split.val.keypoints) == pytest.approx(best, rel=1e-5)
+    best = min(history, key=lambda r: r.val_rmse)
+    assert len(history) < config.epochs, "this configuration should stop early"
+    assert len(history) == best.epoch + config.patience
+    assert rmse_px(trainer.predict(trainer.val_images), trainer.split.val.keypoints) == pytest.approx(best.val_rmse, rel=1e-5)
 
 
 def test_learning_reduces_validation_error(tiny_data):
@@ -62,3 +65,18 @@ def test_config_values_are_coerced_and_checked():
     assert TrainConfig.from_dict({"lr": "0.01", "flip": "false"}) == TrainConfig(lr=0.01, flip=False)
     with pytest.raises(ValueError, match="optimizer"):
         TrainConfig.from_dict({"optimizer": "rmsprop"})
+
+
+def test_train_cli_writes_a_checkpoint_folder_and_pictures(tiny_data, tmp_path):
+    run = subprocess.run([sys.executable, "-m", "search.train", "--arch", "cnn_gap", "--train", str(tiny_data[0]),
+                          "--epochs", "2", "--batch-size", "16", "--out", str(tmp_path / "ckpt")], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "epoch   2/2" in run.stdout and "val RMSE" in run.stdout
+    names = {p.name for p in (tmp_path / "ckpt").iterdir()}
+    assert {"weights.pt", "config.json", "val_predictions.npz", "history.csv", "curves.png", "val_overlay.png"} <= names
+
+
+def test_train_cli_rejects_an_unknown_optimizer(tiny_data):
+    run = subprocess.run([sys.executable, "-m", "search.train", "--optimizer", "rmsprop", "--train", str(tiny_data[0])],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and "optimizer must be one of" in run.stderr
