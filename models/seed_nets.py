@@ -2,6 +2,10 @@
 
 Every model is a backbone (conv blocks, input (B, 1, 96, 96)) plus a head; `<name>_gap` swaps the
 Flatten + Dense head for global average pooling + one Dense layer to the 30 outputs.
+
+Every builder takes `dropout`, a factor on the seed's dropout rates: 1 (the default) is the seed's net,
+0 drops nothing. Dropout slows direct coordinate regression a lot (train and eval outputs disagree
+until it has trained long), so the search treats it as a knob.
 """
 
 from __future__ import annotations
@@ -49,30 +53,30 @@ CNN_CHANNELS = 128
 CNN_FEATURES = CNN_CHANNELS * (IMAGE_SIZE // 8) ** 2  # 128 x 12 x 12 after three pools
 
 
-def cnn_backbone() -> nn.Sequential:
+def cnn_backbone(dropout: float) -> nn.Sequential:
     layers: list[nn.Module] = []
     in_ch = 1
     for out_ch, kernel, p in [(32, 3, 0.1), (64, 2, 0.2), (CNN_CHANNELS, 2, 0.3)]:
-        layers += [same_padding(kernel), nn.Conv2d(in_ch, out_ch, kernel), nn.ReLU(inplace=True), nn.MaxPool2d(2), nn.Dropout(p)]
+        layers += [same_padding(kernel), nn.Conv2d(in_ch, out_ch, kernel), nn.ReLU(inplace=True), nn.MaxPool2d(2), nn.Dropout(p * dropout)]
         in_ch = out_ch
     return nn.Sequential(*layers)
 
 
 @register_model
-def cnn() -> nn.Module:
+def cnn(dropout: float = 1.0) -> nn.Module:
     """The seed's CNN: Dense 1000-1000-30, dropout 0.5 after the first."""
-    return KeypointNet(cnn_backbone(), dense_head(CNN_FEATURES, [1000, 1000], [0.5, 0.0]))
+    return KeypointNet(cnn_backbone(dropout), dense_head(CNN_FEATURES, [1000, 1000], [0.5 * dropout, 0.0]))
 
 
 @register_model
-def cnn_small() -> nn.Module:
+def cnn_small(dropout: float = 1.0) -> nn.Module:
     """The seed's CNN variant: Dense 512-256-30."""
-    return KeypointNet(cnn_backbone(), dense_head(CNN_FEATURES, [512, 256], [0.5, 0.0]))
+    return KeypointNet(cnn_backbone(dropout), dense_head(CNN_FEATURES, [512, 256], [0.5 * dropout, 0.0]))
 
 
 @register_model
-def cnn_gap() -> nn.Module:
-    return KeypointNet(cnn_backbone(), gap_head(CNN_CHANNELS))
+def cnn_gap(dropout: float = 1.0) -> nn.Module:
+    return KeypointNet(cnn_backbone(dropout), gap_head(CNN_CHANNELS))
 
 
 # --- vgg16: VGG-16 configuration D, pool after each of the five blocks, Dense 512-128-30 ---
@@ -92,12 +96,12 @@ def vgg16_backbone() -> nn.Sequential:
 
 
 @register_model
-def vgg16() -> nn.Module:
+def vgg16(dropout: float = 1.0) -> nn.Module:  # the seed's VGG-16 has no dropout: nothing to scale
     return KeypointNet(vgg16_backbone(), dense_head(512 * 3 * 3, [512, 128], [0.0, 0.0]))
 
 
 @register_model
-def vgg16_gap() -> nn.Module:
+def vgg16_gap(dropout: float = 1.0) -> nn.Module:
     return KeypointNet(vgg16_backbone(), gap_head(512))
 
 
@@ -119,11 +123,14 @@ def vgg_opt_backbone() -> nn.Sequential:
     return nn.Sequential(*layers)  # (B, 512, 3, 3)
 
 
-@register_model
-def vgg_opt(dropout: float = 0.1) -> nn.Module:
-    return KeypointNet(vgg_opt_backbone(), dense_head(512 * 3 * 3, [512], [dropout]))
+VGG_OPT_DROPOUT = 0.1  # after Dense 512, as in the Kaggle kernel
 
 
 @register_model
-def vgg_opt_gap(dropout: float = 0.1) -> nn.Module:
-    return KeypointNet(vgg_opt_backbone(), gap_head(512, dropout))
+def vgg_opt(dropout: float = 1.0) -> nn.Module:
+    return KeypointNet(vgg_opt_backbone(), dense_head(512 * 3 * 3, [512], [VGG_OPT_DROPOUT * dropout]))
+
+
+@register_model
+def vgg_opt_gap(dropout: float = 1.0) -> nn.Module:
+    return KeypointNet(vgg_opt_backbone(), gap_head(512, VGG_OPT_DROPOUT * dropout))

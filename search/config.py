@@ -1,4 +1,5 @@
-"""TrainConfig: everything one training run needs, frozen, saved in every checkpoint.
+"""TrainConfig: everything one training run needs, frozen, saved in every checkpoint; and
+SearchSettings: everything a search needs, saved as runs/NAME/search.json for --resume.
 
 Overrides (CLI flags, search-space samples, a config.json read back) go through `from_dict`, which
 rejects unknown keys and coerces types, so a typo is an error instead of a silently ignored knob.
@@ -29,6 +30,7 @@ class TrainConfig:
     split_seed: int = _field(0, "seed of the train/validation split (shared by every trial of a search)")
     # model
     arch: str = _field("vgg_opt", "architecture name from `python -m models`")
+    dropout: float = _field(1.0, "factor on the architecture's dropout rates: 1 = the seed's, 0 = none")
     # optimisation (the seed's recipe: Adam, batch 256, early stopping with best-weight restore)
     optimizer: str = _field("adam", "adam or sgd (with momentum)")
     lr: float = _field(1e-3, "learning rate")
@@ -47,6 +49,8 @@ class TrainConfig:
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, not '{self.optimizer}'")
+        if not 0 <= self.dropout < 2:  # the largest seed rate is 0.5: every rate stays below 1
+            raise ValueError(f"dropout must be in [0, 2), not {self.dropout}")
         if not 0 < self.val_fraction < 1:
             raise ValueError(f"val_fraction must be in (0, 1), not {self.val_fraction}")
         for name in ("lr", "batch_size", "epochs", "patience"):
@@ -72,6 +76,28 @@ class TrainConfig:
     @classmethod
     def load(cls, path: Path) -> TrainConfig:
         return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    name: str  # runs/NAME holds everything this search writes
+    storage: str  # absolute folder above NAME; on a cluster, one that every node can reach
+    space: str  # the search-space YAML
+    trials: int  # trials to run in all (a resumed search runs on to this number)
+    max_epochs: int  # epoch cap per trial; ASHA's max_t
+    grace_period: int  # epochs every trial gets before ASHA may stop it
+    reduction_factor: int  # ASHA keeps about 1 in this many trials at each rung
+    seed: int  # seeds the TPE sampler and every trial's training
+    cpus_per_trial: float  # 0 = decide from the cluster
+    gpus_per_trial: float  # -1 = decide from the cluster (1 per trial when GPUs exist); fractions share a GPU
+    max_concurrent: int  # 0 = as many as resources allow; 1 makes an Optuna search reproducible
+    time_budget_s: float  # stop starting/continuing trials after this long; 0 = no limit
+    base: dict  # the fixed TrainConfig part every trial shares (data paths, epochs, seed)
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.storage) / self.name
+
 
 
 def _coerce(value: Any, kind: type, name: str) -> Any:

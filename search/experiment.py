@@ -18,9 +18,9 @@ from ray.tune.search.optuna import OptunaSearch
 
 from data.files import write_csv_atomically
 
+from .config import SearchSettings
 from .leaderboard import format_table, leaderboard
 from .plots import plot_search
-from .run import SearchSettings
 from .space import SearchSpace
 from .trainable import METRIC, train_trial
 

@@ -12,7 +12,7 @@ from .config import TrainConfig
 from .trainable import METRIC
 from .trainer import CONFIG
 
-HYPERPARAMETERS = ["arch", "optimizer", "lr", "batch_size", "weight_decay", "momentum", "patience"]
+HYPERPARAMETERS = ["arch", "dropout", "optimizer", "lr", "batch_size", "weight_decay", "momentum", "patience"]
 
 
 def leaderboard(grid: ResultGrid) -> pd.DataFrame:
@@ -48,6 +48,7 @@ def format_table(table: pd.DataFrame, top: int = 10) -> str:
     shown["lr"] = shown["lr"].map(lambda v: f"{v:.2e}" if isinstance(v, float) else v)
     shown["weight_decay"] = shown["weight_decay"].map(lambda v: f"{v:.1e}" if isinstance(v, float) and not math.isnan(v) else "")
     shown["momentum"] = [f"{m:.3f}" if o == "sgd" else "" for m, o in zip(shown["momentum"], shown["optimizer"])]
+    shown["dropout"] = shown["dropout"].map(lambda v: f"{v:.2f}" if isinstance(v, float) else v)
     shown["best_val_rmse"] = shown["best_val_rmse"].map(lambda v: f"{v:.3f}")
     shown["mb"] = shown["mb"].map(lambda v: f"{v:.1f}" if isinstance(v, float) else v)
     return shown.to_string(index=False)

@@ -65,7 +65,7 @@ class Trainer:
         self.val_images = torch.from_numpy(split.val.images).to(self.device)
 
         # channels_last: faster convolutions on both CPU (oneDNN) and GPU (tensor cores)
-        self.model = create_model(config.arch).to(self.device, memory_format=torch.channels_last)
+        self.model = create_model(config.arch, dropout=config.dropout).to(self.device, memory_format=torch.channels_last)
         self.optimizer = self._make_optimizer()
         self.history: list[EpochResult] = []
         self.best_rmse = float("inf")
