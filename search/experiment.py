@@ -57,6 +57,7 @@ def make_trainable(settings: SearchSettings):
 def new_tuner(settings: SearchSettings, space: SearchSpace) -> tune.Tuner:
     searcher = OptunaSearch(
         space=space.sample,
+        points_to_evaluate=[dict(point) for point in space.start] or None,
         metric=METRIC,
         mode="min",
         sampler=TPESampler(seed=settings.seed),

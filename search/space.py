@@ -1,5 +1,6 @@
 """Search spaces: read from YAML, checked against TrainConfig and the model registry before anything
-starts, and turned into an Optuna define-by-run function (so conditional parameters just work)."""
+starts, and turned into an Optuna define-by-run function (so conditional parameters just work).
+An optional `start:` list names configurations to try first, before TPE takes over."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ class Param:
 class SearchSpace:
     params: tuple[Param, ...]
     source: str  # the YAML file
+    start: tuple[dict[str, Any], ...] = ()  # configurations tried first (Optuna's enqueue_trial), then TPE
 
     def sample(self, trial: optuna.Trial) -> dict[str, Any]:
         """Define-by-run: draw one configuration. Returns the fixed values; Optuna records the rest."""
@@ -63,12 +65,13 @@ def load_space(path: str | Path) -> SearchSpace:
     if not isinstance(raw, dict) or not raw:
         raise ValueError(f"{path}: a search space is a mapping of TrainConfig fields to ranges")
     fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    start = raw.pop("start", [])
     params = []
     for name, spec in raw.items():
         if name not in fields:
             raise ValueError(f"{path}: unknown key '{name}'; keys are TrainConfig fields: {', '.join(fields)}")
         params.append(_param(path, name, spec, seen={p.name for p in params}))
-    space = SearchSpace(tuple(params), str(path))
+    space = SearchSpace(tuple(params), str(path), tuple(_start_point(path, point, params) for point in start))
     unknown = [a for a in space.architectures if a not in list_models()]
     if unknown:
         raise ValueError(f"{path}: unknown architecture '{unknown[0]}'; known: {', '.join(list_models())}")
@@ -80,6 +83,21 @@ def load_space(path: str | Path) -> SearchSpace:
                 except ValueError as err:
                     raise ValueError(f"{path}: {p.name}: {err}") from None
     return space
+
+
+def _start_point(path: Path, point: Any, params: list[Param]) -> dict[str, Any]:
+    """A start point names sampled parameters only, each with a value its range allows."""
+    sampled = {p.name: p for p in params if p.kind != "fixed"}
+    if not isinstance(point, dict):
+        raise ValueError(f"{path}: start: each entry is a mapping of parameters to values, not {point!r}")
+    for name, value in point.items():
+        if name not in sampled:
+            raise ValueError(f"{path}: start: '{name}' is not a sampled parameter of this space")
+        p = sampled[name]
+        inside = value in p.values if p.kind == "choice" else isinstance(value, int | float) and p.values[0] <= value <= p.values[1]
+        if not inside:
+            raise ValueError(f"{path}: start: {name}={value!r} is outside {p.kind} {list(p.values)}")
+    return dict(point)
 
 
 def _param(path: Path, name: str, spec: Any, seen: set[str]) -> Param:

@@ -62,3 +62,18 @@ def test_cli_rejects_a_bad_space_before_starting(tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 1
     assert "unknown architecture 'nope'" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_start_points_are_proposed_first(tmp_path):
+    space = load_space(_write(tmp_path, "start:\n  - {arch: cnn_small, lr: 0.002}\narch:\n  choice: [cnn, cnn_small]\nlr:\n  loguniform: [1.0e-4, 1.0e-2]\n"))
+    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=0))
+    for point in space.start:
+        study.enqueue_trial(point)
+    trial = study.ask()
+    space.sample(trial)
+    assert trial.params == {"arch": "cnn_small", "lr": 0.002}
+
+
+def test_start_point_outside_the_space_is_an_error(tmp_path):
+    with pytest.raises(ValueError, match="start: lr=0.5 is outside loguniform"):
+        load_space(_write(tmp_path, "start:\n  - {lr: 0.5}\nlr:\n  loguniform: [1.0e-4, 1.0e-2]\n"))
