@@ -27,11 +27,11 @@ class KeypointNet(nn.Module):
 
 
 def dense_head(in_features: int, hidden: list[int], dropouts: list[float]) -> nn.Sequential:
-    """Flatten, then Dense+ReLU layers (each followed by its dropout, 0 = none), then Dense 30."""
+    """Flatten, then Dense+ReLU layers (each followed by its dropout), then Dense 30. A rate of 0 still
+    gets its (inert) Dropout layer, so the weights' names do not depend on the dropout factor."""
     layers: list[nn.Module] = [nn.Flatten()]
     for width, p in zip(hidden, dropouts):
-        layers += [nn.Linear(in_features, width), nn.ReLU(inplace=True)]
-        layers += [nn.Dropout(p)] if p else []
+        layers += [nn.Linear(in_features, width), nn.ReLU(inplace=True), nn.Dropout(p)]
         in_features = width
     return nn.Sequential(*layers, nn.Linear(in_features, N_TARGETS))
 

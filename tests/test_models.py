@@ -30,10 +30,10 @@ def test_unknown_architecture_is_a_clear_error():
         create_model("resnet")
 
 
-@pytest.mark.parametrize("name", ["cnn", "vgg_opt_gap"])
+@pytest.mark.parametrize("name", ["cnn", "vgg_opt", "vgg_opt_gap"])
 def test_dropout_factor_scales_the_seed_rates_and_keeps_the_weights(name):
     rates = lambda model: [m.p for m in model.modules() if isinstance(m, torch.nn.Dropout)]  # noqa: E731
     seed, none, half = create_model(name), create_model(name, dropout=0.0), create_model(name, dropout=0.5)
     assert max(rates(seed)) > 0 and set(rates(none)) == {0.0}
     assert rates(half) == pytest.approx([r / 2 for r in rates(seed)])
-    assert keras_param_count(none) == keras_param_count(seed)
+    assert none.state_dict().keys() == seed.state_dict().keys()  # weights load whatever the factor
