@@ -4,7 +4,9 @@ never sees half a file."""
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -22,3 +24,19 @@ def write_csv_atomically(frame: pd.DataFrame, path: Path, *, index: bool = False
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def write_folder_atomically(target: Path, fill: Callable[[Path], None]) -> Path:
+    """Build the folder in a temporary sibling via fill(tmp), then swap it into place."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    try:
+        fill(tmp)
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target

@@ -10,11 +10,13 @@ import numpy as np
 import torch
 
 from data.errors import DataError, exits_on_bad_input
+from data.files import write_folder_atomically
 from data.split import make_split
+from data.transforms import rmse_px
 
 from .candidates import Candidate, latest_run, load_candidates, shipped_size
-from .ensemble import MANIFEST, Ensemble, Manifest, Member, load_member, predict_members, write_folder_atomically, write_manifest
-from .select import rmse, select
+from .ensemble import MANIFEST, Ensemble, Manifest, Member, load_member, predict_members, write_manifest
+from .select import select
 from .submission import add_submission_args, check_submission_args, write_submission
 
 
@@ -53,20 +55,19 @@ def build(candidates: list[Candidate], budget_mb: float, dtype: str, rounds: int
     cpu = torch.device("cpu")
     models = [load_member(states[i], candidates[i].config.arch, cpu) for i in chosen]
     alone = [predict_members([m], np.ones(1), images, tta=False, device=cpu) for m in models]
-    labelled = ~np.isnan(targets)
     fp16_diff = None
     if dtype == "fp16":
         fp16_diff = max(float(np.abs(p - candidates[i].val_predictions).max()) for p, i in zip(alone, chosen))
     weights = selection.weights[chosen]
     members = [
         Member(candidates[i].name, candidates[i].config.arch, f"members/{candidates[i].name}.pt", float(w), sizes[i] / 1e6,
-               rmse(p, targets, labelled), candidates[i].config.to_dict())
+               rmse_px(p, targets), candidates[i].config.to_dict())
         for i, w, p in zip(chosen, weights, alone)
     ]
     c = candidates[0].config
     manifest = Manifest(
         members=members,
-        val_rmse=rmse(sum(w * p for w, p in zip(weights, alone)), targets, labelled),
+        val_rmse=rmse_px(sum(w * p for w, p in zip(weights, alone)), targets),
         total_mb=selection.size_bytes / 1e6,
         budget_mb=budget_mb,
         dtype=dtype,

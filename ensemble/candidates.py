@@ -10,7 +10,8 @@ import numpy as np
 import torch
 
 from data.errors import DataError
-from search.config import TrainConfig
+from data.transforms import rmse_px
+from search.config import TrainConfig, latest_search
 from search.trainer import CONFIG, VAL_PREDICTIONS, WEIGHTS
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16}
@@ -27,8 +28,7 @@ class Candidate:
 
     @property
     def val_rmse(self) -> float:
-        labelled = ~np.isnan(self.val_targets)
-        return float(np.sqrt(np.mean((self.val_predictions[labelled] - self.val_targets[labelled]) ** 2)))
+        return rmse_px(self.val_predictions, self.val_targets)
 
     def state_dict(self, dtype: str = "fp32") -> dict[str, torch.Tensor]:
         """The weights as shipped: floating tensors in `dtype`."""
@@ -44,10 +44,10 @@ def shipped_size(state: dict[str, torch.Tensor]) -> int:
 
 
 def latest_run(runs_dir: Path) -> Path:
-    runs = sorted((p.parent for p in runs_dir.glob("*/search.json")), key=lambda p: p.stat().st_mtime)
-    if not runs:
+    run = latest_search(runs_dir)
+    if run is None:
         raise DataError(str(runs_dir), "no search runs here (run `python -m search.run` first, or pass --run)")
-    return runs[-1]
+    return run
 
 
 def load_candidates(run: Path) -> list[Candidate]:

@@ -8,9 +8,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -50,21 +47,6 @@ class Manifest:
 
 def write_manifest(folder: Path, manifest: Manifest) -> None:
     (folder / MANIFEST).write_text(json.dumps(asdict(manifest), indent=2) + "\n")
-
-
-def write_folder_atomically(target: Path, fill) -> Path:
-    """Build the folder in a temporary sibling via fill(tmp), then swap it into place."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
-    try:
-        fill(tmp)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return target
 
 
 def load_member(state: dict[str, torch.Tensor], arch: str, device: torch.device) -> torch.nn.Module:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from data.errors import DataError
+from data.transforms import rmse_px
 
 
 @dataclass(frozen=True)
@@ -21,10 +22,6 @@ class Selection:
         return self.counts / self.counts.sum()
 
 
-def rmse(prediction: np.ndarray, targets: np.ndarray, labelled: np.ndarray) -> float:
-    return float(np.sqrt(np.mean((prediction[labelled] - targets[labelled]) ** 2)))
-
-
 def select(predictions: np.ndarray, targets: np.ndarray, sizes: np.ndarray, budget_bytes: float, rounds: int = 50) -> Selection:
     """predictions (M, N, 30) px of M candidates on the same validation faces; sizes (M,) bytes.
 
@@ -34,7 +31,6 @@ def select(predictions: np.ndarray, targets: np.ndarray, sizes: np.ndarray, budg
     """
     if sizes.min() > budget_bytes:
         raise DataError("--max-mb", f"budget {budget_bytes / 1e6:g} MB is below the smallest candidate ({sizes.min() / 1e6:.2f} MB)")
-    labelled = ~np.isnan(targets)
     counts = np.zeros(len(predictions), dtype=int)
     total = np.zeros_like(predictions[0])
     best: Selection | None = None
@@ -44,7 +40,7 @@ def select(predictions: np.ndarray, targets: np.ndarray, sizes: np.ndarray, budg
         if not fits:
             break
         k = counts.sum() + 1
-        scores = [rmse((total + predictions[m]) / k, targets, labelled) for m in fits]
+        scores = [rmse_px((total + predictions[m]) / k, targets) for m in fits]
         pick = fits[int(np.argmin(scores))]
         counts[pick] += 1
         total += predictions[pick]

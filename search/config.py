@@ -100,6 +100,15 @@ class SearchSettings:
 
 
 
+SETTINGS = "search.json"  # in runs/NAME: what --resume needs to continue the same search
+
+
+def latest_search(storage: Path) -> Path | None:
+    """The most recently started search folder under storage, or None."""
+    runs = sorted((p.parent for p in Path(storage).glob(f"*/{SETTINGS}")), key=lambda p: (p / SETTINGS).stat().st_mtime)
+    return runs[-1] if runs else None
+
+
 def _coerce(value: Any, kind: type, name: str) -> Any:
     if kind is bool and isinstance(value, str):
         if value.lower() not in ("true", "false", "1", "0", "yes", "no"):

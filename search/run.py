@@ -18,10 +18,8 @@ from data.errors import DataError, exits_on_bad_input
 from data.split import make_split
 from data.synthetic import demo_dataset
 
-from .config import SearchSettings, TrainConfig
+from .config import SETTINGS, SearchSettings, TrainConfig, latest_search
 from .space import SearchSpace, load_space
-
-SETTINGS = "search.json"  # in runs/NAME: what --resume needs to continue the same search
 
 
 @dataclass(frozen=True)
@@ -106,13 +104,9 @@ def uses_gpus(args: argparse.Namespace) -> bool:
 
 def settings_to_resume(args: argparse.Namespace) -> SearchSettings:
     storage = args.storage.resolve()
-    if args.name:
-        folder = storage / args.name
-    else:
-        runs = sorted(storage.glob(f"*/{SETTINGS}"), key=lambda p: p.stat().st_mtime)
-        if not runs:
-            raise DataError(str(storage), "no search to resume here")
-        folder = runs[-1].parent
+    folder = storage / args.name if args.name else latest_search(storage)
+    if folder is None:
+        raise DataError(str(storage), "no search to resume here")
     if not (folder / SETTINGS).is_file():
         raise DataError(str(folder), f"no {SETTINGS}: not a search folder, nothing to resume")
     return SearchSettings(**json.loads((folder / SETTINGS).read_text()))

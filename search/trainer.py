@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import copy
 import os
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +22,7 @@ import pandas as pd
 import torch
 
 from data.faces import Faces
+from data.files import write_folder_atomically
 from data.split import Split
 from data.transforms import denormalise_keypoints, masked_mse, normalise_keypoints, random_hflip, rmse_px
 from models import create_model
@@ -147,20 +146,17 @@ class Trainer:
     def save(self, folder: Path) -> Path:
         """Write the checkpoint folder atomically. Call it when the model holds the best weights:
         right after an improving epoch, or after `fit`."""
-        folder = Path(folder)
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
-        torch.save({k: v.cpu() for k, v in self.model.state_dict().items()}, tmp / WEIGHTS)
-        self.config.save(tmp / CONFIG)
-        val: Faces = self.split.val
         if self.best_predictions is None:  # restored from a checkpoint and not improved since
             self.best_predictions = self.predict(self.val_images)
-        np.savez(tmp / VAL_PREDICTIONS, ids=val.ids, predictions=self.best_predictions, targets=val.keypoints)
-        pd.DataFrame([r.__dict__ for r in self.history]).to_csv(tmp / HISTORY, index=False)
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(tmp, folder)
-        return folder
+        val: Faces = self.split.val
+
+        def fill(tmp: Path) -> None:
+            torch.save({k: v.cpu() for k, v in self.model.state_dict().items()}, tmp / WEIGHTS)
+            self.config.save(tmp / CONFIG)
+            np.savez(tmp / VAL_PREDICTIONS, ids=val.ids, predictions=self.best_predictions, targets=val.keypoints)
+            pd.DataFrame([r.__dict__ for r in self.history]).to_csv(tmp / HISTORY, index=False)
+
+        return write_folder_atomically(Path(folder), fill)
 
 
 def autocast(device: torch.device, amp: bool):
