@@ -17,7 +17,8 @@ import torch
 from data.transforms import mirror_keypoints
 from models import create_model
 from search.config import TrainConfig
-from search.trainer import pick_device, predict_keypoints
+from search.device import pick_device
+from search.trainer import predict_keypoints
 
 MANIFEST = "manifest.json"
 
@@ -62,9 +63,9 @@ def predict_members(models: list[torch.nn.Module], weights: np.ndarray, images: 
     batch = torch.from_numpy(images).to(device)
     total = np.zeros((len(images), 30), np.float32)
     for model, weight in zip(models, weights):
-        prediction = predict_keypoints(model, batch, amp=False)
+        prediction = predict_keypoints(model, batch)
         if tta:
-            mirrored = predict_keypoints(model, batch.flip(-1), amp=False)
+            mirrored = predict_keypoints(model, batch.flip(-1))
             prediction = (prediction + mirror_keypoints(torch.from_numpy(mirrored)).numpy()) / 2
         total += weight * prediction
     return total

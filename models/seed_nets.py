@@ -12,33 +12,10 @@ from __future__ import annotations
 
 from torch import nn
 
-from data.keypoints import IMAGE_SIZE, N_TARGETS
+from data.keypoints import IMAGE_SIZE
 
+from .heads import KeypointNet, dense_head, gap_head
 from .registry import register_model
-
-
-class KeypointNet(nn.Module):
-    def __init__(self, backbone: nn.Sequential, head: nn.Sequential):
-        super().__init__()
-        self.backbone, self.head = backbone, head
-
-    def forward(self, x):  # x: (B, 1, 96, 96) -> (B, 30)
-        return self.head(self.backbone(x))
-
-
-def dense_head(in_features: int, hidden: list[int], dropouts: list[float]) -> nn.Sequential:
-    """Flatten, then Dense+ReLU layers (each followed by its dropout), then Dense 30. A rate of 0 still
-    gets its (inert) Dropout layer, so the weights' names do not depend on the dropout factor."""
-    layers: list[nn.Module] = [nn.Flatten()]
-    for width, p in zip(hidden, dropouts):
-        layers += [nn.Linear(in_features, width), nn.ReLU(inplace=True), nn.Dropout(p)]
-        in_features = width
-    return nn.Sequential(*layers, nn.Linear(in_features, N_TARGETS))
-
-
-def gap_head(channels: int, dropout: float = 0.0) -> nn.Sequential:
-    """Global average pooling (B, C, h, w) -> (B, C), then Dense 30."""
-    return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(channels, N_TARGETS))
 
 
 # --- cnn: Conv 32/3x3, 64/2x2, 128/2x2 ('same', ReLU), each + MaxPool 2 + Dropout 0.1/0.2/0.3 ---

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 OPTIMIZERS = ("adam", "sgd")
+AMP_MODES = ("auto", "bf16", "off")
 
 
 def _field(default: Any, help: str) -> Any:
@@ -44,11 +45,13 @@ class TrainConfig:
     seed: int = _field(0, "seed for weights, batch order and augmentation")
     device: str = _field("auto", "auto (CUDA when present, else CPU), cpu, or cuda[:N]")
     threads: int = _field(0, "CPU threads for torch; 0 = every core (a Ray trial uses its CPU share)")
-    amp: bool = _field(True, "bfloat16 autocast on CUDA (ignored on CPU)")
+    amp: str = _field("auto", "bfloat16 autocast: auto (on CUDA and on CPUs with native bf16), bf16, or off (float32)")
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, not '{self.optimizer}'")
+        if self.amp not in AMP_MODES:
+            raise ValueError(f"amp must be one of {AMP_MODES}, not '{self.amp}'")
         if not 0 <= self.dropout < 2:  # the largest seed rate is 0.5: every rate stays below 1
             raise ValueError(f"dropout must be in [0, 2), not {self.dropout}")
         if not 0 < self.val_fraction < 1:

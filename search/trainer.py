@@ -10,7 +10,6 @@ best weights restored, and a checkpoint folder any later stage can read:
 from __future__ import annotations
 
 import copy
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from data.transforms import denormalise_keypoints, masked_mse, normalise_keypoin
 from models import create_model
 
 from .config import TrainConfig
+from .device import autocast, pick_device, set_threads, uses_bf16
 
 WEIGHTS, CONFIG, VAL_PREDICTIONS, HISTORY = "weights.pt", "config.json", "val_predictions.npz", "history.csv"
 
@@ -41,20 +41,12 @@ class EpochResult:
     improved: bool  # this epoch set a new best validation RMSE (its weights are the ones kept)
 
 
-def pick_device(requested: str) -> torch.device:
-    if requested == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(requested)
-
-
 class Trainer:
     def __init__(self, config: TrainConfig, split: Split):
         self.config = config
         self.device = pick_device(config.device)
-        if self.device.type == "cpu":
-            torch.set_num_threads(config.threads or os.cpu_count() or 1)
-        else:
-            torch.backends.cudnn.benchmark = True  # fixed 96x96 inputs: let cuDNN pick its fastest kernels
+        set_threads(self.device, config.threads)
+        self.bf16 = uses_bf16(config.amp, self.device)
         torch.manual_seed(config.seed)
         self.generator = torch.Generator(self.device).manual_seed(config.seed)  # batch order and flips
 
@@ -91,23 +83,29 @@ class Trainer:
         batches = order.split(self.config.batch_size)
         total = torch.zeros((), device=self.device)  # summed on the device: no GPU sync per batch
         for i, index in enumerate(batches):
-            images = _as_input(self.train_images[index])
-            targets = self.train_targets[index]
-            if self.config.flip:
-                images, targets = random_hflip(images, targets, self.generator)
-            with autocast(self.device, self.config.amp):
-                loss = masked_mse(self.model(images).float(), targets)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
-            total += loss.detach()
+            total += self.train_step(index)
             if progress:
                 progress(i + 1, len(batches))
         return total.item() / len(batches)
 
+    def train_step(self, index: torch.Tensor) -> torch.Tensor:
+        """One optimisation step on the training faces `index`; returns the (detached) loss."""
+        images = _as_input(self.train_images[index])
+        targets = self.train_targets[index]
+        if self.config.flip:
+            images, targets = random_hflip(images, targets, self.generator)
+        with autocast(self.device, self.bf16):
+            prediction = self.model(images)  # (B, 30) float32: the last layer leaves autocast
+        loss = masked_mse(prediction, targets)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return loss.detach()
+
     def predict(self, images: torch.Tensor) -> np.ndarray:
-        """(N, 96, 96) uint8 on the device -> (N, 30) float32 predictions in pixels."""
-        return predict_keypoints(self.model, images, amp=self.config.amp)
+        """(N, 96, 96) uint8 on the device -> (N, 30) float32 predictions in pixels (float32 throughout:
+        these pick the kept epoch and the ensemble's members)."""
+        return predict_keypoints(self.model, images)
 
     def fit(
         self, on_epoch: Callable[[EpochResult], None] | None = None, verbose: bool = False, time_budget_s: float | None = None
@@ -159,19 +157,11 @@ class Trainer:
         return write_folder_atomically(Path(folder), fill)
 
 
-def autocast(device: torch.device, amp: bool):
-    """bfloat16 autocast on CUDA when asked; a no-op elsewhere."""
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp and device.type == "cuda")
-
-
 @torch.inference_mode()
-def predict_keypoints(model: torch.nn.Module, images: torch.Tensor, amp: bool = True, batch_size: int = 256) -> np.ndarray:
-    """(N, 96, 96) uint8 on the model's device -> (N, 30) float32 predictions in pixels (eval mode)."""
+def predict_keypoints(model: torch.nn.Module, images: torch.Tensor, batch_size: int = 256) -> np.ndarray:
+    """(N, 96, 96) uint8 on the model's device -> (N, 30) float32 predictions in pixels (eval mode, float32)."""
     model.eval()
-    out = []
-    for chunk in images.split(batch_size):
-        with autocast(images.device, amp):
-            out.append(model(_as_input(chunk)).float())
+    out = [model(_as_input(chunk)) for chunk in images.split(batch_size)]
     return denormalise_keypoints(torch.cat(out)).cpu().numpy()
 
 
