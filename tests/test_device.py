@@ -52,7 +52,12 @@ def test_bf16_training_reaches_the_float32_loss(tiny_data):
         config = TrainConfig(train=str(tiny_data[0]), arch="cnn_gap", batch_size=16, epochs=6, lr=3e-3, patience=99, amp=amp, device="cpu")
         trainer = Trainer(config, make_split(config.train))
         conv_dtypes = set()  # of a convolution's output in training steps (validation is float32)
-        trainer.model.backbone[1].register_forward_hook(lambda module, args, out: module.training and conv_dtypes.add(out.dtype))
+
+        def record(module, args, out, seen=conv_dtypes):
+            if module.training:
+                seen.add(out.dtype)
+
+        trainer.model.backbone[1].register_forward_hook(record)
         losses[amp] = [r.train_loss for r in trainer.fit()]
         assert conv_dtypes == {torch.bfloat16 if amp == "bf16" else torch.float32}
     assert losses["off"][-1] < losses["off"][0] / 5
