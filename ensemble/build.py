@@ -13,6 +13,7 @@ from data.errors import DataError, exits_on_bad_input
 from data.files import write_folder_atomically
 from data.split import make_split
 from data.transforms import rmse_px
+from search.device import uses_bf16
 
 from .candidates import Candidate, latest_run, load_candidates, shipped_size
 from .ensemble import MANIFEST, Ensemble, Manifest, Member, load_member, predict_members, write_manifest
@@ -43,21 +44,21 @@ def validation_images(candidate: Candidate) -> np.ndarray:
     return val.images
 
 
-def build(candidates: list[Candidate], budget_mb: float, dtype: str, rounds: int, run: Path, out: Path) -> Path:
+def build(candidates: list[Candidate], budget_mb: float, dtype: str, rounds: int, run: Path, out: Path, amp: str = "auto") -> Path:
     states = [c.state_dict(dtype) for c in candidates]
     sizes = np.array([shipped_size(s) for s in states])
     targets = candidates[0].val_targets
     selection = select(np.stack([c.val_predictions for c in candidates]), targets, sizes, budget_mb * 1e6, rounds)
     chosen = np.flatnonzero(selection.counts)
 
-    # Score what is shipped: the members as stored in `dtype`, on the validation faces.
+    # Score what is shipped: the members as stored in `dtype`, computing as they will predict (bf16
+    # where amp allows), on the validation faces; selection itself used the trials' float32 predictions.
     images = validation_images(candidates[0])
     cpu = torch.device("cpu")
+    bf16 = uses_bf16(amp, cpu)
     models = [load_member(states[i], candidates[i].config.arch, cpu) for i in chosen]
-    alone = [predict_members([m], np.ones(1), images, tta=False, device=cpu) for m in models]
-    fp16_diff = None
-    if dtype == "fp16":
-        fp16_diff = max(float(np.abs(p - candidates[i].val_predictions).max()) for p, i in zip(alone, chosen))
+    alone = [predict_members([m], np.ones(1), images, tta=False, device=cpu, bf16=bf16) for m in models]
+    max_diff = max(float(np.abs(p - candidates[i].val_predictions).max()) for p, i in zip(alone, chosen))
     weights = selection.weights[chosen]
     members = [
         Member(candidates[i].name, candidates[i].config.arch, f"members/{candidates[i].name}.pt", float(w), sizes[i] / 1e6,
@@ -71,7 +72,8 @@ def build(candidates: list[Candidate], budget_mb: float, dtype: str, rounds: int
         total_mb=selection.size_bytes / 1e6,
         budget_mb=budget_mb,
         dtype=dtype,
-        fp16_max_diff_px=fp16_diff,
+        bf16=bf16,
+        max_diff_px=max_diff,
         run=str(run),
         data={"train": c.train, "val": c.val or f"{c.val_fraction:.0%} of train, split seed {c.split_seed}", "val_faces": len(targets)},
     )
@@ -90,10 +92,9 @@ def format_members(manifest: Manifest, best_single: Candidate) -> str:
     for m in manifest.members:
         lines.append(f"{m.name:<10} {m.arch:<12} {m.weight:>7.3f} {m.size_mb:>7.2f} {m.val_rmse:>9.3f}")
     lines.append(f"{'ensemble':<10} {'':<12} {1:>7.3f} {manifest.total_mb:>7.2f} {manifest.val_rmse:>9.3f}"
-                 f"   (budget {manifest.budget_mb:g} MB, {manifest.dtype})")
+                 f"   (budget {manifest.budget_mb:g} MB, {manifest.dtype} weights{', bf16 compute' if manifest.bf16 else ''})")
     lines.append(f"best single trial: {best_single.name} ({best_single.config.arch}) {best_single.val_rmse:.3f} px")
-    if manifest.fp16_max_diff_px is not None:
-        lines.append(f"fp16 vs fp32 predictions: at most {manifest.fp16_max_diff_px:.4f} px apart")
+    lines.append(f"shipped vs trained predictions: at most {manifest.max_diff_px:.4f} px apart")
     return "\n".join(lines)
 
 
@@ -105,8 +106,8 @@ def main(argv: list[str] | None = None) -> None:
         raise DataError(str(run), "no such search run")
     candidates = load_candidates(run)
     print(f"{len(candidates)} candidate trials in {run}")
-    out = build(candidates, args.max_mb, args.dtype, args.rounds, run, args.ensemble_dir or run / "ensemble")
-    ensemble = Ensemble(out)
+    out = build(candidates, args.max_mb, args.dtype, args.rounds, run, args.ensemble_dir or run / "ensemble", args.amp)
+    ensemble = Ensemble(out, amp=args.amp)
     print(format_members(ensemble.manifest, min(candidates, key=lambda c: c.val_rmse)))
     print(f"ensemble: {out} ({MANIFEST} + members/); reuse it with python -m ensemble.predict --ensemble {out} --test FILE")
     if args.test:

@@ -17,7 +17,7 @@ import torch
 from data.transforms import mirror_keypoints
 from models import create_model
 from search.config import TrainConfig
-from search.device import pick_device
+from search.device import pick_device, uses_bf16
 from search.trainer import predict_keypoints
 
 MANIFEST = "manifest.json"
@@ -41,7 +41,8 @@ class Manifest:
     total_mb: float  # the distinct member files together
     budget_mb: float
     dtype: str  # fp32 or fp16
-    fp16_max_diff_px: float | None  # largest |fp16 - fp32| prediction on the validation faces
+    bf16: bool  # members compute in bfloat16 autocast where this machine has it natively (amp=auto)
+    max_diff_px: float  # largest |shipped - trained| member prediction on the validation faces (fp16 weights, bf16 compute)
     run: str  # the search it came from
     data: dict  # train/val files and validation face count
 
@@ -57,15 +58,16 @@ def load_member(state: dict[str, torch.Tensor], arch: str, device: torch.device)
     return model.to(device, memory_format=torch.channels_last).eval()
 
 
-def predict_members(models: list[torch.nn.Module], weights: np.ndarray, images: np.ndarray, tta: bool, device: torch.device) -> np.ndarray:
+def predict_members(models: list[torch.nn.Module], weights: np.ndarray, images: np.ndarray, tta: bool, device: torch.device,
+                    bf16: bool) -> np.ndarray:
     """Weighted average of the members' predictions (N, 30) px; with tta, each member also sees the
     mirrored face and its mirrored answer is mapped back."""
     batch = torch.from_numpy(images).to(device)
     total = np.zeros((len(images), 30), np.float32)
     for model, weight in zip(models, weights):
-        prediction = predict_keypoints(model, batch)
+        prediction = predict_keypoints(model, batch, bf16)
         if tta:
-            mirrored = predict_keypoints(model, batch.flip(-1))
+            mirrored = predict_keypoints(model, batch.flip(-1), bf16)
             prediction = (prediction + mirror_keypoints(torch.from_numpy(mirrored)).numpy()) / 2
         total += weight * prediction
     return total
@@ -74,11 +76,12 @@ def predict_members(models: list[torch.nn.Module], weights: np.ndarray, images: 
 class Ensemble:
     """A built ensemble, loaded from its folder (weights with torch.load(weights_only=True))."""
 
-    def __init__(self, folder: Path, device: str = "auto"):
+    def __init__(self, folder: Path, device: str = "auto", amp: str = "auto"):
         self.folder = Path(folder)
         raw = json.loads((self.folder / MANIFEST).read_text())
         self.manifest = Manifest(**{**raw, "members": [Member(**m) for m in raw["members"]]})
         self.device = pick_device(device)
+        self.bf16 = uses_bf16(amp, self.device)
         self.models = [
             load_member(torch.load(self.folder / m.file, map_location="cpu", weights_only=True), m.arch, self.device)
             for m in self.manifest.members
@@ -87,7 +90,7 @@ class Ensemble:
 
     def predict(self, images: np.ndarray, tta: bool = False) -> np.ndarray:
         """(N, 96, 96) uint8 -> (N, 30) px."""
-        return predict_members(self.models, self.weights, images, tta, self.device)
+        return predict_members(self.models, self.weights, images, tta, self.device, self.bf16)
 
     @property
     def configs(self) -> list[TrainConfig]:

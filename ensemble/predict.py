@@ -23,8 +23,9 @@ def main(argv: list[str] | None = None) -> None:
         p.error("--test is required")
     if not (args.ensemble / MANIFEST).is_file():
         raise DataError(str(args.ensemble), f"no {MANIFEST}: not an ensemble folder")
-    ensemble = Ensemble(args.ensemble)
-    print(f"ensemble of {len(ensemble.models)} members on {ensemble.device}, val RMSE {ensemble.manifest.val_rmse:.3f} px")
+    ensemble = Ensemble(args.ensemble, amp=args.amp)
+    print(f"ensemble of {len(ensemble.models)} members on {ensemble.device}{' (bf16 compute)' if ensemble.bf16 else ''}, "
+          f"val RMSE {ensemble.manifest.val_rmse:.3f} px")
     write_submission(args, ensemble)
 
 

@@ -17,6 +17,7 @@ from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.optuna import OptunaSearch
 
 from data.files import write_csv_atomically
+from data.split import Split
 
 from .config import SearchSettings
 from .leaderboard import format_table, leaderboard
@@ -50,11 +51,11 @@ def trial_resources(settings: SearchSettings) -> dict[str, float]:
     return {"cpu": cpus, "gpu": gpus}
 
 
-def make_trainable(settings: SearchSettings):
-    return tune.with_resources(tune.with_parameters(train_trial, base=settings.base), trial_resources(settings))
+def make_trainable(settings: SearchSettings, split: Split):
+    return tune.with_resources(tune.with_parameters(train_trial, base=settings.base, split=split), trial_resources(settings))
 
 
-def new_tuner(settings: SearchSettings, space: SearchSpace) -> tune.Tuner:
+def new_tuner(settings: SearchSettings, space: SearchSpace, split: Split) -> tune.Tuner:
     searcher = OptunaSearch(
         space=space.sample,
         points_to_evaluate=[dict(point) for point in space.start] or None,
@@ -71,7 +72,7 @@ def new_tuner(settings: SearchSettings, space: SearchSpace) -> tune.Tuner:
         reduction_factor=settings.reduction_factor,
     )
     return tune.Tuner(
-        make_trainable(settings),
+        make_trainable(settings, split),
         tune_config=tune.TuneConfig(
             metric=METRIC,
             mode="min",
@@ -80,6 +81,7 @@ def new_tuner(settings: SearchSettings, space: SearchSpace) -> tune.Tuner:
             num_samples=settings.trials,
             max_concurrent_trials=settings.max_concurrent or None,
             time_budget_s=settings.time_budget_s or None,
+            reuse_actors=True,  # a trial after the first skips the worker start and imports (about 3 s)
         ),
         run_config=tune.RunConfig(
             name=settings.name,
@@ -90,7 +92,7 @@ def new_tuner(settings: SearchSettings, space: SearchSpace) -> tune.Tuner:
     )
 
 
-def run_search(settings: SearchSettings, space: SearchSpace, address: str | None, dashboard_host: str | None, resume: bool) -> None:
+def run_search(settings: SearchSettings, space: SearchSpace, split: Split, address: str | None, dashboard_host: str | None, resume: bool) -> None:
     start_ray(address, dashboard_host)
     path = str(settings.folder)
     print(f"search '{settings.name}': {settings.trials} trials, up to {settings.max_epochs} epochs each, space {Path(settings.space).name}")
@@ -98,9 +100,9 @@ def run_search(settings: SearchSettings, space: SearchSpace, address: str | None
     if resume:
         if not tune.Tuner.can_restore(path):
             raise SystemExit(f"error: {path}: no Tune experiment state to resume from")
-        tuner = tune.Tuner.restore(path, trainable=make_trainable(settings), resume_unfinished=True, resume_errored=False)
+        tuner = tune.Tuner.restore(path, trainable=make_trainable(settings, split), resume_unfinished=True, resume_errored=False)
     else:
-        tuner = new_tuner(settings, space)
+        tuner = new_tuner(settings, space, split)
     grid = tuner.fit()
 
     table = leaderboard(grid)

@@ -51,7 +51,8 @@ def plot_search(grid, path: Path) -> None:
     fig, (curves_ax, best_ax) = plt.subplots(1, 2, figsize=(11, 4))
     colours: dict[str, str] = {}
     frames = [(r, r.metrics_dataframe) for r in grid]
-    started = sorted((f["timestamp"].min(), r.config.get("arch", "?"), f) for r, f in frames if f is not None and "val_rmse" in f)
+    started = sorted(((f["timestamp"].min(), r.config.get("arch", "?"), f) for r, f in frames if f is not None and "val_rmse" in f),
+                     key=lambda started_arch_frame: started_arch_frame[0])
     for i, (_, arch, frame) in enumerate(started):
         colour = colours.setdefault(arch, f"C{len(colours) % 10}")
         curves_ax.plot(frame["epoch"], frame["val_rmse"], color=colour, alpha=0.6, marker=".")

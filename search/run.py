@@ -15,7 +15,7 @@ from pathlib import Path
 
 from configs import CPU_SPACE, DEFAULT_SPACE, DEMO_SPACE, SMOKE_SPACE
 from data.errors import DataError, exits_on_bad_input
-from data.split import make_split
+from data.split import Split, make_split
 from data.synthetic import demo_dataset
 
 from .config import SETTINGS, SearchSettings, TrainConfig, latest_search
@@ -112,30 +112,30 @@ def settings_to_resume(args: argparse.Namespace) -> SearchSettings:
     return SearchSettings(**json.loads((folder / SETTINGS).read_text()))
 
 
-def check_before_start(settings: SearchSettings) -> SearchSpace:
+def check_before_start(settings: SearchSettings) -> tuple[SearchSpace, Split]:
     """Everything that can be wrong with the input fails here, before Ray starts."""
     try:
         space = load_space(settings.space)
     except ValueError as err:
         raise DataError(settings.space, str(err).removeprefix(f"{settings.space}: ")) from None
     base = TrainConfig.from_dict(settings.base)
-    split = make_split(base.train, base.val or None, val_fraction=base.val_fraction, seed=base.split_seed)  # also fills the cache
+    split = make_split(base.train, base.val or None, val_fraction=base.val_fraction, seed=base.split_seed)
     print(f"data: {len(split.train)} train faces, {len(split.val)} validation faces (every trial is scored on the same ones)")
-    return space
+    return space, split
 
 
 @exits_on_bad_input
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     settings = settings_to_resume(args) if args.resume else settings_from_args(args)
-    space = check_before_start(settings)
+    space, split = check_before_start(settings)
     settings.folder.mkdir(parents=True, exist_ok=True)
     if not args.resume:
         (settings.folder / SETTINGS).write_text(json.dumps(asdict(settings), indent=2) + "\n")
 
     from .experiment import run_search  # imports Ray: only once the input is known to be good
 
-    run_search(settings, space, address=args.address, dashboard_host=None if args.no_dashboard else args.dashboard_host, resume=args.resume)
+    run_search(settings, space, split, address=args.address, dashboard_host=None if args.no_dashboard else args.dashboard_host, resume=args.resume)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,9 @@ from models import list_models
 from .config import TrainConfig
 
 KINDS = ("choice", "uniform", "loguniform", "int")
+# Set once per search, never per trial: every trial trains and is scored on the same faces, on the
+# resources the search gives it.
+NOT_SEARCHABLE = ("train", "val", "val_fraction", "split_seed", "device", "threads")
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,8 @@ def load_space(path: str | Path) -> SearchSpace:
     for name, spec in raw.items():
         if name not in fields:
             raise ValueError(f"{path}: unknown key '{name}'; keys are TrainConfig fields: {', '.join(fields)}")
+        if name in NOT_SEARCHABLE:
+            raise ValueError(f"{path}: '{name}' is set by the search for every trial alike, not by the space")
         params.append(_param(path, name, spec, seen={p.name for p in params}))
     space = SearchSpace(tuple(params), str(path), tuple(_start_point(path, point, params) for point in start))
     unknown = [a for a in space.architectures if a not in list_models()]

@@ -1,7 +1,9 @@
 """The Ray Tune trainable: one trial = the foundation Trainer, reporting every epoch to Tune.
 
-Kept apart from the search space: Tune hands it the sampled hyperparameters, and the fixed part of the
-configuration (data paths, epochs cap, seed) comes in through `tune.with_parameters`.
+Kept apart from the search space: Tune hands it the sampled hyperparameters; the fixed part of the
+configuration (data paths, epochs cap, seed) and the parsed train/validation faces come in through
+`tune.with_parameters`, which puts them in Ray's object store once for every trial (so trials neither
+re-read the data nor need the data files on their node).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 import ray
 from ray import tune
 
-from data.split import make_split
+from data.split import Split
 from models import keras_param_count, saved_size_bytes
 
 from .config import TrainConfig
@@ -23,7 +25,7 @@ from .trainer import CONFIG, EpochResult, Trainer
 METRIC = "best_val_rmse"  # what the search minimises: the validation RMSE (px) of the weights a trial keeps
 
 
-def train_trial(sampled: dict[str, Any], base: dict[str, Any]) -> None:
+def train_trial(sampled: dict[str, Any], base: dict[str, Any], split: Split) -> None:
     # Ray gives a trial GPUs by setting CUDA_VISIBLE_DEVICES; with none assigned it must stay on the
     # CPU even on a GPU node. OMP_NUM_THREADS is set by Ray to the trial's CPU share.
     device = "cuda" if ray.get_gpu_ids() else "cpu"
@@ -31,7 +33,6 @@ def train_trial(sampled: dict[str, Any], base: dict[str, Any]) -> None:
     config = TrainConfig.from_dict({**sampled, "device": device, "threads": threads}, base=TrainConfig.from_dict(base))
     config.save(Path(tune.get_context().get_trial_dir()) / CONFIG)  # the full config, even if the trial crashes
 
-    split = make_split(config.train, config.val or None, val_fraction=config.val_fraction, seed=config.split_seed)
     trainer = Trainer(config, split)
     checkpoint = tune.get_checkpoint()
     if checkpoint:  # a resumed trial continues from its last (best) epoch

@@ -51,9 +51,10 @@ class Trainer:
         self.generator = torch.Generator(self.device).manual_seed(config.seed)  # batch order and flips
 
         self.split = split
-        self.train_images = torch.from_numpy(split.train.images).to(self.device)  # (N, 96, 96) uint8
+        # torch.tensor copies: a search's faces come read-only from Ray's object store
+        self.train_images = torch.tensor(split.train.images, device=self.device)  # (N, 96, 96) uint8
         self.train_targets = normalise_keypoints(split.train.keypoints).to(self.device)  # (N, 30), NaN = missing
-        self.val_images = torch.from_numpy(split.val.images).to(self.device)
+        self.val_images = torch.tensor(split.val.images, device=self.device)
 
         # channels_last: faster convolutions on both CPU (oneDNN) and GPU (tensor cores)
         self.model = create_model(config.arch, dropout=config.dropout).to(self.device, memory_format=torch.channels_last)
@@ -158,10 +159,17 @@ class Trainer:
 
 
 @torch.inference_mode()
-def predict_keypoints(model: torch.nn.Module, images: torch.Tensor, batch_size: int = 256) -> np.ndarray:
-    """(N, 96, 96) uint8 on the model's device -> (N, 30) float32 predictions in pixels (eval mode, float32)."""
+def predict_keypoints(model: torch.nn.Module, images: torch.Tensor, bf16: bool = False) -> np.ndarray:
+    """(N, 96, 96) uint8 on the model's device -> (N, 30) float32 predictions in pixels (eval mode).
+    bf16: bfloat16 autocast for the layers before the coordinates (test-time speed; never for
+    predictions that are scored to pick epochs or members)."""
     model.eval()
-    out = [model(_as_input(chunk)) for chunk in images.split(batch_size)]
+    # On a CPU, batches of 32 keep activations in cache: 2-3x the images per second of batches of 256.
+    batch_size = 32 if images.device.type == "cpu" else 256
+    out = []
+    for chunk in images.split(batch_size):
+        with autocast(images.device, bf16):
+            out.append(model(_as_input(chunk)))
     return denormalise_keypoints(torch.cat(out)).cpu().numpy()
 
 

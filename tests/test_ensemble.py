@@ -59,7 +59,7 @@ def test_fp16_members_are_half_the_size_and_agree_with_fp32(candidates, smoke_se
     assert (_sizes(candidates, "fp16") < 0.6 * _sizes(candidates)).all()
     folder = build(candidates, 10, "fp16", 50, smoke_search[0], tmp_path / "half")
     manifest = json.loads((folder / "manifest.json").read_text())
-    assert manifest["dtype"] == "fp16" and manifest["fp16_max_diff_px"] < 0.05
+    assert manifest["dtype"] == "fp16" and manifest["max_diff_px"] < 0.05
 
 
 def test_kaggle_lookup_gets_exactly_its_row_ids_back():

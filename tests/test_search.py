@@ -49,13 +49,13 @@ def test_search_leaves_optuna_study_and_plots(smoke_search):
 
 
 def test_crashed_trials_are_recorded_and_reported(ray_cluster, tmp_path, capsys):
-    """A configuration that fails inside the trial (a validation share that leaves no training faces)."""
+    """A configuration that fails inside the trial (a learning rate TrainConfig rejects)."""
     import pytest
 
     from search.run import main
 
     space = tmp_path / "crash.yaml"
-    space.write_text("arch: cnn_gap\nval_fraction: 0.999\n")
+    space.write_text("arch: cnn_gap\nlr: {uniform: [-2.0, -1.0]}\n")
     with pytest.raises(SystemExit, match="all 2 trials crashed"):
         main(["--smoke", "--trials", "2", "--space", str(space), "--storage", str(tmp_path), "--name", "crash", "--no-dashboard"])
     assert "crashed:" in capsys.readouterr().out

@@ -43,6 +43,11 @@ def test_unknown_key_is_an_error(tmp_path):
         load_space(_write(tmp_path, "learning_rate:\n  loguniform: [1.0e-4, 1.0e-2]\n"))
 
 
+def test_data_and_resources_are_not_searchable(tmp_path):
+    with pytest.raises(ValueError, match="'val_fraction' is set by the search"):
+        load_space(_write(tmp_path, "val_fraction:\n  uniform: [0.1, 0.3]\n"))
+
+
 def test_bad_range_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="low must be below high"):
         load_space(_write(tmp_path, "lr:\n  loguniform: [1e-2, 1e-4]\n"))

@@ -1,0 +1,212 @@
+"""How fast kptune trains and predicts on this machine: every architecture's training and inference
+images per second (float32 and bfloat16), what Ray Tune costs a trial, trials per hour with one trial
+on every core against one trial per core, and a submission from a 50 MB ensemble.
+
+    python bench/speed.py [--data ../shared/data/faces15] [--quick] [--out bench/results/speed.json]
+
+Training speed is the project's own step (Trainer.train_step: flip, forward, masked loss, backward,
+optimizer) on random faces; inference is predict_keypoints. The Tune overhead ratio is the wall time of
+a one-trial search (Ray already started) over that of `search.train` with the same configuration.
+--quick: one batch size, short windows, no trials-per-hour comparison (for a GPU check in minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+
+from bench.common import FACES15, machine, write_json  # noqa: E402
+from configs import CPU_SPACE, DEFAULT_SPACE  # noqa: E402
+from data.faces import Faces  # noqa: E402
+from data.files import write_folder_atomically  # noqa: E402
+from data.reader import load_faces  # noqa: E402
+from data.split import Split  # noqa: E402
+from data.synthetic import images_to_strings  # noqa: E402
+from ensemble.ensemble import Manifest, Member, write_manifest  # noqa: E402
+from models import create_model, list_models, saved_size_bytes  # noqa: E402
+from search.config import TrainConfig  # noqa: E402
+from search.device import pick_device  # noqa: E402
+from search.space import load_space  # noqa: E402
+from search.trainer import Trainer, predict_keypoints  # noqa: E402
+
+
+def random_split(n: int) -> Split:
+    rng = np.random.default_rng(0)
+    faces = Faces(rng.integers(0, 256, (n, 96, 96), dtype=np.uint8), rng.uniform(10, 86, (n, 30)).astype(np.float32), np.arange(n), "random")
+    return Split(faces, faces.subset(np.arange(32)))
+
+
+def timed(step, seconds: float, min_steps: int = 2) -> float:
+    """Seconds per call of step(), after one warm-up call, over at least `seconds` and `min_steps`."""
+    step()
+    calls, start = 0, time.perf_counter()
+    while calls < min_steps or time.perf_counter() - start < seconds:
+        step()
+        calls += 1
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    return (time.perf_counter() - start) / calls
+
+
+def training_speed(archs: list[str], batches: list[int], seconds: float) -> list[dict]:
+    split = random_split(max(batches))
+    rows = []
+    for arch in archs:
+        for batch in batches:
+            row = {"arch": arch, "batch": batch}
+            for amp in ("off", "bf16"):
+                trainer = Trainer(TrainConfig(arch=arch, batch_size=batch, dropout=0.0, amp=amp), split)
+                index = torch.arange(batch, device=trainer.device)
+                row[f"train_img_s_{'fp32' if amp == 'off' else 'bf16'}"] = batch / timed(lambda t=trainer, i=index: t.train_step(i), seconds)
+            print(f"train  {arch:<12} batch {batch:>3}: {row['train_img_s_fp32']:7.1f} img/s fp32, {row['train_img_s_bf16']:7.1f} bf16", flush=True)
+            rows.append(row)
+    return rows
+
+
+def inference_speed(archs: list[str], seconds: float) -> list[dict]:
+    device = pick_device("auto")
+    images = torch.from_numpy(random_split(256).train.images).to(device)
+    rows = []
+    for arch in archs:
+        model = create_model(arch).to(device, memory_format=torch.channels_last)
+        row = {"arch": arch}
+        for name, bf16 in (("fp32", False), ("bf16", True)):
+            row[f"predict_img_s_{name}"] = len(images) / timed(lambda m=model, b=bf16: predict_keypoints(m, images, b), seconds, 1)
+        print(f"predict {arch:<12}: {row['predict_img_s_fp32']:7.1f} img/s fp32, {row['predict_img_s_bf16']:7.1f} bf16", flush=True)
+        rows.append(row)
+    return rows
+
+
+def write_space(folder: Path, text: str) -> Path:
+    path = folder / "space.yaml"
+    path.write_text(text)
+    return path
+
+
+def tune_overhead(data: Path, epochs: int, repeats: int, work: Path) -> dict:
+    """search.train against a one-trial search of the same configuration, alternating, medians."""
+    from search.run import main as search_main
+    from search.train import main as train_main
+
+    flags = {"arch": "cnn_small", "dropout": "0", "batch-size": "32", "patience": str(epochs)}
+    space = write_space(work, "".join(f"{k.replace('-', '_')}: {v}\n" for k, v in flags.items()))
+    data_flags = ["--train", str(data / "train.csv.gz"), "--val", str(data / "val.csv.gz")]
+    direct, searched = [], []
+    for r in range(repeats):
+        start = time.perf_counter()
+        train_main([f"--{k}={v}" for k, v in flags.items()] + ["--epochs", str(epochs), "--out", str(work / f"train{r}")] + data_flags)
+        direct.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        search_main(["--trials", "1", "--max-epochs", str(epochs), "--space", str(space), "--storage", str(work / "runs"),
+                     "--name", f"overhead{r}", "--no-dashboard"] + data_flags)
+        searched.append(time.perf_counter() - start)
+    d, s = statistics.median(direct), statistics.median(searched)
+    print(f"tune overhead: search.train {d:.1f} s, one-trial search {s:.1f} s: ratio {s / d:.3f} (+{s - d:.1f} s)", flush=True)
+    return {"config": {**flags, "epochs": epochs}, "search_train_s": direct, "one_trial_search_s": searched,
+            "ratio": s / d, "overhead_s": s - d}
+
+
+TRIALS_SPACE = """\
+start: [{arch: cnn_small}, {arch: cnn_gap}, {arch: vgg_opt_gap}, {arch: cnn}]
+arch:
+  choice: [cnn_small, cnn_gap, vgg_opt_gap, cnn]
+dropout: 0.0
+batch_size: 32
+patience: 9
+"""
+
+
+def trials_per_hour(data: Path, epochs: int, work: Path) -> dict:
+    """The same four short trials with one trial on every core, then one trial per core."""
+    from search.run import main as search_main
+
+    space = write_space(work, TRIALS_SPACE)
+    result = {}
+    for cpus in sorted({os.cpu_count() or 1, 1}, reverse=True):
+        start = time.perf_counter()
+        search_main(["--trials", "4", "--max-epochs", str(epochs), "--grace-period", str(epochs), "--space", str(space),
+                     "--cpus-per-trial", str(cpus), "--storage", str(work / "runs"), "--name", f"cpus{cpus}", "--no-dashboard",
+                     "--train", str(data / "train.csv.gz"), "--val", str(data / "val.csv.gz")])
+        wall = time.perf_counter() - start
+        board = pd.read_csv(work / "runs" / f"cpus{cpus}" / "leaderboard.csv")
+        result[f"{cpus}_cpus_per_trial"] = {"wall_s": wall, "trials_per_hour": 4 * 3600 / wall,
+                                            "val_rmse": dict(zip(board["arch"], board["best_val_rmse"]))}
+        print(f"{cpus} CPU(s) per trial: 4 trials x {epochs} epochs in {wall:.0f} s = {4 * 3600 / wall:.0f} trials/hour", flush=True)
+    return result
+
+
+def ensemble_predict(data: Path, members: list[str], dtype: str, faces: int, work: Path) -> dict:
+    """`python -m ensemble.predict --tta flip` on `faces` test faces, end to end (a fresh process: start,
+    imports, CSV parse, prediction, CSV write), with random-weight members: speed only."""
+    cast = {"fp32": torch.float32, "fp16": torch.float16}[dtype]
+    states = {f"m{i}": {k: v.to(cast) if v.is_floating_point() else v for k, v in create_model(a).state_dict().items()}
+              for i, a in enumerate(members)}
+    sizes = [saved_size_bytes(create_model(a), cast) / 1e6 for a in members]
+    manifest = Manifest(
+        members=[Member(name, arch, f"members/{name}.pt", 1 / len(members), mb, float("nan"), {"arch": arch})
+                 for (name, arch, mb) in zip(states, members, sizes)],
+        val_rmse=float("nan"), total_mb=sum(sizes), budget_mb=50, dtype=dtype, bf16=False, max_diff_px=float("nan"),
+        run="bench/speed.py (random weights: timing only)", data={},
+    )
+
+    def fill(folder: Path) -> None:
+        (folder / "members").mkdir()
+        for name, state in states.items():
+            torch.save(state, folder / f"members/{name}.pt")
+        write_manifest(folder, manifest)
+
+    folder = write_folder_atomically(work / "ensemble", fill)
+    pool = load_faces(data / "train.csv.gz").images
+    test = pd.DataFrame({"ImageId": np.arange(1, faces + 1), "Image": images_to_strings(pool[np.arange(faces) % len(pool)])})
+    test.to_csv(work / "test.csv", index=False)
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "ensemble.predict", "--ensemble", str(folder), "--test", str(work / "test.csv"),
+                    "--tta", "flip", "--out", str(work / "submission.csv")], check=True, cwd=Path(__file__).resolve().parents[1])
+    seconds = time.perf_counter() - start
+    print(f"ensemble.predict: {faces} faces, {len(members)} members ({sum(sizes):.1f} MB {dtype}), tta flip: {seconds:.1f} s", flush=True)
+    return {"members": members, "dtype": dtype, "total_mb": sum(sizes), "faces": faces, "tta": "flip", "seconds": seconds}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=FACES15)
+    parser.add_argument("--quick", action="store_true", help="batch 64 only, short windows, no trials-per-hour comparison")
+    parser.add_argument("--overhead-epochs", type=int, default=4, help="epochs of the configuration timed with and without Tune")
+    parser.add_argument("--ensemble", default="vgg_opt,vgg_opt,vgg_opt", help="member architectures of the 50 MB ensemble")
+    parser.add_argument("--ensemble-dtype", choices=["fp32", "fp16"], default="fp16")
+    parser.add_argument("--out", type=Path, default=Path("bench/results/speed.json"))
+    args = parser.parse_args()
+
+    gpu = torch.cuda.is_available()
+    space = load_space(DEFAULT_SPACE if gpu else CPU_SPACE)
+    batches = [64] if args.quick else sorted(next(p.values for p in space.params if p.name == "batch_size"))
+    seconds = 1.0 if args.quick else 3.0
+    report: dict = {"machine": machine(), "quick": args.quick}
+    report["training"] = training_speed(list_models(), batches, seconds)
+    report["inference"] = inference_speed(list_models(), seconds)
+    with tempfile.TemporaryDirectory() as tmp:
+        import ray
+
+        ray.init(include_dashboard=False)  # started before the clock: Ray's start-up is not a trial's cost
+        report["tune_overhead"] = tune_overhead(args.data, 2 if args.quick else args.overhead_epochs, 1 if args.quick else 2, Path(tmp))
+        if not args.quick:
+            report["trials_per_hour"] = trials_per_hour(args.data, 2, Path(tmp))
+        ray.shutdown()
+        report["ensemble_predict"] = ensemble_predict(args.data, args.ensemble.split(","), args.ensemble_dtype, 1783, Path(tmp))
+    write_json(report, args.out)
+
+
+if __name__ == "__main__":
+    main()
