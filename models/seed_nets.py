@@ -17,7 +17,6 @@ from data.keypoints import IMAGE_SIZE
 from .heads import KeypointNet, dense_head, gap_head
 from .registry import register_model
 
-
 # --- cnn: Conv 32/3x3, 64/2x2, 128/2x2 ('same', ReLU), each + MaxPool 2 + Dropout 0.1/0.2/0.3 ---
 
 def same_padding(kernel: int) -> nn.ZeroPad2d:
