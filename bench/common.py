@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-FACES15 = ROOT.parent / "shared/data/faces15"  # the benchmark data beside a checkout
+FACES15 = Path(os.environ.get("KPTUNE_FACES15", ROOT.parent / "shared/data/faces15"))  # the benchmark data beside a checkout
 
 
 def machine() -> dict[str, object]:

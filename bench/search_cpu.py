@@ -12,8 +12,6 @@ ignores early stopping by patience, so it errs long.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -22,8 +20,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pandas as pd  # noqa: E402
 
+from bench.common import FACES15, machine, write_json  # noqa: E402
+from search.results import SearchFolder  # noqa: E402
 from search.run import MODES  # noqa: E402
-from search.run import main as search_main
+from search.run import main as search_main  # noqa: E402
 
 DEFAULT_GRACE, DEFAULT_FACTOR = 2, 3
 
@@ -40,7 +40,7 @@ def expected_epochs(max_epochs: int, grace: int, factor: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/faces15")
+    parser.add_argument("--data", type=Path, default=FACES15)
     parser.add_argument("--trials", type=int, default=6)
     parser.add_argument("--max-epochs", type=int, default=2)
     parser.add_argument("--storage", type=Path, default=Path("runs"))
@@ -53,19 +53,18 @@ def main() -> None:
                  "--val", str(args.data / "val.csv.gz"), "--storage", str(args.storage), "--name", args.name, "--no-dashboard"])
     wall = time.perf_counter() - start
 
-    folder = args.storage / args.name
-    board = pd.read_csv(folder / "leaderboard.csv")
-    results = [json.loads(line) for f in folder.glob("*/result.json") for line in f.read_text().splitlines()]
-    epochs = pd.DataFrame([{"trial": r["trial_id"], "arch": r["config"]["arch"], "seconds": r["epoch_seconds"], "total": r["time_total_s"]} for r in results])
-    per_arch = epochs.groupby("arch")["seconds"].mean()
-    trial_time = epochs.groupby("trial")["total"].max()
-    overhead = max(0.0, (wall - trial_time.sum()) / len(board)) + float((trial_time - epochs.groupby("trial")["seconds"].sum()).mean())
+    board = pd.read_csv(SearchFolder(args.storage / args.name).leaderboard_csv)
+    trials = SearchFolder(args.storage / args.name).trials()
+    epochs = pd.concat([t.history.assign(trial=t.id, arch=t.config.arch) for t in trials if len(t.history)])
+    per_arch = epochs.groupby("arch")["epoch_seconds"].mean()
+    trial_time = epochs.groupby("trial")["time_total_s"].max()
+    overhead = max(0.0, (wall - trial_time.sum()) / len(board)) + float((trial_time - epochs.groupby("trial")["epoch_seconds"].sum()).mean())
     default_trials, default_epochs = MODES["data"].trials, MODES["data"].max_epochs
     per_trial_epochs = expected_epochs(default_epochs, DEFAULT_GRACE, DEFAULT_FACTOR)
     projected = default_trials * (overhead + per_trial_epochs * float(per_arch.mean()))
 
     report = {
-        "machine": f"{os.cpu_count()} CPUs",
+        "machine": machine(),
         "search": {"trials": len(board), "max_epochs": args.max_epochs, "wall_seconds": wall,
                    "best_val_rmse_px": float(board["best_val_rmse"].min()), "best_arch": board.loc[0, "arch"],
                    "leaderboard": board.drop(columns=["checkpoint"]).to_dict("records")},
@@ -75,14 +74,10 @@ def main() -> None:
                        "reduction_factor": DEFAULT_FACTOR, "expected_epochs_per_trial": per_trial_epochs,
                        "hours": projected / 3600},
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(report, indent=2, default=str) + "\n")
-    tmp.replace(args.out)
+    write_json(report, args.out)
     print(f"\n{len(board)} trials in {wall / 60:.1f} min, best val RMSE {report['search']['best_val_rmse_px']:.3f} px ({report['search']['best_arch']})")
     print(f"projected `--trials {default_trials}` (max {default_epochs} epochs, ASHA grace {DEFAULT_GRACE}, factor {DEFAULT_FACTOR}): "
           f"{per_trial_epochs:.1f} epochs/trial, {projected / 3600:.1f} h")
-    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

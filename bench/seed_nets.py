@@ -8,9 +8,6 @@ write val RMSE and seconds per epoch to JSON.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -19,14 +16,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 import torch  # noqa: E402
 
-from data.split import make_split  # noqa: E402
+from bench.common import FACES15, machine, write_json  # noqa: E402
 from search.config import TrainConfig  # noqa: E402
 from search.trainer import Trainer  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/faces15")
+    parser.add_argument("--data", type=Path, default=FACES15)
     parser.add_argument("--archs", nargs="+", default=["cnn", "vgg_opt"])
     parser.add_argument("--minutes-each", type=float, default=15.0)
     parser.add_argument("--out", type=Path, default=Path("bench/results/seed_nets.json"))
@@ -38,7 +35,7 @@ def main() -> None:
             train=str(args.data / "train.csv.gz"), val=str(args.data / "val.csv.gz"), arch=arch,
             optimizer="adam", lr=1e-3, batch_size=256, epochs=200, patience=10, seed=0,
         )
-        trainer = Trainer(config, make_split(config.train, config.val))
+        trainer = Trainer(config, config.load_split())
         print(f"== {arch} on {trainer.device}, {torch.get_num_threads()} threads, budget {args.minutes_each:g} min", flush=True)
         start = time.perf_counter()
         history = trainer.fit(verbose=True, time_budget_s=args.minutes_each * 60)
@@ -55,12 +52,8 @@ def main() -> None:
         })
         print(f"{arch}: best val RMSE {trainer.best_rmse:.3f} px after {len(history)} epochs, {results[-1]['seconds_per_epoch']:.1f} s/epoch", flush=True)
 
-    report = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs", "torch": torch.__version__, "results": results}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(report, indent=2) + "\n")
-    tmp.replace(args.out)
-    print(f"wrote {args.out}")
+    report = {"machine": machine(), "results": results}
+    write_json(report, args.out)
 
 
 if __name__ == "__main__":

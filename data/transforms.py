@@ -1,4 +1,4 @@
-"""Normalisation, horizontal flip and the masked loss: the seed's recipe, on torch tensors.
+"""Normalisation, mirroring and the score: the seed's recipe, on torch tensors.
 
 Coordinates follow the pixel-index convention: pixel column c has its centre at x = c, so mirroring
 an image of width W maps x to (W - 1) - x.
@@ -35,27 +35,6 @@ def mirror_keypoints(keypoints_px: torch.Tensor) -> torch.Tensor:
     mirrored = keypoints_px.clone()
     mirrored[:, X_COLUMNS] = (IMAGE_SIZE - 1) - mirrored[:, X_COLUMNS]
     return mirrored[:, torch.as_tensor(FLIP_PERMUTATION)]
-
-
-def hflip(images: torch.Tensor, keypoints_px: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mirror images (B, 1, H, W) left-right; keypoints (B, 30) in pixels follow."""
-    return images.flip(-1), mirror_keypoints(keypoints_px)
-
-
-def random_hflip(images: torch.Tensor, targets: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Flip a random half of a batch; targets (B, 30) are normalised."""
-    chosen = torch.rand(len(images), generator=generator, device=generator.device) < 0.5
-    flipped_images, flipped_px = hflip(images[chosen], denormalise_keypoints(targets[chosen]))
-    images, targets = images.clone(), targets.clone()
-    images[chosen], targets[chosen] = flipped_images, normalise_keypoints(flipped_px)
-    return images, targets
-
-
-def masked_mse(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean squared error over the labelled coordinates only (NaN in target = missing)."""
-    labelled = ~torch.isnan(target)
-    error = torch.where(labelled, prediction - torch.nan_to_num(target), torch.zeros_like(prediction))
-    return error.pow(2).sum() / labelled.sum().clamp(min=1)
 
 
 def rmse_px(prediction_px: np.ndarray, target_px: np.ndarray) -> float:

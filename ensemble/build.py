@@ -11,12 +11,12 @@ import torch
 
 from data.errors import DataError, exits_on_bad_input
 from data.files import write_folder_atomically
-from data.split import make_split
 from data.transforms import rmse_px
+from search.checkpoint import load_model
 from search.device import uses_bf16
 
 from .candidates import Candidate, latest_run, load_candidates, shipped_size
-from .ensemble import MANIFEST, Ensemble, Manifest, Member, load_member, predict_members, write_manifest
+from .ensemble import MANIFEST, Ensemble, Manifest, Member, predict_members, write_manifest
 from .select import select
 from .submission import add_submission_args, check_submission_args, write_submission
 
@@ -38,7 +38,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def validation_images(candidate: Candidate) -> np.ndarray:
     """The validation faces the search scored on, re-read from the data its config names."""
     c = candidate.config
-    val = make_split(c.train, c.val or None, val_fraction=c.val_fraction, seed=c.split_seed).val
+    val = c.load_split().val
     if not np.array_equal(val.ids, candidate.val_ids):
         raise DataError(c.val or c.train, "no longer gives the validation faces the search was scored on")
     return val.images
@@ -56,7 +56,7 @@ def build(candidates: list[Candidate], budget_mb: float, dtype: str, rounds: int
     images = validation_images(candidates[0])
     cpu = torch.device("cpu")
     bf16 = uses_bf16(amp, cpu)
-    models = [load_member(states[i], candidates[i].config.arch, cpu) for i in chosen]
+    models = [load_model(candidates[i].config, states[i], cpu) for i in chosen]
     alone = [predict_members([m], np.ones(1), images, tta=False, device=cpu, bf16=bf16) for m in models]
     max_diff = max(float(np.abs(p - candidates[i].val_predictions).max()) for p, i in zip(alone, chosen))
     weights = selection.weights[chosen]

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from data.transforms import mirror_keypoints
-from models import create_model
+from search.checkpoint import load_model
 from search.config import TrainConfig
 from search.device import pick_device, uses_bf16
 from search.trainer import predict_keypoints
@@ -51,13 +51,6 @@ def write_manifest(folder: Path, manifest: Manifest) -> None:
     (folder / MANIFEST).write_text(json.dumps(asdict(manifest), indent=2) + "\n")
 
 
-def load_member(state: dict[str, torch.Tensor], arch: str, device: torch.device) -> torch.nn.Module:
-    """A model from shipped weights; computation in float32 whatever the shipped dtype."""
-    model = create_model(arch)
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
-    return model.to(device, memory_format=torch.channels_last).eval()
-
-
 def predict_members(models: list[torch.nn.Module], weights: np.ndarray, images: np.ndarray, tta: bool, device: torch.device,
                     bf16: bool) -> np.ndarray:
     """Weighted average of the members' predictions (N, 30) px; with tta, each member also sees the
@@ -83,7 +76,7 @@ class Ensemble:
         self.device = pick_device(device)
         self.bf16 = uses_bf16(amp, self.device)
         self.models = [
-            load_member(torch.load(self.folder / m.file, map_location="cpu", weights_only=True), m.arch, self.device)
+            load_model(TrainConfig.from_dict(m.config), torch.load(self.folder / m.file, map_location="cpu", weights_only=True), self.device)
             for m in self.manifest.members
         ]
         self.weights = np.array([m.weight for m in self.manifest.members])

@@ -11,9 +11,14 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-OPTIMIZERS = ("adam", "sgd")
+from .losses import LOSSES
+from .optim import OPTIMIZERS, SCHEDULES
+
+if TYPE_CHECKING:
+    from data.split import Split
+
 AMP_MODES = ("auto", "bf16", "off")
 
 
@@ -32,15 +37,31 @@ class TrainConfig:
     # model
     arch: str = _field("vgg_opt", "architecture name from `python -m models`")
     dropout: float = _field(1.0, "factor on the architecture's dropout rates: 1 = the seed's, 0 = none")
-    # optimisation (the seed's recipe: Adam, batch 256, early stopping with best-weight restore)
-    optimizer: str = _field("adam", "adam or sgd (with momentum)")
-    lr: float = _field(1e-3, "learning rate")
-    momentum: float = _field(0.9, "SGD momentum (ignored by adam)")
-    weight_decay: float = _field(0.0, "L2 weight decay")
+    # optimisation (defaults: the seed's recipe, Adam at a constant lr, batch 256, masked MSE, early
+    # stopping with the best weights restored)
+    optimizer: str = _field("adam", "adam, adamw (decoupled weight decay) or sgd (with momentum)")
+    lr: float = _field(1e-3, "learning rate (one-cycle: its peak)")
+    momentum: float = _field(0.9, "SGD momentum (ignored by adam and adamw)")
+    weight_decay: float = _field(0.0, "weight decay (L2 for adam and sgd, decoupled for adamw)")
+    schedule: str = _field("constant", "learning-rate schedule stepped per batch over `epochs`: constant, cosine or onecycle")
+    warmup: float = _field(0.0, "share of the steps with a linear warm-up from lr/25 (onecycle: its rising phase, 0 = 0.3)")
+    grad_clip: float = _field(0.0, "clip the gradient's norm to this; 0 = no clipping")
+    ema: float = _field(0.0, "half-life in epochs of an exponential moving average of the weights, which are then the ones "
+                             "evaluated, kept and shipped; 0 = off")
+    loss: str = _field("mse", "mse, smooth_l1 or wing (all skip missing coordinates)")
     batch_size: int = _field(256, "faces per step")
-    epochs: int = _field(100, "maximum epochs (early stopping may end sooner)")
+    epochs: int = _field(100, "maximum epochs (early stopping may end sooner); schedules span all of them")
     patience: int = _field(10, "stop after this many epochs without a better validation RMSE")
+    # augmentation, on the fly (aug = 0: flip only, the seed's recipe). Each range below is at aug = 1.
     flip: bool = _field(True, "random horizontal flip with left/right keypoints swapped")
+    aug: float = _field(0.0, "strength of the affine and photometric augmentation: scales every range below")
+    aug_rotate: float = _field(15.0, "rotation, degrees either way")
+    aug_scale: float = _field(0.1, "zoom, share either way")
+    aug_shift: float = _field(8.0, "shift, pixels either way on each axis")
+    aug_brightness: float = _field(0.15, "brightness, added to [0, 1] intensities either way")
+    aug_contrast: float = _field(0.3, "contrast, share either way")
+    aug_gamma: float = _field(0.3, "gamma, exp(either way)")
+    aug_noise: float = _field(0.03, "Gaussian noise, largest standard deviation")
     # run
     seed: int = _field(0, "seed for weights, batch order and augmentation")
     device: str = _field("auto", "auto (CUDA when present, else CPU), cpu, or cuda[:N]")
@@ -48,10 +69,14 @@ class TrainConfig:
     amp: str = _field("auto", "bfloat16 autocast: auto (on CUDA and on CPUs with native bf16), bf16, or off (float32)")
 
     def __post_init__(self):
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, not '{self.optimizer}'")
-        if self.amp not in AMP_MODES:
-            raise ValueError(f"amp must be one of {AMP_MODES}, not '{self.amp}'")
+        for name, known in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("loss", LOSSES), ("amp", AMP_MODES)):
+            if getattr(self, name) not in known:
+                raise ValueError(f"{name} must be one of {', '.join(known)}, not '{getattr(self, name)}'")
+        if not 0 <= self.warmup < 1:
+            raise ValueError(f"warmup must be in [0, 1), not {self.warmup}")
+        for name in ("grad_clip", "ema", "aug"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be 0 or more, not {getattr(self, name)}")
         if not 0 <= self.dropout < 2:  # the largest seed rate is 0.5: every rate stays below 1
             raise ValueError(f"dropout must be in [0, 2), not {self.dropout}")
         if not 0 < self.val_fraction < 1:
@@ -72,6 +97,12 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def load_split(self) -> Split:
+        """The train/validation faces this config names: its val file, or its seeded hold-out of train."""
+        from data.split import make_split  # imported here: trials get their faces from Ray instead
+
+        return make_split(self.train, self.val or None, val_fraction=self.val_fraction, seed=self.split_seed)
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
@@ -101,15 +132,9 @@ class SearchSettings:
     def folder(self) -> Path:
         return Path(self.storage) / self.name
 
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
 
-
-SETTINGS = "search.json"  # in runs/NAME: what --resume needs to continue the same search
-
-
-def latest_search(storage: Path) -> Path | None:
-    """The most recently started search folder under storage, or None."""
-    runs = sorted((p.parent for p in Path(storage).glob(f"*/{SETTINGS}")), key=lambda p: (p / SETTINGS).stat().st_mtime)
-    return runs[-1] if runs else None
 
 
 def _coerce(value: Any, kind: type, name: str) -> Any:

@@ -22,10 +22,9 @@ from data.split import Split
 from .config import SearchSettings
 from .leaderboard import format_table, leaderboard
 from .plots import plot_search
+from .results import METRIC, SearchFolder, trial_records
 from .space import SearchSpace
-from .trainable import METRIC, train_trial
-
-OPTUNA_DB = "optuna.db"
+from .trainable import train_trial
 
 
 def start_ray(address: str | None, dashboard_host: str | None) -> None:
@@ -63,7 +62,7 @@ def new_tuner(settings: SearchSettings, space: SearchSpace, split: Split) -> tun
         mode="min",
         sampler=TPESampler(seed=settings.seed),
         study_name=settings.name,
-        storage=optuna.storages.RDBStorage(f"sqlite:///{settings.folder / OPTUNA_DB}"),
+        storage=optuna.storages.RDBStorage(SearchFolder(settings.folder).optuna_url),
     )
     scheduler = ASHAScheduler(
         time_attr="training_iteration",  # = epochs
@@ -96,27 +95,27 @@ def run_search(settings: SearchSettings, space: SearchSpace, split: Split, addre
     start_ray(address, dashboard_host)
     path = str(settings.folder)
     print(f"search '{settings.name}': {settings.trials} trials, up to {settings.max_epochs} epochs each, space {Path(settings.space).name}")
-    print(f"  results: {path}   TensorBoard: tensorboard --logdir {path}   Optuna: optuna-dashboard sqlite:///{path}/{OPTUNA_DB}")
+    print(f"  results: {path}   TensorBoard: tensorboard --logdir {path}   Optuna: optuna-dashboard {SearchFolder(settings.folder).optuna_url}")
     if resume:
         if not tune.Tuner.can_restore(path):
             raise SystemExit(f"error: {path}: no Tune experiment state to resume from")
         tuner = tune.Tuner.restore(path, trainable=make_trainable(settings, split), resume_unfinished=True, resume_errored=False)
     else:
         tuner = new_tuner(settings, space, split)
-    grid = tuner.fit()
+    trials = trial_records(tuner.fit(), settings.base)
 
-    table = leaderboard(grid)
-    write_csv_atomically(table, settings.folder / "leaderboard.csv")
-    plot_search(grid, settings.folder / "search.png")
+    search = SearchFolder(settings.folder)
+    table = leaderboard(trials)
+    write_csv_atomically(table, search.leaderboard_csv)
+    plot_search(trials, search.plot_png)
     print(f"\ntop trials by validation RMSE (px):\n{format_table(table)}")
-    print(f"\nleaderboard: {settings.folder / 'leaderboard.csv'}   plots: {settings.folder / 'search.png'}")
+    print(f"\nleaderboard: {search.leaderboard_csv}   plots: {search.plot_png}")
     print(f"next: python -m ensemble.build --max-mb 50 --runs-dir {settings.storage} --run {settings.name} --test TEST.csv")
-    crashed = [r for r in grid if r.error]
-    for result in crashed:
-        last_line = [line for line in str(result.error).splitlines() if line.strip()][-1]
-        print(f"trial {Path(result.path).name} crashed: {last_line}  (full traceback: {result.path}/error.txt)")
-    if len(table) and len(crashed) == len(table):
-        raise SystemExit(f"error: all {len(table)} trials crashed; nothing to rank")
+    failed = [t for t in trials if t.status in ("ERROR", "DIVERGED")]
+    for trial in failed:
+        print(f"trial {trial.id} {'crashed' if trial.status == 'ERROR' else 'diverged'}: {trial.error}  (full traceback: {trial.folder}/error.txt)")
+    if trials and len(failed) == len(trials):
+        raise SystemExit(f"error: all {len(trials)} trials crashed or diverged; nothing to rank")
     unfinished = int((table["status"] == "UNFINISHED").sum()) if len(table) else 0
     if len(table) < settings.trials or unfinished:
         print(f"the search stopped early ({len(table)} of {settings.trials} trials started); continue it with:\n"

@@ -46,14 +46,12 @@ def plot_overlay(images: np.ndarray, predictions: np.ndarray, path: Path, target
     plt.close(fig)
 
 
-def plot_search(grid, path: Path) -> None:
+def plot_search(trials: list, path: Path) -> None:
     """Left: every trial's validation RMSE per epoch. Right: each trial's best, in trial order, by architecture."""
     fig, (curves_ax, best_ax) = plt.subplots(1, 2, figsize=(11, 4))
     colours: dict[str, str] = {}
-    frames = [(r, r.metrics_dataframe) for r in grid]
-    started = sorted(((f["timestamp"].min(), r.config.get("arch", "?"), f) for r, f in frames if f is not None and "val_rmse" in f),
-                     key=lambda started_arch_frame: started_arch_frame[0])
-    for i, (_, arch, frame) in enumerate(started):
+    reported = sorted((t for t in trials if "val_rmse" in t.history), key=lambda t: t.history["timestamp"].min())
+    for i, (arch, frame) in enumerate((t.config.arch if t.config else "?", t.history) for t in reported):
         colour = colours.setdefault(arch, f"C{len(colours) % 10}")
         curves_ax.plot(frame["epoch"], frame["val_rmse"], color=colour, alpha=0.6, marker=".")
         best_ax.scatter([i + 1], [frame["best_val_rmse"].min()], color=colour, label=arch)

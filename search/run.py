@@ -7,18 +7,18 @@ optuna.db (open with `optuna-dashboard sqlite:///runs/NAME/optuna.db`), leaderbo
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from configs import CPU_SPACE, DEFAULT_SPACE, DEMO_SPACE, SMOKE_SPACE
 from data.errors import DataError, exits_on_bad_input
-from data.split import Split, make_split
+from data.split import Split
 from data.synthetic import demo_dataset
 
-from .config import SETTINGS, SearchSettings, TrainConfig, latest_search
+from .config import SearchSettings, TrainConfig
+from .results import SETTINGS, SearchFolder, latest_search
 from .space import SearchSpace, load_space
 
 
@@ -104,12 +104,12 @@ def uses_gpus(args: argparse.Namespace) -> bool:
 
 def settings_to_resume(args: argparse.Namespace) -> SearchSettings:
     storage = args.storage.resolve()
-    folder = storage / args.name if args.name else latest_search(storage)
-    if folder is None:
+    search = SearchFolder(storage / args.name) if args.name else latest_search(storage)
+    if search is None:
         raise DataError(str(storage), "no search to resume here")
-    if not (folder / SETTINGS).is_file():
-        raise DataError(str(folder), f"no {SETTINGS}: not a search folder, nothing to resume")
-    return SearchSettings(**json.loads((folder / SETTINGS).read_text()))
+    if not search.is_search():
+        raise DataError(str(search.folder), f"no {SETTINGS}: not a search folder, nothing to resume")
+    return search.settings
 
 
 def check_before_start(settings: SearchSettings) -> tuple[SearchSpace, Split]:
@@ -119,7 +119,7 @@ def check_before_start(settings: SearchSettings) -> tuple[SearchSpace, Split]:
     except ValueError as err:
         raise DataError(settings.space, str(err).removeprefix(f"{settings.space}: ")) from None
     base = TrainConfig.from_dict(settings.base)
-    split = make_split(base.train, base.val or None, val_fraction=base.val_fraction, seed=base.split_seed)
+    split = base.load_split()
     print(f"data: {len(split.train)} train faces, {len(split.val)} validation faces (every trial is scored on the same ones)")
     return space, split
 
@@ -129,9 +129,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     settings = settings_to_resume(args) if args.resume else settings_from_args(args)
     space, split = check_before_start(settings)
-    settings.folder.mkdir(parents=True, exist_ok=True)
     if not args.resume:
-        (settings.folder / SETTINGS).write_text(json.dumps(asdict(settings), indent=2) + "\n")
+        SearchFolder(settings.folder).write_settings(settings)
 
     from .experiment import run_search  # imports Ray: only once the input is known to be good
 

@@ -7,16 +7,17 @@ it trains on the built-in synthetic demo data.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
 from data.errors import exits_on_bad_input
-from data.split import make_split
 from data.synthetic import demo_dataset
 
 from .config import TrainConfig, config_fields
+from .device import describe
 from .plots import plot_history, plot_overlay
-from .trainer import Trainer
+from .trainer import Trainer, TrainingDiverged
 
 
 def add_config_flags(parser: argparse.ArgumentParser, exclude: tuple[str, ...] = ()) -> None:
@@ -53,10 +54,13 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(str(err))
     out = args.out or Path("runs/train") / f"{config.arch}-{time.strftime('%Y%m%d-%H%M%S')}"
 
-    split = make_split(config.train, config.val or None, val_fraction=config.val_fraction, seed=config.split_seed)
+    split = config.load_split()
     trainer = Trainer(config, split)
-    print(f"{config.arch} on {trainer.device}: {len(split.train)} train faces, {len(split.val)} validation faces")
-    trainer.fit(verbose=True)
+    print(f"{config.arch} on {describe(trainer.device, trainer.bf16)}: {len(split.train)} train faces, {len(split.val)} validation faces")
+    try:
+        trainer.fit(verbose=True)
+    except TrainingDiverged as err:
+        sys.exit(f"error: {err}")
     trainer.save(out)
     plot_history(trainer.history, out / "curves.png", title=f"{config.arch}: best val RMSE {trainer.best_rmse:.3f} px")
     plot_overlay(split.val.images, trainer.best_predictions, out / "val_overlay.png", targets=split.val.keypoints)

@@ -19,10 +19,10 @@ from ray import tune
 from data.split import Split
 from models import keras_param_count, saved_size_bytes
 
+from .checkpoint import Checkpoint, EpochResult
 from .config import TrainConfig
-from .trainer import CONFIG, EpochResult, Trainer
-
-METRIC = "best_val_rmse"  # what the search minimises: the validation RMSE (px) of the weights a trial keeps
+from .results import METRIC
+from .trainer import Trainer
 
 
 def train_trial(sampled: dict[str, Any], base: dict[str, Any], split: Split) -> None:
@@ -31,13 +31,12 @@ def train_trial(sampled: dict[str, Any], base: dict[str, Any], split: Split) -> 
     device = "cuda" if ray.get_gpu_ids() else "cpu"
     threads = int(os.environ.get("OMP_NUM_THREADS", "1"))
     config = TrainConfig.from_dict({**sampled, "device": device, "threads": threads}, base=TrainConfig.from_dict(base))
-    config.save(Path(tune.get_context().get_trial_dir()) / CONFIG)  # the full config, even if the trial crashes
 
     trainer = Trainer(config, split)
     checkpoint = tune.get_checkpoint()
-    if checkpoint:  # a resumed trial continues from its last (best) epoch
+    if checkpoint:  # a resumed trial continues exactly from its latest checkpoint
         with checkpoint.as_directory() as folder:
-            trainer.restore(Path(folder))
+            trainer.restore(Checkpoint(Path(folder)))
     size = {"params": keras_param_count(trainer.model), "mb": saved_size_bytes(trainer.model) / 1e6, "device": device}
 
     def report(epoch: EpochResult) -> None:
@@ -52,9 +51,10 @@ def train_trial(sampled: dict[str, Any], base: dict[str, Any], split: Split) -> 
         if not epoch.improved:
             tune.report(metrics)
             return
-        # Only improving epochs are checkpointed, so a trial's latest checkpoint is its best one.
+        # Checkpoints hold the kept weights and the training state; written when the kept weights change,
+        # so a resumed trial replays (exactly) at most the epochs since its last improvement.
         with tempfile.TemporaryDirectory() as tmp:
-            folder = trainer.save(Path(tmp) / "checkpoint")
-            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
+            checkpoint = trainer.save(Path(tmp) / "checkpoint")
+            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(checkpoint.folder))
 
     trainer.fit(on_epoch=report)

@@ -1,44 +1,43 @@
-"""Train one configuration: flip augmentation, masked MSE, early stopping on validation RMSE (pixels),
-best weights restored, and a checkpoint folder any later stage can read:
-
-    weights.pt            best state_dict (load with torch.load(..., weights_only=True))
-    config.json           the resolved TrainConfig
-    val_predictions.npz   ids, predictions and targets of the validation faces, in pixels
-    history.csv           one row per epoch: train_loss, val_rmse, seconds
-"""
+"""Train one configuration: on-the-fly augmentation, the configured loss, optimizer and per-batch
+schedule, an optional weight average (EMA), early stopping on validation RMSE (pixels) with the best
+weights kept, divergence caught at once, and checkpoints (search.checkpoint) that resume exactly."""
 
 from __future__ import annotations
 
-import copy
+import math
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from data.faces import Faces
-from data.files import write_folder_atomically
+from data.augment import Augmentation
 from data.split import Split
-from data.transforms import denormalise_keypoints, masked_mse, normalise_keypoints, random_hflip, rmse_px
-from models import create_model
+from data.transforms import denormalise_keypoints, normalise_keypoints, rmse_px
 
+from .checkpoint import Checkpoint, EpochResult, ValPredictions, build_model
 from .config import TrainConfig
 from .device import autocast, pick_device, set_threads, uses_bf16
+from .losses import LOSSES
+from .optim import make_optimizer, make_schedule
 
-WEIGHTS, CONFIG, VAL_PREDICTIONS, HISTORY = "weights.pt", "config.json", "val_predictions.npz", "history.csv"
+# A validation RMSE this many times the mean face's means the run has blown up. Healthy slow starters
+# stay well below it (the seed's vgg_opt_gap: 5.4x after its first epoch on faces15).
+DIVERGENCE_FACTOR = 10.0
 
 
-@dataclass(frozen=True)
-class EpochResult:
-    epoch: int  # 1-based
-    train_loss: float  # masked MSE on normalised targets, averaged over the epoch's batches
-    val_rmse: float  # pixels
-    seconds: float
-    improved: bool  # this epoch set a new best validation RMSE (its weights are the ones kept)
+class TrainingDiverged(RuntimeError):
+    """The loss or the validation error blew up: the run ends at once and nothing of it is kept."""
+
+
+def augmentation(c: TrainConfig) -> Augmentation:
+    """The config's augmentation: every range scaled by the strength `aug` (0 = flip only)."""
+    return Augmentation(flip=c.flip, rotate=c.aug * c.aug_rotate, scale=c.aug * c.aug_scale, shift=c.aug * c.aug_shift,
+                        brightness=c.aug * c.aug_brightness, contrast=c.aug * c.aug_contrast, gamma=c.aug * c.aug_gamma,
+                        noise=c.aug * c.aug_noise)
 
 
 class Trainer:
@@ -47,36 +46,38 @@ class Trainer:
         self.device = pick_device(config.device)
         set_threads(self.device, config.threads)
         self.bf16 = uses_bf16(config.amp, self.device)
-        torch.manual_seed(config.seed)
-        self.generator = torch.Generator(self.device).manual_seed(config.seed)  # batch order and flips
+        torch.manual_seed(config.seed)  # weights and dropout
+        self.generator = torch.Generator(self.device).manual_seed(config.seed)  # batch order and augmentation
 
         self.split = split
         # torch.tensor copies: a search's faces come read-only from Ray's object store
         self.train_images = torch.tensor(split.train.images, device=self.device)  # (N, 96, 96) uint8
-        self.train_targets = normalise_keypoints(split.train.keypoints).to(self.device)  # (N, 30), NaN = missing
+        self.train_keypoints = torch.tensor(split.train.keypoints, device=self.device)  # (N, 30) px, NaN = missing
         self.val_images = torch.tensor(split.val.images, device=self.device)
+        self.steps_per_epoch = math.ceil(len(split.train) / config.batch_size)
+        mean_face = np.nanmean(split.train.keypoints, axis=0)
+        self.mean_face_rmse = rmse_px(np.broadcast_to(mean_face, split.val.keypoints.shape), split.val.keypoints)
 
         # channels_last: faster convolutions on both CPU (oneDNN) and GPU (tensor cores)
-        self.model = create_model(config.arch, dropout=config.dropout).to(self.device, memory_format=torch.channels_last)
-        self.optimizer = self._make_optimizer()
+        self.model = build_model(config).to(self.device, memory_format=torch.channels_last)
+        self.ema = None
+        if config.ema:  # decay from the half-life: 0.5 ** (1 / half-life in steps)
+            decay = 0.5 ** (1 / (config.ema * self.steps_per_epoch))
+            self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+        self.optimizer = make_optimizer(self.model.parameters(), config)
+        self.schedule = make_schedule(self.optimizer, config, self.steps_per_epoch)
+        self.loss = LOSSES[config.loss]
+        self.augment = augmentation(config)
+
         self.history: list[EpochResult] = []
         self.best_rmse = float("inf")
-        self.best_state = copy.deepcopy(self.model.state_dict())
-        self.best_predictions: np.ndarray | None = None  # (N_val, 30) px, from the best epoch
+        self.best_state = _cpu_copy(self.evaluated.state_dict())  # the kept weights
+        self.best_predictions: np.ndarray | None = None  # (N_val, 30) px, of the kept weights
 
-    def _make_optimizer(self) -> torch.optim.Optimizer:
-        c = self.config
-        if c.optimizer == "adam":
-            return torch.optim.Adam(self.model.parameters(), lr=c.lr, weight_decay=c.weight_decay)
-        return torch.optim.SGD(self.model.parameters(), lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay)
-
-    def restore(self, folder: Path) -> None:
-        """Continue from a checkpoint folder written by `save` (weights and history; fresh optimizer)."""
-        self.model.load_state_dict(torch.load(folder / WEIGHTS, map_location=self.device, weights_only=True))
-        self.best_state = copy.deepcopy(self.model.state_dict())
-        rows = pd.read_csv(folder / HISTORY).to_dict("records")
-        self.history = [EpochResult(**{**r, "improved": bool(r["improved"])}) for r in rows]
-        self.best_rmse = min(r.val_rmse for r in self.history)
+    @property
+    def evaluated(self) -> torch.nn.Module:
+        """The weights that are scored, kept and shipped: the EMA when on, else the trained ones."""
+        return self.ema.module if self.ema else self.model
 
     def train_epoch(self, progress: Callable[[int, int], None] | None = None) -> float:
         self.model.train()
@@ -91,28 +92,31 @@ class Trainer:
 
     def train_step(self, index: torch.Tensor) -> torch.Tensor:
         """One optimisation step on the training faces `index`; returns the (detached) loss."""
-        images = _as_input(self.train_images[index])
-        targets = self.train_targets[index]
-        if self.config.flip:
-            images, targets = random_hflip(images, targets, self.generator)
+        images, keypoints = self.augment(_as_input(self.train_images[index]), self.train_keypoints[index], self.generator)
         with autocast(self.device, self.bf16):
             prediction = self.model(images)  # (B, 30) float32: the last layer leaves autocast
-        loss = masked_mse(prediction, targets)
+        loss = self.loss(prediction, normalise_keypoints(keypoints))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if self.config.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
         self.optimizer.step()
+        self.schedule.step()
+        if self.ema:
+            self.ema.update_parameters(self.model)
         return loss.detach()
 
     def predict(self, images: torch.Tensor) -> np.ndarray:
-        """(N, 96, 96) uint8 on the device -> (N, 30) float32 predictions in pixels (float32 throughout:
-        these pick the kept epoch and the ensemble's members)."""
-        return predict_keypoints(self.model, images)
+        """(N, 96, 96) uint8 on the device -> (N, 30) float32 predictions in pixels of the evaluated
+        weights (float32 throughout: these pick the kept epoch and the ensemble's members)."""
+        return predict_keypoints(self.evaluated, images)
 
     def fit(
         self, on_epoch: Callable[[EpochResult], None] | None = None, verbose: bool = False, time_budget_s: float | None = None
     ) -> list[EpochResult]:
         """Train until `epochs`, early stopping, or (if given) the time budget would be overrun by
-        another epoch as long as the last; the best weights are in the model afterwards."""
+        another epoch as long as the last; the kept weights are in `evaluated` afterwards.
+        Raises TrainingDiverged as soon as an epoch blows up."""
         c = self.config
         started = time.perf_counter()
         while len(self.history) < c.epochs and self._epochs_since_best() < c.patience:
@@ -124,38 +128,67 @@ class Trainer:
             loss = self.train_epoch(show)
             predictions = self.predict(self.val_images)
             val_rmse = rmse_px(predictions, self.split.val.keypoints)
+            self._check_divergence(epoch, loss, val_rmse)
             improved = val_rmse < self.best_rmse
             if improved:
-                self.best_rmse, self.best_state = val_rmse, copy.deepcopy(self.model.state_dict())
-                self.best_predictions = predictions
-            result = EpochResult(epoch, loss, val_rmse, time.perf_counter() - start, improved)
+                self.best_rmse, self.best_state, self.best_predictions = val_rmse, _cpu_copy(self.evaluated.state_dict()), predictions
+            result = EpochResult(epoch, loss, val_rmse, time.perf_counter() - start, improved, self.optimizer.param_groups[0]["lr"])
             self.history.append(result)
             if verbose:
                 mark = " *" if improved else ""
-                print(f"epoch {epoch:>3}/{c.epochs}  train loss {loss:.5f}  val RMSE {val_rmse:.3f} px  {result.seconds:.1f} s{mark}", flush=True)
+                print(f"epoch {epoch:>3}/{c.epochs}  train loss {loss:.5f}  val RMSE {val_rmse:.3f} px  lr {result.lr:.2e}  "
+                      f"{result.seconds:.1f} s{mark}", flush=True)
             if on_epoch:
                 on_epoch(result)
-        self.model.load_state_dict(self.best_state)
+        self.evaluated.load_state_dict(self.best_state)
         return self.history
+
+    def _check_divergence(self, epoch: int, loss: float, val_rmse: float) -> None:
+        if math.isfinite(loss) and math.isfinite(val_rmse) and not val_rmse > DIVERGENCE_FACTOR * self.mean_face_rmse:
+            return
+        raise TrainingDiverged(f"diverged in epoch {epoch}: train loss {loss:.4g}, val RMSE {val_rmse:.4g} px "
+                               f"(the mean face scores {self.mean_face_rmse:.2f} px); try a lower learning rate")
 
     def _epochs_since_best(self) -> int:
         best = [i for i, r in enumerate(self.history) if r.improved]
         return len(self.history) - (best[-1] + 1) if best else len(self.history)
 
-    def save(self, folder: Path) -> Path:
-        """Write the checkpoint folder atomically. Call it when the model holds the best weights:
-        right after an improving epoch, or after `fit`."""
-        if self.best_predictions is None:  # restored from a checkpoint and not improved since
-            self.best_predictions = self.predict(self.val_images)
-        val: Faces = self.split.val
+    def save(self, folder: Path) -> Checkpoint:
+        """The kept weights with their validation predictions, and the latest training state."""
+        if self.best_predictions is None:
+            raise RuntimeError("nothing to save before the first epoch")
+        val = self.split.val
+        return Checkpoint.write(folder, weights=self.best_state, config=self.config, history=self.history,
+                                val=ValPredictions(val.ids, self.best_predictions, val.keypoints), train_state=self._train_state())
 
-        def fill(tmp: Path) -> None:
-            torch.save({k: v.cpu() for k, v in self.model.state_dict().items()}, tmp / WEIGHTS)
-            self.config.save(tmp / CONFIG)
-            np.savez(tmp / VAL_PREDICTIONS, ids=val.ids, predictions=self.best_predictions, targets=val.keypoints)
-            pd.DataFrame([r.__dict__ for r in self.history]).to_csv(tmp / HISTORY, index=False)
+    def _train_state(self) -> dict:
+        return {
+            "model": self.model.state_dict(),
+            "ema": self.ema.state_dict() if self.ema else {},
+            "optimizer": self.optimizer.state_dict(),
+            "schedule": self.schedule.state_dict(),
+            "generator": self.generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+        }
 
-        return write_folder_atomically(Path(folder), fill)
+    def restore(self, checkpoint: Checkpoint) -> None:
+        """Continue exactly where `checkpoint` was written: same weights, optimizer, schedule, EMA and
+        random numbers, so the run ends as an uninterrupted one would."""
+        state = checkpoint.train_state()
+        self.model.load_state_dict(state["model"])
+        if self.ema:
+            self.ema.load_state_dict(state["ema"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.schedule.load_state_dict(state["schedule"])
+        self.generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        self.history = checkpoint.history()
+        self.best_rmse = min(r.val_rmse for r in self.history)
+        self.best_state, self.best_predictions = checkpoint.weights(), checkpoint.val.predictions
+
+
+def _cpu_copy(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
 
 
 @torch.inference_mode()

@@ -4,7 +4,6 @@ precise (coordinates, loss, scored predictions) stays float32."""
 import pytest
 import torch
 
-from data.split import make_split
 from models import create_model
 from search.config import TrainConfig
 from search.device import cpu_has_native_bf16, uses_bf16
@@ -50,7 +49,7 @@ def test_bf16_training_reaches_the_float32_loss(tiny_data):
     losses = {}
     for amp in ("off", "bf16"):
         config = TrainConfig(train=str(tiny_data[0]), arch="cnn_gap", batch_size=16, epochs=6, lr=3e-3, patience=99, amp=amp, device="cpu")
-        trainer = Trainer(config, make_split(config.train))
+        trainer = Trainer(config, config.load_split())
         conv_dtypes = set()  # of a convolution's output in training steps (validation is float32)
 
         def record(module, args, out, seen=conv_dtypes):

@@ -2,9 +2,9 @@
 
 import numpy as np
 import pandas as pd
-import torch
+import pytest
 
-from search.config import TrainConfig
+from search.results import SearchFolder
 
 
 def test_three_trial_smoke_search_finishes_in_under_two_minutes(smoke_search):
@@ -21,19 +21,20 @@ def test_leaderboard_has_a_row_per_trial_best_first(smoke_search):
     assert set(table["arch"]) == {"cnn_gap"}
 
 
-def test_every_trial_checkpoint_holds_weights_config_and_val_predictions(smoke_search):
+def test_every_trial_has_its_config_and_a_complete_checkpoint(smoke_search):
     folder, _ = smoke_search
-    for checkpoint in pd.read_csv(folder / "leaderboard.csv")["checkpoint"]:
-        val = np.load(f"{checkpoint}/val_predictions.npz")
-        assert val["predictions"].shape == val["targets"].shape == (8, 30)
-        config = TrainConfig.load(f"{checkpoint}/config.json")
-        assert torch.load(f"{checkpoint}/weights.pt", weights_only=True)
-        assert config.arch == "cnn_gap" and config.epochs == 1
+    trials = SearchFolder(folder).trials()
+    assert len(trials) == 3
+    for trial in trials:
+        assert trial.status == "DONE" and trial.checkpoint.is_complete()
+        assert trial.config == trial.checkpoint.config and trial.config.arch == "cnn_gap" and trial.config.epochs == 1
+        assert trial.checkpoint.val.predictions.shape == trial.checkpoint.val.targets.shape == (8, 30)
+        assert trial.checkpoint.val.rmse == pytest.approx(trial.best_val_rmse)
 
 
 def test_all_trials_are_scored_on_the_same_validation_faces(smoke_search):
     folder, _ = smoke_search
-    ids = [np.load(f"{c}/val_predictions.npz")["ids"] for c in pd.read_csv(folder / "leaderboard.csv")["checkpoint"]]
+    ids = [trial.checkpoint.val.ids for trial in SearchFolder(folder).trials()]
     for other in ids[1:]:
         np.testing.assert_array_equal(ids[0], other)
 
@@ -48,10 +49,26 @@ def test_search_leaves_optuna_study_and_plots(smoke_search):
     assert list(folder.glob("*/events.out.tfevents.*"))
 
 
+def test_a_diverging_trial_ends_diverged_fails_in_optuna_and_stays_out_of_the_ensemble(ray_cluster, tmp_path, capsys):
+    import optuna
+
+    from ensemble.candidates import load_candidates
+    from search.run import main
+
+    space = tmp_path / "hot.yaml"
+    space.write_text("start: [{lr: 10.0}, {lr: 0.003}, {lr: 0.005}]\narch: cnn_gap\nbatch_size: 16\nlr: {loguniform: [1.0e-3, 20.0]}\n")
+    main(["--smoke", "--trials", "3", "--max-epochs", "2", "--space", str(space), "--storage", str(tmp_path), "--name", "hot", "--no-dashboard"])
+    trials = {t.config.lr: t for t in SearchFolder(tmp_path / "hot").trials()}
+    assert trials[10.0].status == "DIVERGED" and "diverged in epoch" in trials[10.0].error
+    assert trials[0.003].status == trials[0.005].status == "DONE"
+    assert "diverged:" in capsys.readouterr().out
+    states = {t.params["lr"]: t.state for t in optuna.load_study(study_name="hot", storage=SearchFolder(tmp_path / "hot").optuna_url).trials}
+    assert states == {10.0: optuna.trial.TrialState.FAIL, 0.003: optuna.trial.TrialState.COMPLETE, 0.005: optuna.trial.TrialState.COMPLETE}
+    assert {c.name for c in load_candidates(tmp_path / "hot")} == {trials[0.003].id, trials[0.005].id}
+
+
 def test_crashed_trials_are_recorded_and_reported(ray_cluster, tmp_path, capsys):
     """A configuration that fails inside the trial (a learning rate TrainConfig rejects)."""
-    import pytest
-
     from search.run import main
 
     space = tmp_path / "crash.yaml"

@@ -1,48 +1,30 @@
-import json
 import subprocess
 import sys
 
-import numpy as np
 import pytest
-import torch
 
-from data.split import make_split
 from data.transforms import rmse_px
+from search.checkpoint import Checkpoint
 from search.config import TrainConfig
-from search.trainer import Trainer
+from search.trainer import Trainer, TrainingDiverged
 
 
 def _config(tiny_data, **kw) -> TrainConfig:
     return TrainConfig(**{"train": str(tiny_data[0]), "arch": "cnn_gap", "batch_size": 16, "epochs": 2, **kw})
 
 
-def test_checkpoint_folder_holds_weights_config_and_val_predictions(tiny_data, tmp_path):
-    config = _config(tiny_data)
-    split = make_split(config.train, seed=config.split_seed)
-    trainer = Trainer(config, split)
-    trainer.fit()
-    folder = trainer.save(tmp_path / "ckpt")
-    assert json.loads((folder / "config.json").read_text())["arch"] == "cnn_gap"
-    state = torch.load(folder / "weights.pt", weights_only=True)
-    assert set(state) == set(trainer.model.state_dict())
-    val = np.load(folder / "val_predictions.npz")
-    assert val["predictions"].shape == (len(split.val), 30)
-    np.testing.assert_array_equal(val["ids"], split.val.ids)
-    assert len((folder / "history.csv").read_text().splitlines()) == 3
-
-
 def test_same_seed_same_result_on_cpu(tiny_data):
     runs = []
     for _ in range(2):
         config = _config(tiny_data, seed=7, device="cpu")
-        trainer = Trainer(config, make_split(config.train))
+        trainer = Trainer(config, config.load_split())
         runs.append([r.val_rmse for r in trainer.fit()])
     assert runs[0] == runs[1]
 
 
 def test_early_stopping_ends_patience_epochs_after_the_best_and_restores_it(tiny_data):
     config = _config(tiny_data, epochs=6, patience=1, lr=2.0, optimizer="sgd")  # too hot: it soon stops improving
-    trainer = Trainer(config, make_split(config.train))
+    trainer = Trainer(config, config.load_split())
     history = trainer.fit()
     best = min(history, key=lambda r: r.val_rmse)
     assert len(history) < config.epochs, "this configuration should stop early"
@@ -52,7 +34,7 @@ def test_early_stopping_ends_patience_epochs_after_the_best_and_restores_it(tiny
 
 def test_learning_reduces_validation_error(tiny_data):
     config = _config(tiny_data, epochs=4, lr=3e-3)
-    history = Trainer(config, make_split(config.train)).fit()
+    history = Trainer(config, config.load_split()).fit()
     assert min(r.val_rmse for r in history[1:]) < history[0].val_rmse
 
 
@@ -68,12 +50,19 @@ def test_config_values_are_coerced_and_checked():
 
 
 def test_train_cli_writes_a_checkpoint_folder_and_pictures(tiny_data, tmp_path):
-    run = subprocess.run([sys.executable, "-m", "search.train", "--arch", "cnn_gap", "--train", str(tiny_data[0]),
-                          "--epochs", "2", "--batch-size", "16", "--out", str(tmp_path / "ckpt")], capture_output=True, text=True, timeout=300)
+    run = subprocess.run([sys.executable, "-m", "search.train", "--arch", "cnn_gap", "--train", str(tiny_data[0]), "--epochs", "2",
+                          "--batch-size", "16", "--optimizer", "adamw", "--schedule", "onecycle", "--ema", "0.5", "--aug", "1",
+                          "--loss", "wing", "--grad-clip", "1", "--out", str(tmp_path / "ckpt")], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     assert "epoch   2/2" in run.stdout and "val RMSE" in run.stdout
-    names = {p.name for p in (tmp_path / "ckpt").iterdir()}
-    assert {"weights.pt", "config.json", "val_predictions.npz", "history.csv", "curves.png", "val_overlay.png"} <= names
+    assert Checkpoint(tmp_path / "ckpt").is_complete()
+    assert (tmp_path / "ckpt/curves.png").stat().st_size and (tmp_path / "ckpt/val_overlay.png").stat().st_size
+
+
+def test_a_learning_rate_of_ten_diverges_at_once(tiny_data):
+    trainer = Trainer(_config(tiny_data, lr=10.0, epochs=5), TrainConfig(train=str(tiny_data[0])).load_split())
+    with pytest.raises(TrainingDiverged, match="diverged in epoch 1"):
+        trainer.fit()
 
 
 def test_train_cli_rejects_an_unknown_optimizer(tiny_data):

@@ -1,0 +1,113 @@
+"""A trial's checkpoint folder. This module alone knows its layout; everyone else goes through
+`Checkpoint`:
+
+    weights.pt            the kept weights: the best validation RMSE so far (the EMA weights when EMA is on)
+    config.json           the resolved TrainConfig
+    val_predictions.npz   ids, predictions of the kept weights and targets on the validation faces, in pixels
+    history.csv           one row per epoch up to the checkpoint
+    train_state.pt        what continues training exactly: the latest raw weights, EMA, optimizer,
+                          schedule and random-number states
+
+Every file loads with torch.load(..., weights_only=True) or as plain text and arrays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from data.files import write_folder_atomically
+from data.transforms import rmse_px
+from models import create_model
+
+from .config import TrainConfig
+
+WEIGHTS, CONFIG, VAL_PREDICTIONS, HISTORY, TRAIN_STATE = "weights.pt", "config.json", "val_predictions.npz", "history.csv", "train_state.pt"
+FILES = (WEIGHTS, CONFIG, VAL_PREDICTIONS, HISTORY, TRAIN_STATE)
+
+
+@dataclass(frozen=True)
+class EpochResult:
+    epoch: int  # 1-based
+    train_loss: float  # the configured loss on normalised targets, averaged over the epoch's batches
+    val_rmse: float  # pixels, of the evaluated weights (EMA when on)
+    seconds: float
+    improved: bool  # this epoch set a new best validation RMSE (its weights are the ones kept)
+    lr: float  # the learning rate at the epoch's end
+
+
+@dataclass(frozen=True)
+class ValPredictions:
+    ids: np.ndarray  # (N,) which validation faces
+    predictions: np.ndarray  # (N, 30) px
+    targets: np.ndarray  # (N, 30) px, NaN = missing
+
+    @property
+    def rmse(self) -> float:
+        return rmse_px(self.predictions, self.targets)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    folder: Path
+
+    @classmethod
+    def write(cls, folder: Path, *, weights: dict[str, torch.Tensor], config: TrainConfig, val: ValPredictions,
+              history: list[EpochResult], train_state: dict[str, Any]) -> Checkpoint:
+        """Write the whole folder atomically (a reader, or a crash, never sees half a checkpoint)."""
+
+        def fill(tmp: Path) -> None:
+            torch.save({k: v.detach().cpu() for k, v in weights.items()}, tmp / WEIGHTS)
+            config.save(tmp / CONFIG)
+            np.savez(tmp / VAL_PREDICTIONS, ids=val.ids, predictions=val.predictions, targets=val.targets)
+            pd.DataFrame([asdict(r) for r in history]).to_csv(tmp / HISTORY, index=False)
+            torch.save(train_state, tmp / TRAIN_STATE)
+
+        return cls(write_folder_atomically(Path(folder), fill))
+
+    def is_complete(self) -> bool:
+        return all((self.folder / name).is_file() for name in FILES)
+
+    @cached_property
+    def config(self) -> TrainConfig:
+        return TrainConfig.load(self.folder / CONFIG)
+
+    def weights(self, dtype: torch.dtype | None = None) -> dict[str, torch.Tensor]:
+        """The kept weights on the CPU; floating tensors cast to `dtype` when given."""
+        state = torch.load(self.folder / WEIGHTS, map_location="cpu", weights_only=True)
+        return {k: v.to(dtype) if dtype is not None and v.is_floating_point() else v for k, v in state.items()}
+
+    @cached_property
+    def val(self) -> ValPredictions:
+        with np.load(self.folder / VAL_PREDICTIONS) as z:
+            return ValPredictions(z["ids"], z["predictions"], z["targets"])
+
+    def history(self) -> list[EpochResult]:
+        rows = pd.read_csv(self.folder / HISTORY).to_dict("records")
+        return [EpochResult(**{**r, "epoch": int(r["epoch"]), "improved": bool(r["improved"])}) for r in rows]
+
+    def train_state(self) -> dict[str, Any]:
+        """On the CPU (random-number states must be); load_state_dict moves the rest where it belongs."""
+        return torch.load(self.folder / TRAIN_STATE, map_location="cpu", weights_only=True)
+
+    def build_model(self, device: torch.device | str = "cpu") -> torch.nn.Module:
+        """The architecture its config names, with every argument it was built with, holding the kept weights."""
+        return load_model(self.config, self.weights(), device)
+
+
+def build_model(config: TrainConfig) -> torch.nn.Module:
+    """A fresh model exactly as `config` describes it."""
+    return create_model(config.arch, dropout=config.dropout)
+
+
+def load_model(config: TrainConfig, weights: dict[str, torch.Tensor], device: torch.device | str = "cpu") -> torch.nn.Module:
+    """`config`'s model holding `weights` (any floating dtype; computation in float32), in eval mode."""
+    model = build_model(config)
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in weights.items()})
+    return model.to(device, memory_format=torch.channels_last).eval()

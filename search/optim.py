@@ -1,0 +1,52 @@
+"""Optimizers and learning-rate schedules by name: torch's own, configured from a TrainConfig.
+Schedules are stepped once per batch and span the run's `epochs`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+import torch
+from torch.optim import lr_scheduler
+
+if TYPE_CHECKING:
+    from .config import TrainConfig
+
+WARMUP_START = 1 / 25  # warm-up starts at lr / 25, as one-cycle does
+
+OPTIMIZERS: dict[str, Callable[[Iterable, TrainConfig], torch.optim.Optimizer]] = {
+    "adam": lambda params, c: torch.optim.Adam(params, lr=c.lr, weight_decay=c.weight_decay),  # the seed's (L2 in the gradient)
+    "adamw": lambda params, c: torch.optim.AdamW(params, lr=c.lr, weight_decay=c.weight_decay),  # decoupled weight decay
+    "sgd": lambda params, c: torch.optim.SGD(params, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay),
+}
+
+
+def _warmup(optimizer: torch.optim.Optimizer, warmup_steps: int) -> lr_scheduler.LRScheduler:
+    """Linear warm-up from lr / 25 over `warmup_steps`; LinearLR holds the lr once it is over."""
+    return lr_scheduler.LinearLR(optimizer, start_factor=WARMUP_START if warmup_steps else 1.0, total_iters=max(warmup_steps, 1))
+
+
+def _cosine(optimizer: torch.optim.Optimizer, total: int, warmup_steps: int) -> lr_scheduler.LRScheduler:
+    cosine = lr_scheduler.CosineAnnealingLR(optimizer, T_max=total - warmup_steps)
+    if not warmup_steps:
+        return cosine
+    return lr_scheduler.SequentialLR(optimizer, [_warmup(optimizer, warmup_steps), cosine], milestones=[warmup_steps])
+
+
+ONECYCLE_WARMUP = 0.3  # one-cycle's rising share when `warmup` is 0 (torch's default)
+
+SCHEDULES: dict[str, Callable[[torch.optim.Optimizer, int, int, TrainConfig], lr_scheduler.LRScheduler]] = {
+    # (optimizer, total steps, warm-up steps, config) -> a scheduler stepped once per batch
+    "constant": lambda opt, total, warm, c: _warmup(opt, warm),  # the seed's
+    "cosine": lambda opt, total, warm, c: _cosine(opt, total, warm),
+    "onecycle": lambda opt, total, warm, c: lr_scheduler.OneCycleLR(opt, max_lr=c.lr, total_steps=total, pct_start=warm / total or ONECYCLE_WARMUP),
+}
+
+
+def make_optimizer(params: Iterable, config: TrainConfig) -> torch.optim.Optimizer:
+    return OPTIMIZERS[config.optimizer](params, config)
+
+
+def make_schedule(optimizer: torch.optim.Optimizer, config: TrainConfig, steps_per_epoch: int) -> lr_scheduler.LRScheduler:
+    total = config.epochs * steps_per_epoch
+    return SCHEDULES[config.schedule](optimizer, total, round(config.warmup * total), config)

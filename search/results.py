@@ -1,0 +1,132 @@
+"""A search folder (runs/NAME), read through Tune's own API: one typed record per trial. The leaderboard,
+the plots, the ensemble and the tests read trials here, never by parsing Tune's folder names.
+
+    runs/NAME/search.json           SearchSettings: what --resume needs, with the config every trial shares
+    runs/NAME/<trial>/params.json   what Optuna sampled for the trial (Tune's)
+    runs/NAME/<trial>/checkpoint_*  search.checkpoint folders with the full resolved config; Tune keeps
+                                    the latest, which holds the trial's kept (best) weights
+    runs/NAME/optuna.db             the Optuna study
+    runs/NAME/leaderboard.csv, search.png
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from .checkpoint import Checkpoint
+from .config import SearchSettings, TrainConfig
+
+if TYPE_CHECKING:  # Ray is imported only where trials are read: the CLIs check their input first
+    from ray.tune import ResultGrid
+
+METRIC = "best_val_rmse"  # what the search minimises: the validation RMSE (px) of the weights a trial keeps
+SETTINGS, OPTUNA_DB = "search.json", "optuna.db"
+STATUSES = ("DONE", "DIVERGED", "ERROR", "UNFINISHED")
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    id: str  # Tune's trial id
+    folder: Path
+    config: TrainConfig | None  # the checkpoint's, else the shared config plus the sampled values; None if those are invalid
+    status: str  # DONE: finished (epochs, early stopping or ASHA); DIVERGED; ERROR: crashed; UNFINISHED: interrupted
+    error: str  # the error's last line, "" when none
+    metrics: dict  # the last reported epoch's metrics
+    history: pd.DataFrame  # one row per reported epoch (epoch, train_loss, val_rmse, best_val_rmse, ...)
+    checkpoint: Checkpoint | None  # its kept weights with their validation predictions; None if none was reported
+
+    @property
+    def best_val_rmse(self) -> float:
+        return self.metrics.get(METRIC, math.nan)
+
+    @property
+    def usable(self) -> bool:
+        """May enter an ensemble: not crashed or diverged, with a complete checkpoint."""
+        return self.status in ("DONE", "UNFINISHED") and self.checkpoint is not None and self.checkpoint.is_complete()
+
+
+def trial_records(grid: ResultGrid, base: dict) -> list[TrialRecord]:
+    """One record per trial of a Tune result grid; `base`: the config every trial of the search shares."""
+    return [_record(result, base) for result in grid]
+
+
+def _config(result, checkpoint: Checkpoint | None, base: dict) -> TrainConfig | None:
+    if checkpoint is not None and checkpoint.is_complete():
+        return checkpoint.config
+    from ray.air.constants import EXPR_PARAM_FILE  # Tune's record of the sampled values, written as a trial starts
+
+    params = Path(result.path) / EXPR_PARAM_FILE
+    sampled = result.config or (json.loads(params.read_text()) if params.is_file() else {})
+    try:
+        return TrainConfig.from_dict(sampled, base=TrainConfig.from_dict(base))
+    except ValueError:  # the sampled values themselves were invalid: the trial crashed on them
+        return None
+
+
+def _record(result, base: dict) -> TrialRecord:
+    folder = Path(result.path)
+    metrics = result.metrics or {}
+    checkpoint = Checkpoint(Path(result.checkpoint.path)) if result.checkpoint else None
+    error = ""
+    if result.error:
+        error = [line for line in str(result.error).splitlines() if line.strip()][-1].strip()
+    status = "DIVERGED" if "TrainingDiverged" in str(result.error or "") else "ERROR" if result.error else \
+        "DONE" if metrics.get("done") else "UNFINISHED"
+    history = result.metrics_dataframe if result.metrics_dataframe is not None else pd.DataFrame()
+    return TrialRecord(
+        id=metrics.get("trial_id") or folder.name,
+        folder=folder,
+        config=_config(result, checkpoint, base),
+        status=status,
+        error=error,
+        metrics=metrics,
+        history=history,
+        checkpoint=checkpoint,
+    )
+
+
+@dataclass(frozen=True)
+class SearchFolder:
+    folder: Path
+
+    @property
+    def settings(self) -> SearchSettings:
+        return SearchSettings(**json.loads((self.folder / SETTINGS).read_text()))
+
+    def write_settings(self, settings: SearchSettings) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / SETTINGS).write_text(json.dumps(settings.to_dict(), indent=2) + "\n")
+
+    @property
+    def leaderboard_csv(self) -> Path:
+        return self.folder / "leaderboard.csv"
+
+    @property
+    def plot_png(self) -> Path:
+        return self.folder / "search.png"
+
+    def is_search(self) -> bool:
+        return (self.folder / SETTINGS).is_file()
+
+    @property
+    def optuna_url(self) -> str:
+        return f"sqlite:///{self.folder / OPTUNA_DB}"
+
+    def trials(self) -> list[TrialRecord]:
+        """Every trial Tune has recorded in this folder (no Ray needed)."""
+        from ray.tune import ExperimentAnalysis, ResultGrid
+
+        grid = ResultGrid(ExperimentAnalysis(str(self.folder), default_metric=METRIC, default_mode="min"))
+        return trial_records(grid, self.settings.base)
+
+
+def latest_search(storage: Path) -> SearchFolder | None:
+    """The most recently started search under storage, or None."""
+    runs = sorted(Path(storage).glob(f"*/{SETTINGS}"), key=lambda p: p.stat().st_mtime)
+    return SearchFolder(runs[-1].parent) if runs else None

@@ -1,0 +1,78 @@
+"""Augmentation moves every keypoint exactly as it moves the pixels under it."""
+
+import pytest
+import torch
+
+from data.augment import Augmentation, affine_matrices, random_hflip, warp
+from data.keypoints import KEYPOINT_NAMES, KEYPOINTS
+from data.transforms import mirror_keypoints
+
+# 15 keypoints on a 5 x 3 grid, 14 px apart: each dot's neighbourhood holds only that dot.
+GRID = torch.tensor([[20.0 + 14 * (k % 5), 34.0 + 14 * (k // 5)] for k in range(15)]).reshape(1, 30)
+PARTNER = [KEYPOINT_NAMES.index(KEYPOINTS[name] or name) for name in KEYPOINT_NAMES]
+
+
+def _dots() -> torch.Tensor:
+    """(15, 1, 96, 96): image k holds one Gaussian dot (sigma 1 px) at GRID's keypoint k."""
+    ys, xs = torch.meshgrid(torch.arange(96.0), torch.arange(96.0), indexing="ij")
+    points = GRID.view(15, 2)
+    return torch.exp(-((xs - points[:, 0, None, None]) ** 2 + (ys - points[:, 1, None, None]) ** 2) / 2)[:, None]
+
+
+def _dot_error(image: torch.Tensor, point: torch.Tensor, radius: int = 4) -> float:
+    """Distance (px) from `point` to the intensity centroid of image (96, 96) within `radius` of it."""
+    ys, xs = torch.meshgrid(torch.arange(96.0), torch.arange(96.0), indexing="ij")
+    window = ((xs - point[0]) ** 2 + (ys - point[1]) ** 2 <= radius**2) * image
+    centroid = torch.stack([(window * xs).sum(), (window * ys).sum()]) / window.sum()
+    return float((centroid - point).norm())
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_each_dot_lands_under_its_keypoint_after_flip_and_affine(flip):
+    generator = torch.Generator().manual_seed(1)
+    images, keypoints = _dots(), GRID.repeat(15, 1)
+    if flip:
+        images, keypoints = images.flip(-1), mirror_keypoints(keypoints)
+    matrices = Augmentation(rotate=15, scale=0.1, shift=4).random_matrices(15, generator)
+    images, keypoints = warp(images, keypoints, matrices)
+    for k in range(15):
+        j = PARTNER[k] if flip else k  # a mirrored left eye is the face's right eye
+        assert _dot_error(images[k, 0], keypoints[k].view(15, 2)[j]) <= 0.5, KEYPOINT_NAMES[k]
+
+
+def test_random_augmentation_keeps_every_dot_under_its_own_or_partner_keypoint():
+    generator = torch.Generator().manual_seed(0)
+    augment = Augmentation(flip=True, rotate=15, scale=0.1, shift=4, brightness=0.1, contrast=0.1)
+    images, keypoints = augment(_dots(), GRID.repeat(15, 1), generator)
+    for k in range(15):
+        errors = torch.tensor([_dot_error(images[k, 0], keypoints[k].view(15, 2)[j]) for j in {k, PARTNER[k]}])
+        assert errors.nan_to_num(float("inf")).min() <= 0.5, KEYPOINT_NAMES[k]  # NaN: no dot near that keypoint
+
+
+def test_a_keypoint_pushed_out_of_the_frame_is_missing():
+    keypoints = GRID.clone()
+    keypoints[0, :2] = torch.tensor([3.0, 50.0])  # near the left edge
+    shift_left = affine_matrices(torch.zeros(1), torch.ones(1), torch.tensor([[-10.0, 0.0]]))
+    _, moved = warp(torch.zeros(1, 1, 96, 96), keypoints, shift_left)
+    assert torch.isnan(moved[0, :2]).all()
+    torch.testing.assert_close(moved[0, 2:], keypoints[0, 2:] - torch.tensor([10.0, 0.0]).repeat(14))
+
+
+def test_random_hflip_keeps_missing_labels_missing_and_flips_some():
+    generator = torch.Generator().manual_seed(0)
+    images = torch.rand(64, 1, 96, 96)
+    keypoints = torch.full((64, 30), 40.0)
+    keypoints[:, 4:] = float("nan")
+    out_images, out_keypoints = random_hflip(images, keypoints, generator)
+    assert torch.isnan(out_keypoints[:, 4:]).all() and not torch.isnan(out_keypoints[:, :4]).any()
+    flipped = (out_images != images).flatten(1).any(1)
+    assert 10 < flipped.sum() < 54
+
+
+def test_photometric_changes_stay_in_range_and_leave_keypoints_alone():
+    generator = torch.Generator().manual_seed(0)
+    images, keypoints = torch.rand(8, 1, 96, 96), GRID.repeat(8, 1)
+    augment = Augmentation(flip=False, brightness=0.3, contrast=0.3, gamma=0.3, noise=0.05)
+    out_images, out_keypoints = augment(images, keypoints, generator)
+    assert out_images.min() >= 0 and out_images.max() <= 1 and not torch.equal(out_images, images)
+    torch.testing.assert_close(out_keypoints, keypoints)
