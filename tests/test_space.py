@@ -3,7 +3,7 @@
 import optuna
 import pytest
 
-from configs import CPU_SPACE, DEFAULT_SPACE, DEMO_SPACE, SMOKE_SPACE
+from configs import CPU_SPACE, DEFAULT_SPACE, DEMO_SPACE, SEED_SPACE, SMOKE_SPACE
 from models import list_models
 from search.space import load_space
 
@@ -14,17 +14,24 @@ def _write(tmp_path, text: str):
     return path
 
 
-@pytest.mark.parametrize("path", [DEFAULT_SPACE, CPU_SPACE, DEMO_SPACE, SMOKE_SPACE])
+@pytest.mark.parametrize("path", [DEFAULT_SPACE, CPU_SPACE, SEED_SPACE, DEMO_SPACE, SMOKE_SPACE])
 def test_shipped_spaces_load(path):
     assert load_space(path).params
 
 
-def test_default_space_offers_every_registered_architecture():
-    assert sorted(load_space(DEFAULT_SPACE).architectures) == sorted(list_models())
+def test_the_shipped_spaces_together_offer_every_registered_architecture():
+    offered = {arch for path in (DEFAULT_SPACE, CPU_SPACE, SEED_SPACE) for arch in load_space(path).architectures}
+    assert offered == set(list_models())
+
+
+def test_cpu_space_offers_only_nets_under_five_mb():
+    from models import create_model, saved_size_bytes
+
+    assert all(saved_size_bytes(create_model(arch)) < 5e6 for arch in load_space(CPU_SPACE).architectures)
 
 
 def test_momentum_is_sampled_only_with_sgd():
-    space = load_space(DEFAULT_SPACE)
+    space = load_space(SEED_SPACE)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     for _ in range(30):
         trial = study.ask()

@@ -1,0 +1,102 @@
+"""The accuracy ladder: on faces15 train -> val, the same time box per rung, each rung one change on the
+one before, from the seed's vgg_opt recipe to a residual net with a heatmap head, one-cycle, AdamW,
+augmentation and an EMA. Validation RMSE (px), with and without flip TTA, and epochs per rung.
+
+    python bench/ladder.py [--data ../shared/data/faces15] [--minutes 8] [--rungs NAME ...]
+
+A rung with a schedule gets as many epochs as fit its box (from a timed probe of 10 steps), so the
+schedule ends when the box does: augmentation pays late, so rung and schedule length must agree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from bench.common import FACES15, machine, write_json  # noqa: E402
+from data.transforms import rmse_px  # noqa: E402
+from ensemble.ensemble import predict_members  # noqa: E402
+from search.config import TrainConfig  # noqa: E402
+from search.trainer import Trainer  # noqa: E402
+
+SEED = {"arch": "vgg_opt", "dropout": 1.0, "batch_size": 256, "optimizer": "adam", "lr": 1e-3, "amp": "off", "patience": 10}
+TODAY = {"arch": "cnn_small", "dropout": 0.0, "batch_size": 32, "optimizer": "adam", "lr": 1e-3, "amp": "off", "patience": 5}
+BF16 = {**TODAY, "amp": "auto"}
+ONECYCLE = {**BF16, "optimizer": "adamw", "schedule": "onecycle", "lr": 2e-3, "weight_decay": 1e-4, "warmup": 0.2}
+AUGMENT = {**ONECYCLE, "aug": 1.0}
+RESNET = {**AUGMENT, "arch": "resnet_m", "dropout": 0.0}
+HEATMAP = {**RESNET, "arch": "resnet_m_hm"}
+EMA = {**HEATMAP, "ema": 0.5}
+RUNGS = {
+    "seed vgg_opt recipe": SEED,
+    "today's best (cnn_small, no dropout, batch 32)": TODAY,
+    "+ bf16": BF16,
+    "+ one-cycle, AdamW": ONECYCLE,
+    "+ augmentation": AUGMENT,
+    "residual net (resnet_m)": RESNET,
+    "+ heatmap head (resnet_m_hm)": HEATMAP,
+    "+ EMA": EMA,
+}
+
+
+def epochs_in(box_s: float, config: TrainConfig, split) -> int:
+    """Epochs of `config` that fit the box, from 10 timed steps (after one warm-up step), with 10 % for validation."""
+    probe = Trainer(config, split)
+    index = torch.arange(config.batch_size)
+    probe.train_step(index)
+    start = time.perf_counter()
+    for _ in range(10):
+        probe.train_step(index)
+    epoch_s = (time.perf_counter() - start) / 10 * probe.steps_per_epoch * 1.1
+    return max(1, math.floor(box_s / epoch_s))
+
+
+def run_rung(name: str, values: dict, data: Path, box_s: float) -> dict:
+    base = TrainConfig.from_dict({"train": str(data / "train.csv.gz"), "val": str(data / "val.csv.gz"), "epochs": 1000, **values})
+    split = base.load_split()
+    config = base
+    if base.schedule != "constant":  # the schedule must end with the box
+        epochs = epochs_in(box_s, base, split)
+        config = TrainConfig.from_dict({"epochs": epochs, "patience": epochs}, base=base)
+    print(f"== {name}: {values} (epochs {config.epochs if config.schedule != 'constant' else 'until the box ends'})", flush=True)
+    start = time.perf_counter()
+    trainer = Trainer(config, split)
+    history = trainer.fit(verbose=True, time_budget_s=box_s)
+    wall = time.perf_counter() - start
+    tta = predict_members([trainer.evaluated], np.ones(1), split.val.images, tta=True, device=trainer.device, bf16=False)
+    result = {"rung": name, "config": config.to_dict(), "val_rmse": trainer.best_rmse, "val_rmse_flip_tta": rmse_px(tta, split.val.keypoints),
+              "epochs": len(history), "best_epoch": min(history, key=lambda r: r.val_rmse).epoch,
+              "seconds_per_epoch": sum(r.seconds for r in history) / len(history), "wall_s": wall}
+    print(f"{name}: {result['val_rmse']:.3f} px ({result['val_rmse_flip_tta']:.3f} with flip TTA), {len(history)} epochs, "
+          f"{result['seconds_per_epoch']:.1f} s/epoch", flush=True)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=FACES15)
+    parser.add_argument("--minutes", type=float, default=8.0, help="time box per rung")
+    parser.add_argument("--rungs", nargs="+", type=int, help="indices of the rungs to run (default all)")
+    parser.add_argument("--out", type=Path, default=Path("bench/results/ladder.json"))
+    args = parser.parse_args()
+
+    chosen = [list(RUNGS)[i] for i in args.rungs] if args.rungs else list(RUNGS)
+    report = {"machine": machine(), "minutes_per_rung": args.minutes, "rungs": []}
+    for name in chosen:
+        report["rungs"].append(run_rung(name, RUNGS[name], args.data, args.minutes * 60))
+        write_json(report, args.out)  # after every rung: a cut-off run keeps what it measured
+    print(f"\n{'rung':<48} {'val RMSE':>9} {'+flip TTA':>10} {'epochs':>7}")
+    for r in report["rungs"]:
+        print(f"{r['rung']:<48} {r['val_rmse']:>9.3f} {r['val_rmse_flip_tta']:>10.3f} {r['epochs']:>7}")
+
+
+if __name__ == "__main__":
+    main()
