@@ -1,12 +1,12 @@
-"""A small real search on faces15 with the CPU defaults, and the projected time of the default
-50-trial search (`python -m search.run --trials 50`) on the same machine.
+"""A real search on faces15 with the defaults of this machine, then `ensemble.build --max-mb 50`: the
+best trial and the ensemble on val, wall time, trials per hour and the projected `--trials 50` time,
+and how well ASHA's first rung ranks the trials that ran to the end (Spearman's rho between each such
+trial's validation RMSE at the first rung and its final one).
 
-    python bench/search_cpu.py [--data ../shared/data/faces15] [--trials 6] [--max-epochs 2]
+    python bench/search_cpu.py [--data ../shared/data/faces15] [--trials 12]
 
-The projection: 50 trials x (per-trial overhead + expected epochs per trial x mean seconds per epoch),
-where the overhead and seconds per epoch are measured here, and the expected epochs follow from ASHA's
-rungs with the default settings (a trial reaches rung r with probability reduction_factor^-r); it
-ignores early stopping by patience, so it errs long.
+The projection scales the measured wall time per trial to 50 trials: the same mix of start points,
+TPE proposals and ASHA stops, so it holds while the first trials are typical of the rest.
 """
 
 from __future__ import annotations
@@ -16,68 +16,74 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-import pandas as pd  # noqa: E402
+from scipy.stats import spearmanr  # noqa: E402
 
 from bench.common import FACES15, machine, write_json  # noqa: E402
+from ensemble.build import main as build_main  # noqa: E402
+from ensemble.ensemble import Ensemble  # noqa: E402
 from search.results import SearchFolder  # noqa: E402
-from search.run import MODES  # noqa: E402
 from search.run import main as search_main  # noqa: E402
 
-DEFAULT_GRACE, DEFAULT_FACTOR = 2, 3
+PROJECTED_TRIALS = 50
 
 
-def expected_epochs(max_epochs: int, grace: int, factor: int) -> float:
-    """Mean epochs a trial runs under ASHA: rung r sits at grace * factor^r epochs."""
-    total, start, reach, rung = 0.0, 0, 1.0, grace
-    while start < max_epochs:
-        end = min(rung, max_epochs)
-        total += reach * (end - start)
-        start, reach, rung = end, reach / factor, rung * factor
-    return total
+def rung_correlation(search: SearchFolder) -> dict:
+    """Spearman's rho between the first-rung and final validation RMSE of the trials that reached the end."""
+    settings = search.settings
+    pairs = []
+    for trial in search.trials():
+        history = trial.history
+        if trial.status == "DONE" and len(history) and history["epoch"].max() == settings.max_epochs:
+            at_rung = history.loc[history["epoch"] == settings.grace_period, "best_val_rmse"].iloc[0]
+            pairs.append((float(at_rung), trial.best_val_rmse))
+    rho = float(spearmanr(*zip(*pairs)).statistic) if len(pairs) >= 3 else float("nan")
+    return {"first_rung_epoch": settings.grace_period, "final_epoch": settings.max_epochs, "trials": len(pairs),
+            "pairs": pairs, "spearman_rho": rho}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=FACES15)
-    parser.add_argument("--trials", type=int, default=6)
-    parser.add_argument("--max-epochs", type=int, default=2)
+    parser.add_argument("--trials", type=int, default=12)
     parser.add_argument("--storage", type=Path, default=Path("runs"))
     parser.add_argument("--name", default="bench-search-cpu")
     parser.add_argument("--out", type=Path, default=Path("bench/results/search_cpu.json"))
     args = parser.parse_args()
+    data = ["--train", str(args.data / "train.csv.gz"), "--val", str(args.data / "val.csv.gz")]
 
     start = time.perf_counter()
-    search_main(["--trials", str(args.trials), "--max-epochs", str(args.max_epochs), "--train", str(args.data / "train.csv.gz"),
-                 "--val", str(args.data / "val.csv.gz"), "--storage", str(args.storage), "--name", args.name, "--no-dashboard"])
+    search_main(["--trials", str(args.trials), "--storage", str(args.storage), "--name", args.name, "--no-dashboard", *data])
     wall = time.perf_counter() - start
+    start = time.perf_counter()
+    build_main(["--max-mb", "50", "--runs-dir", str(args.storage), "--run", args.name])
+    build_s = time.perf_counter() - start
 
-    board = pd.read_csv(SearchFolder(args.storage / args.name).leaderboard_csv)
-    trials = SearchFolder(args.storage / args.name).trials()
-    epochs = pd.concat([t.history.assign(trial=t.id, arch=t.config.arch) for t in trials if len(t.history)])
-    per_arch = epochs.groupby("arch")["epoch_seconds"].mean()
-    trial_time = epochs.groupby("trial")["time_total_s"].max()
-    overhead = max(0.0, (wall - trial_time.sum()) / len(board)) + float((trial_time - epochs.groupby("trial")["epoch_seconds"].sum()).mean())
-    default_trials, default_epochs = MODES["data"].trials, MODES["data"].max_epochs
-    per_trial_epochs = expected_epochs(default_epochs, DEFAULT_GRACE, DEFAULT_FACTOR)
-    projected = default_trials * (overhead + per_trial_epochs * float(per_arch.mean()))
-
+    search = SearchFolder(args.storage / args.name)
+    trials = search.trials()
+    best = min((t for t in trials if t.status == "DONE"), key=lambda t: t.best_val_rmse)
+    manifest = Ensemble(search.folder / "ensemble").manifest
     report = {
         "machine": machine(),
-        "search": {"trials": len(board), "max_epochs": args.max_epochs, "wall_seconds": wall,
-                   "best_val_rmse_px": float(board["best_val_rmse"].min()), "best_arch": board.loc[0, "arch"],
-                   "leaderboard": board.drop(columns=["checkpoint"]).to_dict("records")},
-        "seconds_per_epoch_by_arch": per_arch.to_dict(),
-        "overhead_seconds_per_trial": overhead,
-        "projection": {"trials": default_trials, "max_epochs": default_epochs, "grace_period": DEFAULT_GRACE,
-                       "reduction_factor": DEFAULT_FACTOR, "expected_epochs_per_trial": per_trial_epochs,
-                       "hours": projected / 3600},
+        "settings": search.settings.to_dict(),
+        "wall_s": wall,
+        "trials_per_hour": len(trials) * 3600 / wall,
+        "projected_hours": PROJECTED_TRIALS * wall / len(trials) / 3600,
+        "best_trial": {"id": best.id, "arch": best.config.arch, "val_rmse": best.best_val_rmse},
+        "ensemble": {"val_rmse": manifest.val_rmse, "members": [(m.arch, m.weight) for m in manifest.members],
+                     "total_mb": manifest.total_mb, "build_s": build_s},
+        "statuses": {s: sum(t.status == s for t in trials) for s in {t.status for t in trials}},
+        "rank_correlation": rung_correlation(search),
+        "leaderboard": [{"id": t.id, "arch": t.config.arch, "status": t.status, "epochs": int(t.metrics.get("epoch", 0)),
+                         "val_rmse": t.best_val_rmse} for t in sorted(trials, key=lambda t: t.best_val_rmse)],
     }
     write_json(report, args.out)
-    print(f"\n{len(board)} trials in {wall / 60:.1f} min, best val RMSE {report['search']['best_val_rmse_px']:.3f} px ({report['search']['best_arch']})")
-    print(f"projected `--trials {default_trials}` (max {default_epochs} epochs, ASHA grace {DEFAULT_GRACE}, factor {DEFAULT_FACTOR}): "
-          f"{per_trial_epochs:.1f} epochs/trial, {projected / 3600:.1f} h")
+    rho = report["rank_correlation"]
+    print(f"\n{len(trials)} trials in {wall / 60:.1f} min ({report['trials_per_hour']:.1f}/hour): best {best.best_val_rmse:.3f} px "
+          f"({best.config.arch}); ensemble {manifest.val_rmse:.3f} px ({len(manifest.members)} members, {manifest.total_mb:.1f} MB)")
+    print(f"projected --trials {PROJECTED_TRIALS}: {report['projected_hours']:.2f} h; Spearman rho (epoch {rho['first_rung_epoch']} vs "
+          f"final, {rho['trials']} trials that ran to the end): {rho['spearman_rho']:.2f}")
 
 
 if __name__ == "__main__":
