@@ -38,6 +38,7 @@ from ensemble.ensemble import Manifest, Member, write_manifest  # noqa: E402
 from models import create_model, list_models, saved_size_bytes  # noqa: E402
 from search.config import TrainConfig  # noqa: E402
 from search.device import pick_device  # noqa: E402
+from search.experiment import start_ray  # noqa: E402
 from search.space import load_space  # noqa: E402
 from search.trainer import Trainer, predict_keypoints  # noqa: E402
 
@@ -179,6 +180,9 @@ def ensemble_predict(data: Path, members: list[str], dtype: str, faces: int, wor
     return {"members": members, "dtype": dtype, "total_mb": sum(sizes), "faces": faces, "tta": "flip", "seconds": seconds}
 
 
+SECTIONS = ["training", "inference", "tune_overhead", "trials_per_hour", "ensemble_predict"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=FACES15)
@@ -186,25 +190,32 @@ def main() -> None:
     parser.add_argument("--overhead-epochs", type=int, default=4, help="epochs of the configuration timed with and without Tune")
     parser.add_argument("--ensemble", default="vgg_opt,vgg_opt,vgg_opt", help="member architectures of the 50 MB ensemble")
     parser.add_argument("--ensemble-dtype", choices=["fp32", "fp16"], default="fp16")
+    parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=SECTIONS, help="what to measure (default all)")
     parser.add_argument("--out", type=Path, default=Path("bench/results/speed.json"))
     args = parser.parse_args()
+    run = set(args.sections) - ({"trials_per_hour"} if args.quick else set())
 
     gpu = torch.cuda.is_available()
     space = load_space(DEFAULT_SPACE if gpu else CPU_SPACE)
     batches = [64] if args.quick else sorted(next(p.values for p in space.params if p.name == "batch_size"))
     seconds = 1.0 if args.quick else 3.0
     report: dict = {"machine": machine(), "quick": args.quick}
-    report["training"] = training_speed(list_models(), batches, seconds)
-    report["inference"] = inference_speed(list_models(), seconds)
+    if "training" in run:
+        report["training"] = training_speed(list_models(), batches, seconds)
+    if "inference" in run:
+        report["inference"] = inference_speed(list_models(), seconds)
     with tempfile.TemporaryDirectory() as tmp:
-        import ray
+        if run & {"tune_overhead", "trials_per_hour"}:
+            import ray
 
-        ray.init(include_dashboard=False)  # started before the clock: Ray's start-up is not a trial's cost
-        report["tune_overhead"] = tune_overhead(args.data, 2 if args.quick else args.overhead_epochs, 1 if args.quick else 2, Path(tmp))
-        if not args.quick:
-            report["trials_per_hour"] = trials_per_hour(args.data, 2, Path(tmp))
-        ray.shutdown()
-        report["ensemble_predict"] = ensemble_predict(args.data, args.ensemble.split(","), args.ensemble_dtype, 1783, Path(tmp))
+            start_ray(None, None)  # as search.run starts it, before the clock: Ray's start-up is not a trial's cost
+            if "tune_overhead" in run:
+                report["tune_overhead"] = tune_overhead(args.data, 2 if args.quick else args.overhead_epochs, 1 if args.quick else 2, Path(tmp))
+            if "trials_per_hour" in run:
+                report["trials_per_hour"] = trials_per_hour(args.data, 2, Path(tmp))
+            ray.shutdown()
+        if "ensemble_predict" in run:
+            report["ensemble_predict"] = ensemble_predict(args.data, args.ensemble.split(","), args.ensemble_dtype, 1783, Path(tmp))
     write_json(report, args.out)
 
 

@@ -14,6 +14,8 @@ from data.files import write_folder_atomically
 from data.transforms import rmse_px
 from search.checkpoint import load_model
 from search.device import uses_bf16
+from search.report import write_report
+from search.results import SearchFolder
 
 from .candidates import Candidate, latest_run, load_candidates, shipped_size
 from .ensemble import MANIFEST, Ensemble, Manifest, Member, predict_members, write_manifest
@@ -106,12 +108,14 @@ def main(argv: list[str] | None = None) -> None:
         raise DataError(str(run), "no such search run")
     candidates = load_candidates(run)
     print(f"{len(candidates)} candidate trials in {run}")
-    out = build(candidates, args.max_mb, args.dtype, args.rounds, run, args.ensemble_dir or run / "ensemble", args.amp)
+    out = build(candidates, args.max_mb, args.dtype, args.rounds, run, args.ensemble_dir or SearchFolder(run).ensemble_folder, args.amp)
     ensemble = Ensemble(out, amp=args.amp)
     print(format_members(ensemble.manifest, min(candidates, key=lambda c: c.val_rmse)))
     print(f"ensemble: {out} ({MANIFEST} + members/); reuse it with python -m ensemble.predict --ensemble {out} --test FILE")
     if args.test:
         write_submission(args, ensemble)
+    if out == SearchFolder(run).ensemble_folder:
+        print(f"report: {write_report(SearchFolder(run))}")
 
 
 if __name__ == "__main__":

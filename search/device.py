@@ -11,6 +11,7 @@ prediction that is scored, kept or shipped.
 from __future__ import annotations
 
 import os
+import platform
 from contextlib import AbstractContextManager
 
 import torch
@@ -50,6 +51,17 @@ def set_threads(device: torch.device, threads: int) -> None:
         torch.set_num_threads(threads or os.cpu_count() or 1)
     else:
         torch.backends.cudnn.benchmark = True
+
+
+def machine() -> dict[str, object]:
+    """The facts a figure needs beside it: cores, whether the CPU has native bf16, the GPU."""
+    return {
+        "cpus": os.cpu_count(),
+        "processor": platform.processor() or platform.machine(),
+        "native_bf16": cpu_has_native_bf16(),
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "torch": torch.__version__,
+    }
 
 
 def describe(device: torch.device, bf16: bool) -> str:

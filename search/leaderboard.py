@@ -30,13 +30,16 @@ def leaderboard(trials: list[TrialRecord]) -> pd.DataFrame:
     return table.sort_values(["best_val_rmse", "trial"], na_position="last").reset_index(drop=True) if rows else table
 
 
-def format_table(table: pd.DataFrame, top: int = 10) -> str:
-    shown = table.drop(columns=["checkpoint"]).head(top).copy()
-    shown["lr"] = shown["lr"].map(lambda v: f"{v:.2e}" if isinstance(v, float) else v)
-    shown["weight_decay"] = shown["weight_decay"].map(lambda v: f"{v:.1e}" if isinstance(v, float) and not math.isnan(v) else "")
+def readable(table: pd.DataFrame) -> pd.DataFrame:
+    """The leaderboard as people read it: rounded, momentum only where SGD uses it, no paths."""
+    shown = table.drop(columns=["checkpoint"]).copy()
+    for column, digits in (("best_val_rmse", 3), ("mb", 1), ("dropout", 2), ("aug", 2), ("ema", 2)):
+        shown[column] = shown[column].map(lambda v, d=digits: f"{v:.{d}f}" if isinstance(v, float) and not math.isnan(v) else "")
+    for column in ("lr", "weight_decay"):
+        shown[column] = shown[column].map(lambda v: f"{v:.1e}" if isinstance(v, float) and not math.isnan(v) else "")
     shown["momentum"] = [f"{m:.3f}" if o == "sgd" else "" for m, o in zip(shown["momentum"], shown["optimizer"])]
-    for column in ("dropout", "aug", "ema"):
-        shown[column] = shown[column].map(lambda v: f"{v:.2f}" if isinstance(v, float) else v)
-    shown["best_val_rmse"] = shown["best_val_rmse"].map(lambda v: f"{v:.3f}")
-    shown["mb"] = shown["mb"].map(lambda v: f"{v:.1f}" if isinstance(v, float) else v)
-    return shown.to_string(index=False)
+    return shown
+
+
+def format_table(table: pd.DataFrame, top: int = 10) -> str:
+    return readable(table).head(top).to_string(index=False)

@@ -6,7 +6,8 @@ the plots, the ensemble and the tests read trials here, never by parsing Tune's 
     runs/NAME/<trial>/checkpoint_*  search.checkpoint folders with the full resolved config; Tune keeps
                                     the latest, which holds the trial's kept (best) weights
     runs/NAME/optuna.db             the Optuna study
-    runs/NAME/leaderboard.csv, search.png
+    runs/NAME/machine.json          what it ran on
+    runs/NAME/leaderboard.csv, search.png, report/, ensemble/
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ if TYPE_CHECKING:  # Ray is imported only where trials are read: the CLIs check 
     from ray.tune import ResultGrid
 
 METRIC = "best_val_rmse"  # what the search minimises: the validation RMSE (px) of the weights a trial keeps
-SETTINGS, OPTUNA_DB = "search.json", "optuna.db"
+SETTINGS, OPTUNA_DB, MACHINE = "search.json", "optuna.db", "machine.json"
 STATUSES = ("DONE", "DIVERGED", "ERROR", "UNFINISHED")
 
 
@@ -110,6 +111,23 @@ class SearchFolder:
     @property
     def plot_png(self) -> Path:
         return self.folder / "search.png"
+
+    def write_machine(self, facts: dict) -> None:
+        (self.folder / MACHINE).write_text(json.dumps(facts, indent=2) + "\n")
+
+    @property
+    def machine(self) -> dict:
+        """What the search ran on (cores, bf16, GPU); empty for searches from before it was recorded."""
+        path = self.folder / MACHINE
+        return json.loads(path.read_text()) if path.is_file() else {}
+
+    @property
+    def report_folder(self) -> Path:
+        return self.folder / "report"
+
+    @property
+    def ensemble_folder(self) -> Path:
+        return self.folder / "ensemble"
 
     def is_search(self) -> bool:
         return (self.folder / SETTINGS).is_file()

@@ -18,6 +18,7 @@ from data.split import Split
 from data.synthetic import demo_dataset
 
 from .config import SearchSettings, TrainConfig
+from .device import machine
 from .results import SETTINGS, SearchFolder, latest_search
 from .space import SearchSpace, load_space
 
@@ -53,9 +54,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--max-epochs", type=int, help="epochs per trial, which its schedule spans (default 24; demo 8; smoke 1)")
     p.add_argument("--grace-period", type=int, help="epochs before ASHA may stop a trial (default 8; demo 3)")
     p.add_argument("--reduction-factor", type=int, default=3, help="ASHA's reduction factor (default 3)")
-    p.add_argument("--cpus-per-trial", type=float, default=0, help="default: every CPU of this machine without GPUs, 2 with")
+    p.add_argument("--cpus-per-trial", type=float, default=0, help="default: 1 without GPUs (a trial per core), 2 with")
     p.add_argument("--gpus-per-trial", type=float, default=-1, help="default: 1 when the cluster has GPUs; 0.25 = four trials per GPU")
-    p.add_argument("--max-concurrent", type=int, default=0, help="trials at once (default: as resources allow)")
+    p.add_argument("--max-concurrent", type=int, default=0, help="trials at once (default: as resources allow; 1 makes a search reproducible)")
     p.add_argument("--time-budget", type=float, help="minutes after which the search stops (default none; demo 14)")
     p.add_argument("--seed", type=int, default=0, help="seed for the sampler and every trial")
     p.add_argument("--address", help="join a running Ray cluster (e.g. 10.0.0.5:6379 or auto) instead of starting one")
@@ -132,6 +133,7 @@ def main(argv: list[str] | None = None) -> None:
     space, split = check_before_start(settings)
     if not args.resume:
         SearchFolder(settings.folder).write_settings(settings)
+        SearchFolder(settings.folder).write_machine(machine())
 
     from .experiment import run_search  # imports Ray: only once the input is known to be good
 

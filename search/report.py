@@ -1,0 +1,235 @@
+"""`python -m search.report [--run NAME]`: one offline HTML page about a search and its ensemble,
+runs/NAME/report/index.html with its PNG figures beside it (no scripts, fonts or styles from the network).
+
+In order: a summary against the mean-face baseline; the leaderboard; every trial's learning curve
+(ASHA's early stops apart); Optuna's optimisation history and parameter importances; per-keypoint
+error of the best trial and the ensemble; the best- and worst-predicted validation faces; the
+ensemble's members against the size budget. Everything is read through the search folder's typed
+reader; the page names no path of this machine but the run folder the user gave.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import shutil
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from data.errors import DataError, exits_on_bad_input
+from data.keypoints import KEYPOINT_NAMES
+from data.split import Split
+
+from .leaderboard import leaderboard, readable
+from .plots import plot_overlay, plot_search, plt
+from .results import SearchFolder, TrialRecord, latest_search
+
+FACES_SHOWN = 8  # best- and worst-predicted validation faces on the page
+
+
+def keypoint_rmse(predictions: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """(15,) RMSE in px of each keypoint over its labelled x and y coordinates."""
+    squared = (predictions - targets) ** 2
+    return np.sqrt(np.nanmean(squared.reshape(len(squared), 15, 2), axis=(0, 2)))
+
+
+def face_rmse(predictions: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """(N,) RMSE in px of each face over its labelled coordinates."""
+    return np.sqrt(np.nanmean((predictions - targets) ** 2, axis=1))
+
+
+def mean_face_rmse(split: Split) -> float:
+    mean = np.nanmean(split.train.keypoints, axis=0)
+    return float(np.sqrt(np.nanmean((mean - split.val.keypoints) ** 2)))
+
+
+def _figure_keypoints(errors: dict[str, np.ndarray], path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(12, 3.8))
+    width = 0.8 / len(errors)
+    for i, (label, values) in enumerate(errors.items()):
+        ax.bar(np.arange(15) + i * width, values, width, label=label)
+    ax.set_xticks(np.arange(15) + width * (len(errors) - 1) / 2, [n.replace("_", " ") for n in KEYPOINT_NAMES], rotation=35, ha="right", fontsize=8)
+    ax.set(ylabel="val RMSE (px)", title="validation error per keypoint")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def _figure_members(members: pd.DataFrame, budget_mb: float, path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(12, 1.2 + 0.35 * len(members)))
+    left = 0.0
+    for i, m in members.iterrows():
+        ax.barh(0, m["MB"], left=left, color=f"C{i % 10}", edgecolor="white")
+        ax.text(left + m["MB"] / 2, 0, f"{m['arch']}\nw {m['weight']:.2f}", ha="center", va="center", fontsize=7)
+        left += m["MB"]
+    ax.axvline(budget_mb, color="black", ls=":", label=f"budget {budget_mb:g} MB")
+    ax.set(xlim=(0, max(budget_mb, left) * 1.05), yticks=[], xlabel="MB (member files as shipped)", title="ensemble members against the budget")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def _figure_optuna(search: SearchFolder, folder: Path) -> list[tuple[str, str]]:
+    """Optuna's own matplotlib figures; a figure Optuna cannot draw yet (too few trials) is left out."""
+    import optuna
+    from optuna.visualization import matplotlib as optuna_plots
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.load_study(study_name=search.settings.name, storage=search.optuna_url)
+    figures = []
+    for name, draw, caption in (("optuna_history.png", optuna_plots.plot_optimization_history, "Optuna: optimisation history"),
+                                ("optuna_importances.png", optuna_plots.plot_param_importances, "Optuna: parameter importances")):
+        try:  # Optuna switches matplotlib to its own style: rc_context puts ours back afterwards
+            with warnings.catch_warnings(), plt.rc_context():
+                warnings.simplefilter("ignore")  # Optuna's matplotlib figures are marked experimental
+                ax = draw(study)
+                ax.figure.set_size_inches(9, 4)
+                ax.figure.tight_layout()
+                ax.figure.savefig(folder / name, dpi=90)
+                plt.close(ax.figure)
+            figures.append((name, caption))
+        except (ValueError, RuntimeError) as err:
+            print(f"report: {caption} left out ({err})", file=sys.stderr)
+    return figures
+
+
+def _table(frame: pd.DataFrame) -> str:
+    """A table that scrolls inside the page rather than widening it."""
+    return f"<div class='scroll'>{frame.to_html(index=False, border=0, classes='table', na_rep='', escape=True)}</div>"
+
+
+def write_report(search: SearchFolder) -> Path:
+    """Write runs/NAME/report/ atomically; returns index.html."""
+    settings = search.settings
+    trials = search.trials()
+    reported = [t for t in trials if t.checkpoint is not None and t.status in ("DONE", "UNFINISHED")]
+    if not reported:
+        raise DataError(str(search.folder), "no trial with a checkpoint yet: nothing to report")
+    best = min(reported, key=lambda t: t.best_val_rmse)
+    split = best.checkpoint.config.load_split()
+    baseline = mean_face_rmse(split)
+    ensemble = _ensemble(search, split)
+
+    out = search.report_folder
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=".report."))
+    try:
+        sections = _sections(search, trials, best, split, baseline, ensemble, tmp)
+        (tmp / "index.html").write_text(_page(settings.name, sections))
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out / "index.html"
+
+
+def _ensemble(search: SearchFolder, split: Split):
+    """(manifest, validation predictions) of the search's ensemble, or None when none was built."""
+    from ensemble.ensemble import MANIFEST, Ensemble
+
+    if not (search.ensemble_folder / MANIFEST).is_file():
+        return None
+    ensemble = Ensemble(search.ensemble_folder)
+    return ensemble.manifest, ensemble.predict(split.val.images)
+
+
+def _sections(search: SearchFolder, trials: list[TrialRecord], best: TrialRecord, split: Split, baseline: float, ensemble, folder: Path) -> list[str]:
+    settings, targets = search.settings, split.val.keypoints
+    wall = _wall_seconds(trials)
+    machine = search.machine
+    summary = {
+        "data": f"{Path(best.checkpoint.config.train).name} ({len(split.train)} training faces), "
+                f"validation: {Path(best.checkpoint.config.val).name if best.checkpoint.config.val else 'a seeded hold-out of train'} ({len(split.val)} faces)",
+        "trials": ", ".join(f"{sum(t.status == s for t in trials)} {s}" for s in ("DONE", "UNFINISHED", "DIVERGED", "ERROR") if any(t.status == s for t in trials)),
+        "mean-face baseline": f"{baseline:.3f} px (predicting the average training face)",
+        "best trial": f"{best.id} ({best.config.arch}): {best.best_val_rmse:.3f} px, {best.best_val_rmse / baseline:.0%} of the baseline",
+        "ensemble": f"{ensemble[0].val_rmse:.3f} px with {len(ensemble[0].members)} members, {ensemble[0].total_mb:.1f} MB "
+                    f"(measured on the faces it was selected on: optimistic)" if ensemble else "none built yet (python -m ensemble.build)",
+        "wall time": f"{wall / 60:.1f} min of trials" if wall else "unknown",
+        "machine": f"{machine.get('cpus', '?')} CPUs ({machine.get('processor', '?')}), "
+                   f"{'bf16 native' if machine.get('native_bf16') else 'no native bf16'}, GPU: {machine.get('gpu') or 'none'}" if machine else "not recorded",
+        "search": f"space {Path(settings.space).name}, {settings.trials} trials, up to {settings.max_epochs} epochs, ASHA grace {settings.grace_period}, seed {settings.seed}",
+    }
+    sections = ["<h2>Summary</h2><table class='summary'>" +
+                "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in summary.items()) + "</table>"]
+
+    board = readable(leaderboard(trials))
+    sections.append(f"<h2>Leaderboard</h2><p>{len(board)} trials, best first.</p>" + _table(board))
+
+    plot_search(trials, folder / "curves.png", baseline_px=baseline, max_epochs=settings.max_epochs)
+    sections.append(_figure("curves.png", "Learning curves: validation RMSE per epoch (log scale); dotted: the mean face"))
+
+    for name, caption in _figure_optuna(search, folder):
+        sections.append(_figure(name, caption))
+
+    errors = {f"best trial {best.id}": keypoint_rmse(best.checkpoint.val.predictions, targets)}
+    if ensemble:
+        errors["ensemble"] = keypoint_rmse(ensemble[1], targets)
+    _figure_keypoints(errors, folder / "keypoints.png")
+    sections.append(_figure("keypoints.png", "Validation RMSE per keypoint (px)"))
+
+    predictions, who = (ensemble[1], "ensemble") if ensemble else (best.checkpoint.val.predictions, f"trial {best.id}")
+    per_face = face_rmse(predictions, targets)
+    order = np.argsort(per_face)
+    for name, chosen, words in (("faces_best.png", order[:FACES_SHOWN], "best"), ("faces_worst.png", order[::-1][:FACES_SHOWN], "worst")):
+        plot_overlay(split.val.images[chosen], predictions[chosen], folder / name, targets=targets[chosen], n=FACES_SHOWN,
+                     titles=[f"{per_face[i]:.2f} px" for i in chosen], suptitle=f"the {FACES_SHOWN} {words}-predicted validation faces ({who})")
+        sections.append(_figure(name, f"The {words}-predicted validation faces ({who}), RMSE per face"))
+
+    if ensemble:
+        manifest = ensemble[0]
+        members = pd.DataFrame([{"member": m.name, "arch": m.arch, "weight": m.weight, "MB": m.size_mb, "val RMSE (px)": m.val_rmse}
+                                for m in manifest.members])
+        _figure_members(members, manifest.budget_mb, folder / "members.png")
+        sections.append(f"<h2>Ensemble</h2><p>{manifest.dtype} weights, {manifest.total_mb:.1f} of {manifest.budget_mb:g} MB, "
+                        f"validation RMSE {manifest.val_rmse:.3f} px.</p>" + _table(members.round(3)) +
+                        _figure("members.png", "Members by size against the budget, with their weights"))
+    return sections
+
+
+def _wall_seconds(trials: list[TrialRecord]) -> float:
+    frames = [t.history for t in trials if "timestamp" in t.history and "time_total_s" in t.history]
+    if not frames:
+        return 0.0
+    starts = [float((f["timestamp"] - f["time_total_s"]).min()) for f in frames]
+    return max(float(f["timestamp"].max()) for f in frames) - min(starts)
+
+
+def _figure(name: str, caption: str) -> str:
+    return f"<figure><img src='{name}' alt='{html.escape(caption)}'><figcaption>{html.escape(caption)}</figcaption></figure>"
+
+
+STYLE = """body{font-family:system-ui,sans-serif;max-width:1180px;margin:1.5em auto;padding:0 1em;color:#222}
+h1{font-size:1.6em}h2{margin-top:1.6em;border-bottom:1px solid #ccc}table{border-collapse:collapse;font-size:.85em}
+th,td{padding:.2em .6em;text-align:left;border-bottom:1px solid #eee}.summary th{width:12em}img{max-width:100%}
+figure{margin:1em 0}figcaption{font-size:.85em;color:#555}.scroll{overflow-x:auto}"""
+
+
+def _page(name: str, sections: list[str]) -> str:
+    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>kptune: {html.escape(name)}</title>"
+            f"<style>{STYLE}</style></head><body><h1>kptune search <code>{html.escape(name)}</code></h1>{''.join(sections)}</body></html>\n")
+
+
+@exits_on_bad_input
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m search.report", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--run", help="search under --runs-dir (default: the latest)")
+    parser.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where searches are (default runs/)")
+    args = parser.parse_args(argv)
+    search = SearchFolder(args.runs_dir / args.run) if args.run else latest_search(args.runs_dir)
+    if search is None or not search.is_search():
+        raise DataError(str(args.runs_dir / (args.run or "")), "no search here (run `python -m search.run` first)")
+    print(f"report: {write_report(search)}")
+
+
+if __name__ == "__main__":
+    main()

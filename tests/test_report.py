@@ -1,0 +1,88 @@
+"""The search report: one offline page over a smoke search and its ensemble."""
+
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from ensemble.build import build
+from ensemble.candidates import load_candidates
+from search.report import keypoint_rmse, write_report
+from search.results import SearchFolder
+
+
+@pytest.fixture(scope="module")
+def report(smoke_search):
+    """index.html of the smoke search, with an ensemble built into the search folder."""
+    search = SearchFolder(smoke_search[0])
+    build(load_candidates(search.folder), 10, "fp32", 50, search.folder, search.ensemble_folder)
+    return write_report(search)
+
+
+def test_every_image_and_link_on_the_page_exists(report):
+    page = report.read_text()
+    references = re.findall(r"(?:src|href)='([^']+)'", page)
+    assert len(references) >= 6  # curves, keypoints, best and worst faces, members, Optuna history at least
+    for reference in references:
+        assert (report.parent / reference).is_file(), reference
+
+
+def test_the_leaderboard_has_one_row_per_trial(report, smoke_search):
+    page = report.read_text()
+    table = page.split("<h2>Leaderboard</h2>")[1].split("</table>")[0]
+    rows = re.findall(r"<tr>", table.split("<tbody>")[1])
+    assert len(rows) == len(SearchFolder(smoke_search[0]).trials()) == 3
+
+
+def test_the_page_names_no_path_of_this_machine(report, tiny_data, smoke_search):
+    page = report.read_text()
+    for path in re.findall(r"(?<![\w.])/(?:tmp|home|root|usr|var|work|mnt)/[^\s'\"<]*", page):
+        assert path.startswith(str(smoke_search[0])), path
+    assert str(tiny_data[0].parent) not in page
+
+
+def test_the_page_needs_nothing_from_the_network(report):
+    assert not re.search(r"(?:src|href)=['\"](?:https?:)?//", report.read_text())
+
+
+def test_report_cli_writes_the_page_of_the_latest_search(smoke_search):
+    run = subprocess.run([sys.executable, "-m", "search.report", "--runs-dir", str(smoke_search[0].parent)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "report: " in run.stdout and (smoke_search[0] / "report/index.html").is_file()
+
+
+def test_keypoint_error_is_over_both_coordinates_of_each_keypoint():
+    targets = np.zeros((2, 30))
+    predictions = np.zeros((2, 30))
+    predictions[:, 0] = 3.0  # keypoint 0: x off by 3 px, y exact
+    targets[1, 2:4] = np.nan  # keypoint 1 unlabelled in face 1
+    errors = keypoint_rmse(predictions, targets)
+    assert errors[0] == pytest.approx(np.sqrt(9 / 2)) and errors[1] == 0 and errors.shape == (15,)
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium (.ci/run installs it)")
+def test_a_real_browser_renders_the_page_with_no_failed_request(report, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    failed = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium"),
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.on("requestfailed", lambda request: failed.append(request.url))
+        page.on("response", lambda response: response.status >= 400 and failed.append(response.url))
+        page.goto(report.as_uri(), wait_until="load")
+        images = page.eval_on_selector_all("img", "images => images.map(i => i.complete && i.naturalWidth > 0)")
+        page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+        browser.close()
+    assert not failed and images and all(images)
+    from matplotlib.image import imread
+
+    pixels = imread(tmp_path / "report.png")
+    assert pixels.shape[1] == 1280  # nothing widens the page past the window: readable at 1280 px
+    assert pixels[..., :3].std() > 0.05  # not a blank page
+    shutil.copy(tmp_path / "report.png", report.parent / "screenshot.png")  # for a person to look at
