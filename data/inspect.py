@@ -9,7 +9,7 @@ import numpy as np
 
 from .errors import exits_on_bad_input
 from .keypoints import KEYPOINT_NAMES
-from .reader import load_faces
+from .reader import ignored_columns, load_faces
 
 
 @exits_on_bad_input
@@ -22,6 +22,9 @@ def main(argv: list[str] | None = None) -> None:
     faces = load_faces(args.file)
     seconds = time.perf_counter() - start
     print(f"{faces.source}: {len(faces)} rows")
+    ignored = ignored_columns(args.file)
+    if ignored:
+        print(f"ignored columns (not keypoints, Image or an id): {', '.join(ignored)}")
     print(f"loaded in {seconds:.2f} s {'from cache' if faces.from_cache else 'from CSV (now cached)'}")
     print(f"pixels: min {faces.images.min()}, max {faces.images.max()}, mean {faces.images.mean():.1f}")
     if not faces.has_labels:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import sys
 import tempfile
 from pathlib import Path
 
@@ -37,6 +38,8 @@ def cache_dir() -> Path:
 def load_faces(path: str | os.PathLike, *, need_labels: bool = False) -> Faces:
     """Load a train/val/test CSV. need_labels: a file without keypoint columns is an error."""
     path = Path(path)
+    if path.is_dir():
+        raise DataError(str(path), "is a folder; give the CSV file inside it")
     if not path.is_file():
         raise DataError(str(path), "no such file")
     faces = _load_cached(path)
@@ -45,6 +48,12 @@ def load_faces(path: str | os.PathLike, *, need_labels: bool = False) -> Faces:
             str(path), "has no keypoint columns: this is a test file, but training needs a labelled train file"
         )
     return faces
+
+
+def ignored_columns(path: str | os.PathLike) -> list[str]:
+    """Columns of a CSV that kptune does not read (anything but the keypoints, Image and an id)."""
+    header = pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns
+    return [str(c) for c in header if c not in (*COLUMNS, IMAGE_COLUMN, ID_COLUMN, INDEX_COLUMN)]
 
 
 def _load_cached(path: Path) -> Faces:
@@ -68,21 +77,27 @@ def _save_atomically(target: Path, faces: Faces) -> None:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, images=faces.images, keypoints=keypoints, ids=faces.ids)
         os.replace(tmp, target)
-    except OSError:
-        pass  # an unwritable cache only costs speed
+    except OSError as err:  # an unwritable cache only costs speed
+        print(f"warning: cannot cache the parsed file in {target.parent} ({err.strerror}); it will be parsed again next time",
+              file=sys.stderr)
 
 
 def parse_csv(path: Path) -> Faces:
     """Parse and validate one CSV (no cache)."""
     name = str(path)
     try:
-        df = pd.read_csv(path)
+        df = pd.read_csv(path, encoding="utf-8-sig")  # -sig: a byte-order mark (Excel's UTF-8) is not part of the first name
     except pd.errors.EmptyDataError:
         raise DataError(name, "the file is empty") from None
     except pd.errors.ParserError as err:
         raise DataError(name, _explain_parser_error(str(err))) from None
-    except (UnicodeDecodeError, OSError, EOFError) as err:
+    except UnicodeDecodeError as err:
+        raise DataError(name, f"is not UTF-8 text (byte {err.start}: {err.reason}); save it as UTF-8 CSV") from None
+    except (OSError, EOFError) as err:  # e.g. a .gz cut short
         raise DataError(name, f"cannot be read as CSV ({err})") from None
+    duplicated = [c for c in df.columns if re.fullmatch(r"(.+)\.\d+", str(c)) and str(c).rsplit(".", 1)[0] in (*COLUMNS, IMAGE_COLUMN)]
+    if duplicated:
+        raise DataError(name, f"column '{duplicated[0].rsplit('.', 1)[0]}' appears more than once", column=duplicated[0].rsplit(".", 1)[0])
     if len(df) == 0:
         raise DataError(name, "has a header but no rows")
     if IMAGE_COLUMN not in df.columns:
@@ -111,7 +126,8 @@ def _parse_images(column: pd.Series, name: str) -> np.ndarray:
     missing = column.isna().to_numpy()
     if missing.any():
         raise DataError(name, "image is empty", row=int(missing.argmax()) + 1, column=IMAGE_COLUMN)
-    tokens = pc.utf8_split_whitespace(pa.array(column.astype(str), type=pa.string()))
+    # Trimmed first: a space an editor left at either end is not a pixel.
+    tokens = pc.utf8_split_whitespace(pc.utf8_trim_whitespace(pa.array(column.astype(str), type=pa.string())))
     counts = pc.list_value_length(tokens).to_numpy()
     wrong = np.flatnonzero(counts != N_PIXELS)
     if wrong.size:
@@ -152,6 +168,10 @@ def _parse_keypoints(df: pd.DataFrame, name: str) -> np.ndarray | None:
         if bad.any():
             row = int(bad.argmax())
             raise DataError(name, f"'{raw.iloc[row]}' is not a number", row=row + 1, column=column)
+        infinite = np.isinf(values.to_numpy(np.float64))
+        if infinite.any():
+            row = int(infinite.argmax())
+            raise DataError(name, f"'{raw.iloc[row]}' is not a finite number", row=row + 1, column=column)
         keypoints[:, j] = values.to_numpy(np.float32)
     low, high = -COORDINATE_MARGIN, IMAGE_SIZE + COORDINATE_MARGIN
     far = ~np.isnan(keypoints) & ((keypoints < low) | (keypoints > high))

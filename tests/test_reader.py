@@ -146,3 +146,91 @@ def test_inspect_cli_reports_rows_and_cache(tiny_data):
 def test_missing_keypoint_column(train_frame, tmp_path):
     msg = _error(write(train_frame.drop(columns="nose_tip_y"), tmp_path / "i.csv"))
     assert "i.csv" in msg and "missing keypoint column 'nose_tip_y'" in msg
+
+
+# --- A corpus of awkward files: each valid one loads with the right pixels; each invalid one makes
+# `python -m data.inspect` print one line and exit 1 (no traceback).
+
+def _image_cell(frame: pd.DataFrame, row: int) -> str:
+    return frame["Image"].iloc[row]
+
+
+def _valid_files(frame: pd.DataFrame, tmp_path) -> dict:
+    """name -> path of a file that must load exactly like `frame`."""
+    plain = frame.to_csv()
+    files = {
+        "trailing space in Image": frame.assign(Image=frame["Image"] + " ").to_csv(),
+        "leading space in Image": frame.assign(Image=" " + frame["Image"]).to_csv(),
+        "tabs and double spaces between pixels": frame.assign(Image=frame["Image"].str.replace(" ", " \t ", n=5)).to_csv(),
+        "UTF-8 byte-order mark": "\ufeff" + plain,
+        "CRLF line endings": plain.replace("\n", "\r\n"),
+        "every field quoted": frame.to_csv(quoting=1),
+        "extra columns": frame.assign(Subject="a", Session=3).to_csv(),
+    }
+    paths = {}
+    for i, (name, text) in enumerate(files.items()):
+        paths[name] = tmp_path / f"valid{i}.csv"
+        paths[name].write_bytes(text.encode("utf-8"))
+    paths["gzip with trailing spaces"] = tmp_path / "valid.csv.gz"
+    with gzip.open(paths["gzip with trailing spaces"], "wt") as f:
+        f.write(files["trailing space in Image"])
+    return paths
+
+
+def test_awkward_but_valid_files_load_with_the_right_pixels(train_frame, tmp_path):
+    expected = load_faces(write(train_frame, tmp_path / "plain.csv"))
+    for name, path in _valid_files(train_frame, tmp_path).items():
+        faces = load_faces(path, need_labels=True)
+        np.testing.assert_array_equal(faces.images, expected.images, err_msg=name)
+        np.testing.assert_allclose(faces.keypoints, expected.keypoints, err_msg=name)
+
+
+def test_inspect_names_the_columns_it_ignores(train_frame, tmp_path, capsys):
+    from data.inspect import main
+
+    main([write(train_frame.assign(Subject="a"), tmp_path / "extra.csv")])
+    assert "ignored columns (not keypoints, Image or an id): Subject" in capsys.readouterr().out
+
+
+def _invalid_files(frame: pd.DataFrame, tmp_path) -> dict:
+    """name -> (path, what the one line must say)."""
+    def text(name: str, content: str | bytes) -> str:
+        path = tmp_path / name
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+        return str(path)
+
+    plain = frame.to_csv()
+    truncated = gzip.compress(plain.encode())[:5000]
+    duplicated = frame.copy()
+    duplicated.insert(1, "nose_tip_y_copy", duplicated["nose_tip_y"])
+    duplicated_text = duplicated.to_csv().replace("nose_tip_y_copy", "nose_tip_y", 1)
+    infinite = frame.copy()
+    infinite.loc[2, "mouth_left_corner_x"] = np.inf
+    (tmp_path / "folder.csv").mkdir()
+    return {
+        "a folder": (str(tmp_path / "folder.csv"), "is a folder"),
+        "a truncated .gz": (text("cut.csv.gz", truncated), "cannot be read as CSV"),
+        "not UTF-8": (text("latin1.csv", plain.replace("Image", "Imagé").encode("latin-1")), "is not UTF-8 text"),
+        "a keypoint column twice": (text("twice.csv", duplicated_text), "column 'nose_tip_y' appears more than once"),
+        "an inf coordinate": (text("inf.csv", infinite.to_csv()), "row 3 (line 4): column mouth_left_corner_x: 'inf' is not a finite number"),
+        "an empty file": (text("empty.csv", ""), "the file is empty"),
+        "a header and no rows": (text("header.csv", plain.splitlines()[0] + "\n"), "has a header but no rows"),
+        "no Image column": (text("noimage.csv", frame.drop(columns="Image").to_csv()), "missing column 'Image'"),
+        "a pixel missing": (text("short.csv", frame.assign(Image=frame["Image"].str.rsplit(" ", n=1).str[0]).to_csv()), "9215 pixel values"),
+        "a word for a pixel": (text("word.csv", frame.assign(Image=frame["Image"].str.replace(r"^\d+", "x", regex=True)).to_csv()),
+                               "pixel 0 is 'x'"),
+        "a missing file": (str(tmp_path / "nowhere.csv"), "no such file"),
+    }
+
+
+def test_each_invalid_file_gets_one_line_and_exit_1(train_frame, tmp_path, capsys):
+    from data.inspect import main
+
+    cases = _invalid_files(train_frame, tmp_path)
+    assert len(cases) + len(_valid_files(train_frame, tmp_path)) >= 15
+    for name, (path, words) in cases.items():
+        with pytest.raises(SystemExit) as exit_code:
+            main([path])
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert exit_code.value.code == 1, name
+        assert len(lines) == 1 and lines[0].startswith(f"error: {path}") and words in lines[0], (name, lines)
