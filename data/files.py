@@ -3,6 +3,7 @@ never sees half a file."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import tempfile
@@ -27,15 +28,19 @@ def write_csv_atomically(frame: pd.DataFrame, path: Path, *, index: bool = False
 
 
 def write_folder_atomically(target: Path, fill: Callable[[Path], None]) -> Path:
-    """Build the folder in a temporary sibling via fill(tmp), then swap it into place."""
+    """Build the folder in a temporary sibling via fill(tmp), then swap it into place. Writers that
+    finish together (two ensemble builds of one search) swap one at a time: the last one's folder
+    stands, whole, never a mixture."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
     try:
         fill(tmp)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
+        with open(target.parent / f".{target.name}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if this process dies
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -20,7 +20,7 @@ from search.results import SearchFolder
 from .candidates import Candidate, latest_run, load_candidates, shipped_size
 from .ensemble import MANIFEST, Ensemble, Manifest, Member, predict_members, write_manifest
 from .select import select
-from .submission import add_submission_args, check_submission_args, write_submission
+from .submission import add_submission_args, check_submission_args, check_submission_inputs, check_writable, write_submission
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -33,6 +33,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--ensemble-dir", type=Path, help="where to write the ensemble (default runs/RUN/ensemble)")
     add_submission_args(p)
     args = p.parse_args(argv)
+    if args.max_mb <= 0:
+        p.error("--max-mb must be positive")
     check_submission_args(p, args)
     return args
 
@@ -106,14 +108,17 @@ def main(argv: list[str] | None = None) -> None:
     run = args.runs_dir / args.run if args.run else latest_run(args.runs_dir)
     if not run.is_dir():
         raise DataError(str(run), "no such search run")
+    out = args.ensemble_dir or SearchFolder(run).ensemble_folder
+    check_writable(out.resolve().parent)
+    submission = check_submission_inputs(args)  # a bad test file or lookup fails here, before any work
     candidates = load_candidates(run)
     print(f"{len(candidates)} candidate trials in {run}")
-    out = build(candidates, args.max_mb, args.dtype, args.rounds, run, args.ensemble_dir or SearchFolder(run).ensemble_folder, args.amp)
+    out = build(candidates, args.max_mb, args.dtype, args.rounds, run, out, args.amp)
     ensemble = Ensemble(out, amp=args.amp)
     print(format_members(ensemble.manifest, min(candidates, key=lambda c: c.val_rmse)))
     print(f"ensemble: {out} ({MANIFEST} + members/); reuse it with python -m ensemble.predict --ensemble {out} --test FILE")
-    if args.test:
-        write_submission(args, ensemble)
+    if submission:
+        write_submission(submission, ensemble, tta=args.tta == "flip")
     if out == SearchFolder(run).ensemble_folder:
         print(f"report: {write_report(SearchFolder(run))}")
 

@@ -4,7 +4,9 @@ or diverged) with a complete checkpoint, read through the search folder's typed 
 from __future__ import annotations
 
 import io
+import pickle
 import sys
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,14 +65,29 @@ def latest_run(runs_dir: Path) -> Path:
     return search.folder
 
 
+def _unreadable(checkpoint: Checkpoint) -> str:
+    """Why a checkpoint cannot be used (half written: a file missing or cut short), or ""."""
+    if not checkpoint.is_complete():
+        return "is incomplete"
+    try:
+        checkpoint.weights()
+        checkpoint.val  # noqa: B018 (reads the validation predictions)
+    except (RuntimeError, ValueError, EOFError, OSError, zipfile.BadZipFile, pickle.UnpicklingError) as err:
+        return f"cannot be read ({type(err).__name__})"
+    return ""
+
+
 def load_candidates(run: Path) -> list[Candidate]:
     """One candidate per usable trial: its checkpoint holds the trial's kept (best) weights."""
     candidates = []
     for trial in SearchFolder(run).trials():
-        if trial.usable:
+        if trial.checkpoint is None or trial.status not in ("DONE", "UNFINISHED"):
+            continue  # crashed or diverged trials never enter an ensemble
+        problem = _unreadable(trial.checkpoint)
+        if problem:
+            print(f"warning: trial {trial.id}: checkpoint {trial.checkpoint.folder} {problem}; left out", file=sys.stderr)
+        else:
             candidates.append(Candidate(trial.id, trial.checkpoint))
-        elif trial.checkpoint is not None and trial.status in ("DONE", "UNFINISHED"):
-            print(f"warning: trial {trial.id}: incomplete checkpoint {trial.checkpoint.folder}, left out", file=sys.stderr)
     if not candidates:
         raise DataError(str(run), "no finished trial with a complete checkpoint: nothing to ensemble")
     for c in candidates[1:]:

@@ -9,7 +9,7 @@ from pathlib import Path
 from data.errors import DataError, exits_on_bad_input
 
 from .ensemble import MANIFEST, Ensemble
-from .submission import add_submission_args, check_submission_args, write_submission
+from .submission import add_submission_args, check_submission_args, check_submission_inputs, write_submission
 
 
 @exits_on_bad_input
@@ -23,10 +23,11 @@ def main(argv: list[str] | None = None) -> None:
         p.error("--test is required")
     if not (args.ensemble / MANIFEST).is_file():
         raise DataError(str(args.ensemble), f"no {MANIFEST}: not an ensemble folder")
+    submission = check_submission_inputs(args)  # a bad test file or lookup fails here, before any model loads
     ensemble = Ensemble(args.ensemble, amp=args.amp)
     print(f"ensemble of {len(ensemble.models)} members on {ensemble.device}{' (bf16 compute)' if ensemble.bf16 else ''}, "
           f"val RMSE {ensemble.manifest.val_rmse:.3f} px")
-    write_submission(args, ensemble)
+    write_submission(submission, ensemble, tta=args.tta == "flip")
 
 
 if __name__ == "__main__":

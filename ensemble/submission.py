@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from data.errors import DataError
+from data.faces import Faces
 from data.files import write_csv_atomically
 from data.keypoints import COLUMNS, IMAGE_SIZE
 from data.reader import load_faces
@@ -45,9 +48,22 @@ def course_frame(predictions: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame(predictions)
 
 
-def kaggle_frame(predictions: np.ndarray, image_ids: np.ndarray, lookup_path: Path) -> pd.DataFrame:
-    """RowId,Location for each row of Kaggle's lookup table (RowId,ImageId,FeatureName,Location)."""
-    lookup = pd.read_csv(lookup_path)
+@dataclass(frozen=True)
+class Lookup:
+    """Kaggle's IdLookupTable.csv, checked against the test file: which prediction each row asks for."""
+
+    row_ids: np.ndarray  # (R,) RowId, in the table's order
+    faces: np.ndarray  # (R,) row of the test file
+    columns: np.ndarray  # (R,) keypoint column, 0..29
+
+
+def read_lookup(lookup_path: Path, image_ids: np.ndarray) -> Lookup:
+    """Every problem (a missing column, an ImageId not in the test file, an unknown keypoint) is a
+    DataError naming row and column, found before any prediction."""
+    try:
+        lookup = pd.read_csv(lookup_path)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise DataError(str(lookup_path), f"cannot be read as CSV ({err})") from None
     for column in ("RowId", "ImageId", "FeatureName"):
         if column not in lookup.columns:
             raise DataError(str(lookup_path), f"missing column '{column}'")
@@ -61,19 +77,44 @@ def kaggle_frame(predictions: np.ndarray, image_ids: np.ndarray, lookup_path: Pa
     if unknown_feature.any():
         i = int(np.argmax(unknown_feature.to_numpy()))
         raise DataError(str(lookup_path), f"unknown keypoint '{lookup['FeatureName'].iloc[i]}'", row=i + 1, column="FeatureName")
-    rows = row_of_id[lookup["ImageId"]].to_numpy()
-    cols = lookup["FeatureName"].map(column_of).to_numpy()
-    return pd.DataFrame({"RowId": lookup["RowId"], "Location": predictions[rows, cols]})
+    return Lookup(lookup["RowId"].to_numpy(), row_of_id[lookup["ImageId"]].to_numpy(), lookup["FeatureName"].map(column_of).to_numpy())
 
 
-def write_submission(args: argparse.Namespace, ensemble: Ensemble) -> Path:
+def kaggle_frame(predictions: np.ndarray, lookup: Lookup) -> pd.DataFrame:
+    """RowId,Location for each row of Kaggle's lookup table."""
+    return pd.DataFrame({"RowId": lookup.row_ids, "Location": predictions[lookup.faces, lookup.columns]})
+
+
+@dataclass(frozen=True)
+class SubmissionInputs:
+    test: Faces
+    lookup: Lookup | None  # with --format kaggle
+    out: Path
+
+
+def check_submission_inputs(args: argparse.Namespace) -> SubmissionInputs | None:
+    """Read and check the test file, the lookup table and the output folder before any model is built
+    or loaded; None without --test."""
+    if not args.test:
+        return None
     test = load_faces(args.test)
-    predictions = clip_to_frame(ensemble.predict(test.images, tta=args.tta == "flip"))
+    lookup = read_lookup(args.lookup, test.ids) if args.format == "kaggle" else None
     out = args.out or Path(f"{args.student_id}.csv" if args.student_id else "submission.csv")
-    if args.format == "kaggle":
-        frame = kaggle_frame(predictions, test.ids, args.lookup)
-    else:
-        frame = course_frame(predictions)
-    write_csv_atomically(frame, out)
-    print(f"wrote {out}: {len(frame)} rows ({args.format} format, {len(test)} test faces, tta {args.tta})")
-    return out
+    check_writable(out.resolve().parent)
+    return SubmissionInputs(test, lookup, out)
+
+
+def check_writable(folder: Path) -> None:
+    if not folder.is_dir():
+        raise DataError(str(folder), "no such folder to write into")
+    if not os.access(folder, os.W_OK):
+        raise DataError(str(folder), "cannot write here (read-only)")
+
+
+def write_submission(inputs: SubmissionInputs, ensemble: Ensemble, tta: bool) -> Path:
+    predictions = clip_to_frame(ensemble.predict(inputs.test.images, tta=tta))
+    frame = kaggle_frame(predictions, inputs.lookup) if inputs.lookup else course_frame(predictions)
+    write_csv_atomically(frame, inputs.out)
+    kind = "kaggle" if inputs.lookup else "course"
+    print(f"wrote {inputs.out}: {len(frame)} rows ({kind} format, {len(inputs.test)} test faces, tta {'flip' if tta else 'none'})")
+    return inputs.out

@@ -91,9 +91,27 @@ def new_tuner(settings: SearchSettings, space: SearchSpace, split: Split) -> tun
             name=settings.name,
             storage_path=settings.storage,
             checkpoint_config=tune.CheckpointConfig(num_to_keep=1),  # only improving epochs are checkpointed
-            failure_config=tune.FailureConfig(max_failures=0),  # a crashed trial is recorded, the search goes on
+            # a crashed trial (an exception, or its process killed, e.g. for memory) is restarted once from its
+            # last checkpoint; if it crashes again it is recorded as ERROR and the search goes on
+            failure_config=tune.FailureConfig(max_failures=1),
         ),
     )
+
+
+def requeue_orphans(search: SearchFolder) -> None:
+    """A search killed hard (power cut, SIGKILL) can leave an Optuna trial RUNNING that Tune never
+    recorded: proposed, but killed before Tune saved its state. Put each back in Optuna's queue
+    (WAITING, its values kept), so that Tune's next proposal is that same trial: the study then holds
+    exactly one record per Tune trial, none lost and none twice."""
+    from optuna.trial import TrialState
+
+    storage = optuna.storages.RDBStorage(search.optuna_url)
+    study = optuna.load_study(study_name=search.settings.name, storage=storage)
+    known = [trial.config for trial in tune.ExperimentAnalysis(str(search.folder)).trials]  # pending ones too
+    for orphan in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if not any(all(sampled.get(k) == v for k, v in orphan.params.items()) for sampled in known):
+            storage.set_trial_state_values(orphan._trial_id, state=TrialState.WAITING)  # Optuna has no public id setter
+            print(f"Optuna trial {orphan.number} was proposed but never started before the search stopped: proposed again")
 
 
 def run_search(settings: SearchSettings, space: SearchSpace, split: Split, address: str | None, dashboard_host: str | None, resume: bool) -> None:
@@ -104,6 +122,7 @@ def run_search(settings: SearchSettings, space: SearchSpace, split: Split, addre
     if resume:
         if not tune.Tuner.can_restore(path):
             raise SystemExit(f"error: {path}: no Tune experiment state to resume from")
+        requeue_orphans(SearchFolder(settings.folder))
         tuner = tune.Tuner.restore(path, trainable=make_trainable(settings, split), resume_unfinished=True, resume_errored=False)
     else:
         tuner = new_tuner(settings, space, split)

@@ -35,6 +35,7 @@ STATUSES = ("DONE", "DIVERGED", "ERROR", "UNFINISHED")
 class TrialRecord:
     id: str  # Tune's trial id
     folder: Path
+    sampled: dict  # the values the search space gave it
     config: TrainConfig | None  # the checkpoint's, else the shared config plus the sampled values; None if those are invalid
     status: str  # DONE: finished (epochs, early stopping or ASHA); DIVERGED; ERROR: crashed; UNFINISHED: interrupted
     error: str  # the error's last line, "" when none
@@ -57,13 +58,17 @@ def trial_records(grid: ResultGrid, base: dict) -> list[TrialRecord]:
     return [_record(result, base) for result in grid]
 
 
-def _config(result, checkpoint: Checkpoint | None, base: dict) -> TrainConfig | None:
-    if checkpoint is not None and checkpoint.is_complete():
-        return checkpoint.config
-    from ray.air.constants import EXPR_PARAM_FILE  # Tune's record of the sampled values, written as a trial starts
+def _sampled(result) -> dict:
+    """What the space gave the trial (Optuna's values and the space's fixed ones)."""
+    from ray.air.constants import EXPR_PARAM_FILE  # Tune's record of them, written as a trial starts
 
     params = Path(result.path) / EXPR_PARAM_FILE
-    sampled = result.config or (json.loads(params.read_text()) if params.is_file() else {})
+    return result.config or (json.loads(params.read_text()) if params.is_file() else {})
+
+
+def _config(sampled: dict, checkpoint: Checkpoint | None, base: dict) -> TrainConfig | None:
+    if checkpoint is not None and checkpoint.is_complete():
+        return checkpoint.config
     try:
         return TrainConfig.from_dict(sampled, base=TrainConfig.from_dict(base))
     except ValueError:  # the sampled values themselves were invalid: the trial crashed on them
@@ -74,6 +79,7 @@ def _record(result, base: dict) -> TrialRecord:
     folder = Path(result.path)
     metrics = result.metrics or {}
     checkpoint = Checkpoint(Path(result.checkpoint.path)) if result.checkpoint else None
+    sampled = _sampled(result)
     error = ""
     if result.error:
         error = [line for line in str(result.error).splitlines() if line.strip()][-1].strip()
@@ -83,7 +89,8 @@ def _record(result, base: dict) -> TrialRecord:
     return TrialRecord(
         id=metrics.get("trial_id") or folder.name,
         folder=folder,
-        config=_config(result, checkpoint, base),
+        sampled=sampled,
+        config=_config(sampled, checkpoint, base),
         status=status,
         error=error,
         metrics=metrics,

@@ -130,6 +130,9 @@ def check_before_start(settings: SearchSettings) -> tuple[SearchSpace, Split]:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     settings = settings_to_resume(args) if args.resume else settings_from_args(args)
+    if not args.resume and SearchFolder(settings.folder).is_search():  # never mix two searches' trials in one folder
+        raise DataError(str(settings.folder), f"already holds a search: continue it with --resume --name {settings.name}, "
+                                              "or give another --name")
     space, split = check_before_start(settings)
     if not args.resume:
         SearchFolder(settings.folder).write_settings(settings)

@@ -16,7 +16,7 @@ from ensemble.build import build
 from ensemble.candidates import load_candidates, shipped_size
 from ensemble.ensemble import Ensemble
 from ensemble.select import select
-from ensemble.submission import kaggle_frame
+from ensemble.submission import kaggle_frame, read_lookup
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +74,7 @@ def test_kaggle_lookup_gets_exactly_its_row_ids_back():
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "IdLookupTable.csv")
         lookup.to_csv(path, index=False)
-        frame = kaggle_frame(predictions, ids, path)
+        frame = kaggle_frame(predictions, read_lookup(path, ids))
     assert list(frame.columns) == ["RowId", "Location"]
     assert sorted(frame["RowId"]) == [1, 2, 3, 4, 5]
     assert frame["Location"].tolist() == [0.0, 21.0, 60.0, 89.0, 31.0]
@@ -110,3 +110,51 @@ def test_loaded_ensemble_predicts_in_pixels(smoke_search, tiny_data, tmp_path):
     folder = build(candidates, 10, "fp32", 50, smoke_search[0], tmp_path / "e")
     predictions = Ensemble(folder).predict(load_faces(tiny_data[1]).images)
     assert predictions.shape == (12, 30) and np.isfinite(predictions).all()
+
+
+def test_a_bad_lookup_fails_before_any_model_is_loaded(smoke_search, tiny_data, tmp_path):
+    (tmp_path / "lookup.csv").write_text("RowId,ImageId,FeatureName,Location\n1,1,nose_tip_x,\n2,99,nose_tip_y,\n")
+    run = subprocess.run([sys.executable, "-m", "ensemble.build", "--max-mb", "1", "--runs-dir", str(smoke_search[0].parent), "--run", "smoke",
+                          "--ensemble-dir", str(tmp_path / "ens"), "--test", str(tiny_data[1]), "--format", "kaggle",
+                          "--lookup", str(tmp_path / "lookup.csv"), "--out", str(tmp_path / "k.csv")], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1
+    assert run.stderr.strip().splitlines() == [f"error: {tmp_path / 'lookup.csv'}: row 2 (line 3): column ImageId: ImageId 99 is not in the test file"]
+    assert "candidate trials" not in run.stdout and not (tmp_path / "ens").exists()
+
+
+def test_an_unwritable_output_folder_fails_before_any_work(smoke_search, tiny_data, tmp_path):
+    run = subprocess.run([sys.executable, "-m", "ensemble.build", "--max-mb", "1", "--runs-dir", str(smoke_search[0].parent), "--run", "smoke",
+                          "--ensemble-dir", str(tmp_path / "ens"), "--test", str(tiny_data[1]), "--out", str(tmp_path / "no/such/dir/s.csv")],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1 and "no such folder to write into" in run.stderr
+    assert not (tmp_path / "ens").exists()
+
+
+def test_two_builds_at_once_leave_one_whole_ensemble_and_two_whole_submissions(smoke_search, tiny_data, tmp_path):
+    def start(n):
+        return subprocess.Popen([sys.executable, "-m", "ensemble.build", "--max-mb", "1", "--runs-dir", str(smoke_search[0].parent),
+                                 "--run", "smoke", "--ensemble-dir", str(tmp_path / "ens"), "--test", str(tiny_data[1]),
+                                 "--out", str(tmp_path / f"s{n}.csv")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    builds = [start(1), start(2)]
+    assert [b.wait(timeout=300) for b in builds] == [0, 0], [b.stderr.read() for b in builds]
+    manifest = json.loads((tmp_path / "ens/manifest.json").read_text())
+    assert {p.name for p in (tmp_path / "ens/members").iterdir()} == {f"{m['name']}.pt" for m in manifest["members"]}
+    for n in (1, 2):
+        assert pd.read_csv(tmp_path / f"s{n}.csv").shape == (12, 30)
+
+
+def test_a_truncated_member_checkpoint_is_skipped_with_a_warning(smoke_search, tmp_path, capsys):
+    import shutil
+
+    from search.checkpoint import WEIGHTS
+    from search.results import SearchFolder
+
+    copy = tmp_path / "smoke"
+    shutil.copytree(smoke_search[0], copy)
+    trials = SearchFolder(copy).trials()
+    weights = trials[0].checkpoint.folder / WEIGHTS
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    names = {c.name for c in load_candidates(copy)}
+    assert trials[0].id not in names and len(names) == len(trials) - 1
+    assert f"warning: trial {trials[0].id}" in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""An interrupted search (Ctrl-C after a finished trial) resumes to all its trials, earlier ones unchanged."""
+"""A search interrupted (Ctrl-C) or killed hard (SIGKILL of the driver and everything it started, as a
+power cut) resumes to all its trials, finished ones unchanged, Optuna's study one record per trial."""
 
 import os
 import signal
@@ -6,9 +7,12 @@ import subprocess
 import sys
 import time
 
+import optuna
 import torch
 
 from search.results import SearchFolder
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
 def _finished(search: SearchFolder) -> dict:
@@ -19,28 +23,84 @@ def _finished(search: SearchFolder) -> dict:
         return {}
 
 
-def test_interrupted_search_resumes_to_all_trials(tmp_path):
-    cmd = [sys.executable, "-m", "search.run", "--smoke", "--trials", "8", "--max-epochs", "3",
-           "--storage", str(tmp_path), "--name", "cut", "--no-dashboard"]
-    search = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    folder = SearchFolder(tmp_path / "cut")
-    deadline = time.time() + 300
-    while not _finished(folder) and time.time() < deadline and search.poll() is None:
-        time.sleep(0.2)
-    search.send_signal(signal.SIGINT)  # what Ctrl-C sends
-    search.wait(timeout=120)
-    before = _finished(folder)
-    assert 1 <= len(before) < 8, "the interruption should land mid-search"
-    weights_before = {t: trial.checkpoint.weights() for t, trial in before.items()}
+def _search(tmp_path, name: str, trials: int) -> list[str]:
+    return [sys.executable, "-m", "search.run", "--smoke", "--trials", str(trials), "--max-epochs", "3",
+            "--storage", str(tmp_path), "--name", name, "--no-dashboard"]
 
-    resumed = subprocess.run(cmd[:3] + ["--resume", "--storage", str(tmp_path), "--name", "cut", "--no-dashboard"],
-                             capture_output=True, text=True, timeout=400, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+def _stop_mid_search(cmd: list[str], search: SearchFolder, stop) -> dict:
+    """Start the search, stop it with `stop(process)` once a trial has finished; the finished trials."""
+    process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 300
+    while not _finished(search) and time.time() < deadline and process.poll() is None:
+        time.sleep(0.2)
+    stop(process)
+    process.wait(timeout=120)
+    return _finished(search)
+
+
+def _resume_and_check(cmd: list[str], search: SearchFolder, before: dict, trials: int) -> None:
+    assert 1 <= len(before) < trials, "the stop should land mid-search"
+    weights_before = {t: trial.checkpoint.weights() for t, trial in before.items()}
+    resumed = subprocess.run(cmd[:3] + ["--resume", *cmd[8:]], capture_output=True, text=True, timeout=600,
+                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     assert resumed.returncode == 0, resumed.stderr[-2000:]
 
-    after = {t.id: t for t in folder.trials()}
-    assert len(after) == 8 and all(t.status == "DONE" for t in after.values())
+    after = {t.id: t for t in search.trials()}
+    assert len(after) == trials and all(t.status == "DONE" for t in after.values())
     for trial_id, trial in before.items():
         assert after[trial_id].best_val_rmse == trial.best_val_rmse
         assert after[trial_id].checkpoint == trial.checkpoint
         for name, value in after[trial_id].checkpoint.weights().items():
             assert torch.equal(value, weights_before[trial_id][name]), f"{trial_id} was retrained"
+    study = optuna.load_study(study_name=search.settings.name, storage=search.optuna_url)
+    assert len(study.trials) == trials  # one record per Tune trial: none lost, none counted twice
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+
+
+def test_interrupted_search_resumes_to_all_trials(tmp_path):
+    cmd = _search(tmp_path, "cut", 8)
+    search = SearchFolder(tmp_path / "cut")
+    before = _stop_mid_search(cmd, search, lambda p: p.send_signal(signal.SIGINT))  # what Ctrl-C sends
+    _resume_and_check(cmd, search, before, 8)
+
+
+def test_search_killed_hard_resumes_to_all_trials(tmp_path):
+    cmd = _search(tmp_path, "killed", 8)
+    search = SearchFolder(tmp_path / "killed")
+    before = _stop_mid_search(cmd, search, lambda p: os.killpg(p.pid, signal.SIGKILL))  # the driver and all it started
+    _resume_and_check(cmd, search, before, 8)
+
+
+def _trial_processes(session: int) -> list[int]:
+    """Ray's trial processes (actors named ImplicitFunc) of the search running in `session`."""
+    found = subprocess.run(["pgrep", "-f", "ImplicitFunc"], capture_output=True, text=True).stdout.split()
+    return [int(pid) for pid in found if _session(int(pid)) == session]
+
+
+def _session(pid: int) -> int | None:
+    try:
+        return os.getsid(pid)
+    except ProcessLookupError:
+        return None
+
+
+def test_a_trial_whose_process_is_killed_is_restarted_and_finishes(tmp_path):
+    """As when the out-of-memory killer takes a trial: Ray's failure handling restarts it once."""
+    cmd = [sys.executable, "-m", "search.run", "--smoke", "--trials", "1", "--max-epochs", "8", "--storage", str(tmp_path),
+           "--name", "oom", "--no-dashboard"]
+    process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    search = SearchFolder(tmp_path / "oom")
+    deadline, killed = time.time() + 300, False
+    while not killed and time.time() < deadline and process.poll() is None:
+        time.sleep(0.2)
+        try:
+            reported = any(t.checkpoint for t in search.trials())
+        except Exception:  # no experiment state yet
+            continue
+        if reported and _trial_processes(session=process.pid):
+            os.kill(_trial_processes(session=process.pid)[0], signal.SIGKILL)
+            killed = True
+    assert killed and process.wait(timeout=300) == 0
+    [trial] = search.trials()
+    assert trial.status == "DONE" and trial.metrics["epoch"] == 8

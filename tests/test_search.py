@@ -79,3 +79,23 @@ def test_crashed_trials_are_recorded_and_reported(ray_cluster, tmp_path, capsys)
     table = pd.read_csv(tmp_path / "crash" / "leaderboard.csv")
     assert (table["status"] == "ERROR").all() and len(table) == 2
     assert len(list((tmp_path / "crash").glob("*/error.txt"))) == 2
+
+
+def test_a_second_search_under_an_existing_name_is_refused(smoke_search, capsys):
+    from search.run import main
+
+    folder = smoke_search[0]
+    with pytest.raises(SystemExit) as exit_code:
+        main(["--smoke", "--storage", str(folder.parent), "--name", folder.name, "--no-dashboard"])
+    assert exit_code.value.code == 1
+    assert "already holds a search: continue it with --resume --name smoke" in capsys.readouterr().err
+
+
+def test_a_trial_that_always_raises_ends_error_while_the_others_finish(ray_cluster, tmp_path):
+    from search.run import main
+
+    space = tmp_path / "one_bad.yaml"  # dropout 2.4 passes the range check but TrainConfig rejects it inside the trial
+    space.write_text("start: [{dropout: 2.4}, {dropout: 0.0}, {dropout: 0.5}]\narch: cnn_gap\nbatch_size: 16\ndropout: {uniform: [0.0, 2.5]}\n")
+    main(["--smoke", "--trials", "3", "--space", str(space), "--storage", str(tmp_path), "--name", "one_bad", "--no-dashboard"])
+    statuses = {t.sampled["dropout"]: t.status for t in SearchFolder(tmp_path / "one_bad").trials()}
+    assert statuses == {2.4: "ERROR", 0.0: "DONE", 0.5: "DONE"}
