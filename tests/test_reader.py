@@ -234,3 +234,11 @@ def test_each_invalid_file_gets_one_line_and_exit_1(train_frame, tmp_path, capsy
         lines = capsys.readouterr().err.strip().splitlines()
         assert exit_code.value.code == 1, name
         assert len(lines) == 1 and lines[0].startswith(f"error: {path}") and words in lines[0], (name, lines)
+
+
+def test_an_unwritable_cache_only_warns(train_frame, tmp_path, monkeypatch, capsys):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")  # a cache 'folder' that cannot be created (read-only for any user, root included)
+    monkeypatch.setenv("KPTUNE_CACHE", str(blocker / "cache"))
+    faces = load_faces(write(train_frame, tmp_path / "t.csv"))
+    assert len(faces) == 48 and "warning: cannot cache the parsed file" in capsys.readouterr().err
