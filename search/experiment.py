@@ -109,7 +109,8 @@ def requeue_orphans(search: SearchFolder) -> None:
     study = optuna.load_study(study_name=search.settings.name, storage=storage)
     known = [trial.config for trial in tune.ExperimentAnalysis(str(search.folder)).trials]  # pending ones too
     for orphan in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if not any(all(sampled.get(k) == v for k, v in orphan.params.items()) for sampled in known):
+        proposed = orphan.params and any(all(sampled.get(k) == v for k, v in orphan.params.items()) for sampled in known)
+        if not proposed:  # never handed to Tune (or killed before its values were drawn)
             storage.set_trial_state_values(orphan._trial_id, state=TrialState.WAITING)  # Optuna has no public id setter
             print(f"Optuna trial {orphan.number} was proposed but never started before the search stopped: proposed again")
 
