@@ -37,6 +37,13 @@ def mirror_keypoints(keypoints_px: torch.Tensor) -> torch.Tensor:
     return mirrored[:, torch.as_tensor(FLIP_PERMUTATION)]
 
 
+def mean_face_rmse(train_px: np.ndarray, val_px: np.ndarray) -> float:
+    """The baseline every score is read against: RMSE (px) of predicting the average training face for
+    every validation face."""
+    mean = np.nanmean(train_px, axis=0)
+    return rmse_px(np.broadcast_to(mean, val_px.shape), val_px)
+
+
 def rmse_px(prediction_px: np.ndarray, target_px: np.ndarray) -> float:
     """Kaggle's score: RMSE in pixels over every labelled coordinate."""
     labelled = ~np.isnan(target_px)

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import argparse
 import html
-import shutil
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -22,8 +20,10 @@ import numpy as np
 import pandas as pd
 
 from data.errors import DataError, exits_on_bad_input
+from data.files import write_folder_atomically
 from data.keypoints import KEYPOINT_NAMES
 from data.split import Split
+from data.transforms import mean_face_rmse
 
 from .leaderboard import leaderboard, readable
 from .plots import plot_overlay, plot_search, plt
@@ -41,11 +41,6 @@ def keypoint_rmse(predictions: np.ndarray, targets: np.ndarray) -> np.ndarray:
 def face_rmse(predictions: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """(N,) RMSE in px of each face over its labelled coordinates."""
     return np.sqrt(np.nanmean((predictions - targets) ** 2, axis=1))
-
-
-def mean_face_rmse(split: Split) -> float:
-    mean = np.nanmean(split.train.keypoints, axis=0)
-    return float(np.sqrt(np.nanmean((mean - split.val.keypoints) ** 2)))
 
 
 def _figure_keypoints(errors: dict[str, np.ndarray], path: Path) -> None:
@@ -109,27 +104,19 @@ def write_report(search: SearchFolder) -> Path:
     """Write runs/NAME/report/ atomically; returns index.html."""
     settings = search.settings
     trials = search.trials()
-    reported = [t for t in trials if t.checkpoint is not None and t.status in ("DONE", "UNFINISHED")]
-    if not reported:
+    usable = [t for t in trials if t.usable]
+    if not usable:
         raise DataError(str(search.folder), "no trial with a checkpoint yet: nothing to report")
-    best = min(reported, key=lambda t: t.best_val_rmse)
+    best = min(usable, key=lambda t: t.best_val_rmse)
     split = best.checkpoint.config.load_split()
-    baseline = mean_face_rmse(split)
+    baseline = mean_face_rmse(split.train.keypoints, split.val.keypoints)
     ensemble = _ensemble(search, split)
 
-    out = search.report_folder
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=".report."))
-    try:
-        sections = _sections(search, trials, best, split, baseline, ensemble, tmp)
-        (tmp / "index.html").write_text(_page(settings.name, sections))
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out / "index.html"
+    def fill(folder: Path) -> None:
+        sections = _sections(search, trials, best, split, baseline, ensemble, folder)
+        (folder / "index.html").write_text(_page(settings.name, sections))
+
+    return write_folder_atomically(search.report_folder, fill) / "index.html"
 
 
 def _ensemble(search: SearchFolder, split: Split):

@@ -46,6 +46,7 @@ def train_trial(sampled: dict[str, Any], base: dict[str, Any], split: Split) -> 
             "val_rmse": epoch.val_rmse,
             METRIC: trainer.best_rmse,
             "epoch_seconds": epoch.seconds,
+            "lr": epoch.lr,
             **size,
         }
         if not epoch.improved:

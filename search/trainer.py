@@ -16,7 +16,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from data.augment import Augmentation
 from data.split import Split
-from data.transforms import denormalise_keypoints, normalise_keypoints, rmse_px
+from data.transforms import denormalise_keypoints, mean_face_rmse, normalise_keypoints, rmse_px
 
 from .checkpoint import Checkpoint, EpochResult, ValPredictions, build_model
 from .config import TrainConfig
@@ -55,8 +55,7 @@ class Trainer:
         self.train_keypoints = torch.tensor(split.train.keypoints, device=self.device)  # (N, 30) px, NaN = missing
         self.val_images = torch.tensor(split.val.images, device=self.device)
         self.steps_per_epoch = math.ceil(len(split.train) / config.batch_size)
-        mean_face = np.nanmean(split.train.keypoints, axis=0)
-        self.mean_face_rmse = rmse_px(np.broadcast_to(mean_face, split.val.keypoints.shape), split.val.keypoints)
+        self.mean_face_rmse = mean_face_rmse(split.train.keypoints, split.val.keypoints)
 
         # channels_last: faster convolutions on both CPU (oneDNN) and GPU (tensor cores)
         self.model = build_model(config).to(self.device, memory_format=torch.channels_last)
