@@ -28,7 +28,6 @@ if TYPE_CHECKING:  # Ray is imported only where trials are read: the CLIs check 
 
 METRIC = "best_val_rmse"  # what the search minimises: the validation RMSE (px) of the weights a trial keeps
 SETTINGS, OPTUNA_DB, MACHINE = "search.json", "optuna.db", "machine.json"
-STATUSES = ("DONE", "DIVERGED", "ERROR", "UNFINISHED")
 
 
 @dataclass(frozen=True)
@@ -83,6 +82,7 @@ def _record(result, base: dict) -> TrialRecord:
     error = ""
     if result.error:
         error = [line for line in str(result.error).splitlines() if line.strip()][-1].strip()
+    # Read back from disk, the error is Ray's wrapper of the trial's exception: its text names the class.
     status = "DIVERGED" if "TrainingDiverged" in str(result.error or "") else "ERROR" if result.error else \
         "DONE" if metrics.get("done") else "UNFINISHED"
     history = result.metrics_dataframe if result.metrics_dataframe is not None else pd.DataFrame()
