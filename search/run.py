@@ -38,7 +38,8 @@ class Mode:
 MODES = {
     # every trial's one-cycle schedule spans max_epochs; ASHA judges at a third of it (epoch 8) and at the end
     "data": Mode(DEFAULT_SPACE, trials=50, max_epochs=24, grace_period=8, time_budget_s=0, demo_faces=0),
-    # the demo: ~12 minutes on 2 CPUs; grace 3 because cnn_small leaves the mean-face plateau in epoch 3-4
+    # the demo: 2 minutes on 2 CPUs (bf16, a trial per core); grace 3 because cnn_small leaves the
+    # mean-face plateau in epoch 3-4
     "demo": Mode(DEMO_SPACE, trials=8, max_epochs=8, grace_period=3, time_budget_s=14 * 60, demo_faces=1000),
     "smoke": Mode(SMOKE_SPACE, trials=3, max_epochs=1, grace_period=1, time_budget_s=0, demo_faces=48),
 }
@@ -47,7 +48,7 @@ MODES = {
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m search.run", description=__doc__.split("\n\n")[0])
     p.add_argument("--trials", type=int, help="trials in all (default 50; demo 8; smoke 3)")
-    p.add_argument("--train", help="train CSV; omitted = the built-in synthetic demo data, sized to finish in ~15 min on 2 CPUs")
+    p.add_argument("--train", help="train CSV; omitted = the built-in synthetic demo data (about 2 minutes on 2 CPUs)")
     p.add_argument("--val", help="validation CSV (default: a seeded 15%% hold-out of --train)")
     p.add_argument("--name", help="run name: results in runs/NAME (default search-TIME; with --resume, the latest run)")
     p.add_argument("--space", type=Path, help=f"search-space YAML (default {DEFAULT_SPACE.name} with GPUs, {CPU_SPACE.name} without)")
