@@ -81,7 +81,7 @@ def load_candidates(run: Path) -> list[Candidate]:
     """One candidate per usable trial: its checkpoint holds the trial's kept (best) weights."""
     candidates = []
     for trial in SearchFolder(run).trials():
-        if trial.checkpoint is None or trial.status not in ("DONE", "UNFINISHED"):
+        if trial.checkpoint is None or not trial.healthy:
             continue  # crashed or diverged trials never enter an ensemble
         problem = _unreadable(trial.checkpoint)
         if problem:

@@ -137,7 +137,7 @@ def run_search(settings: SearchSettings, space: SearchSpace, split: Split, addre
     print(f"\nleaderboard: {search.leaderboard_csv}   plots: {search.plot_png}")
     print(f"next: python -m ensemble.build --max-mb 50 --runs-dir {settings.storage} --run {settings.name} --test TEST.csv")
     if any(t.usable for t in trials):
-        print(f"report: {write_report(search)}")
+        print(f"report: {write_report(search, trials)}")
     failed = [t for t in trials if t.status in ("ERROR", "DIVERGED")]
     for trial in failed:
         print(f"trial {trial.id} {'crashed' if trial.status == 'ERROR' else 'diverged'}: {trial.error}  (full traceback: {trial.folder}/error.txt)")

@@ -52,7 +52,8 @@ def plot_overlay(images: np.ndarray, predictions: np.ndarray, path: Path, target
 
 
 def plot_search(trials: list, path: Path, baseline_px: float | None = None, max_epochs: int | None = None) -> None:
-    """Left: every trial's validation RMSE per epoch, trials that ASHA stopped early thin and grey.
+    """Left: every trial's validation RMSE per epoch, trials stopped before the last epoch (by ASHA or
+    by patience) thin and grey.
     Right: each trial's best, in start order, by architecture. Log scale and the mean-face baseline, so
     the good trials stay apart however far a poor one strays."""
     fig, (curves_ax, best_ax) = plt.subplots(1, 2, figsize=(12, 4.2))
@@ -69,7 +70,7 @@ def plot_search(trials: list, path: Path, baseline_px: float | None = None, max_
         ax.set_yscale("log")
         if baseline_px:
             ax.axhline(baseline_px, color="black", ls=":", lw=1, label="mean face")
-    curves_ax.set(xlabel="epoch", ylabel="val RMSE (px, log scale)", title="learning curves (grey dashed: stopped early by ASHA)")
+    curves_ax.set(xlabel="epoch", ylabel="val RMSE (px, log scale)", title="learning curves (grey dashed: stopped early)")
     best_ax.set(xlabel="trial (in start order)", ylabel="best val RMSE (px, log scale)", title="best per trial (square: stopped early)")
     best_ax.xaxis.get_major_locator().set_params(integer=True)
     handles = {h.get_label(): h for h in [*best_ax.collections, *best_ax.lines]}

@@ -27,7 +27,7 @@ from data.transforms import mean_face_rmse
 
 from .leaderboard import leaderboard, readable
 from .plots import plot_overlay, plot_search, plt
-from .results import SearchFolder, TrialRecord, latest_search
+from .results import STATUSES, SearchFolder, TrialRecord, latest_search
 
 FACES_SHOWN = 8  # best- and worst-predicted validation faces on the page
 
@@ -100,10 +100,11 @@ def _table(frame: pd.DataFrame) -> str:
     return f"<div class='scroll'>{frame.to_html(index=False, border=0, classes='table', na_rep='', escape=True)}</div>"
 
 
-def write_report(search: SearchFolder) -> Path:
-    """Write runs/NAME/report/ atomically; returns index.html."""
+def write_report(search: SearchFolder, trials: list[TrialRecord] | None = None) -> Path:
+    """Write runs/NAME/report/ atomically; returns index.html. `trials`: the search's records when the
+    caller has just read them (else they are read here)."""
     settings = search.settings
-    trials = search.trials()
+    trials = search.trials() if trials is None else trials
     usable = [t for t in trials if t.usable]
     if not usable:
         raise DataError(str(search.folder), "no trial with a checkpoint yet: nothing to report")
@@ -136,7 +137,7 @@ def _sections(search: SearchFolder, trials: list[TrialRecord], best: TrialRecord
     summary = {
         "data": f"{Path(best.checkpoint.config.train).name} ({len(split.train)} training faces), "
                 f"validation: {Path(best.checkpoint.config.val).name if best.checkpoint.config.val else 'a seeded hold-out of train'} ({len(split.val)} faces)",
-        "trials": ", ".join(f"{sum(t.status == s for t in trials)} {s}" for s in ("DONE", "UNFINISHED", "DIVERGED", "ERROR") if any(t.status == s for t in trials)),
+        "trials": ", ".join(f"{sum(t.status == s for t in trials)} {s}" for s in STATUSES if any(t.status == s for t in trials)),
         "mean-face baseline": f"{baseline:.3f} px (predicting the average training face)",
         "best trial": f"{best.id} ({best.config.arch}): {best.best_val_rmse:.3f} px, {best.best_val_rmse / baseline:.0%} of the baseline",
         "ensemble": f"{ensemble[0].val_rmse:.3f} px with {len(ensemble[0].members)} members, {ensemble[0].total_mb:.1f} MB "

@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # Ray is imported only where trials are read: the CLIs check 
 
 METRIC = "best_val_rmse"  # what the search minimises: the validation RMSE (px) of the weights a trial keeps
 SETTINGS, OPTUNA_DB, MACHINE = "search.json", "optuna.db", "machine.json"
+STATUSES = ("DONE", "UNFINISHED", "DIVERGED", "ERROR")
 
 
 @dataclass(frozen=True)
@@ -47,9 +48,14 @@ class TrialRecord:
         return self.metrics.get(METRIC, math.nan)
 
     @property
+    def healthy(self) -> bool:
+        """Finished or interrupted: neither crashed nor diverged."""
+        return self.status in ("DONE", "UNFINISHED")
+
+    @property
     def usable(self) -> bool:
-        """May enter an ensemble: not crashed or diverged, with a complete checkpoint."""
-        return self.status in ("DONE", "UNFINISHED") and self.checkpoint is not None and self.checkpoint.is_complete()
+        """May enter an ensemble: healthy, with a complete checkpoint."""
+        return self.healthy and self.checkpoint is not None and self.checkpoint.is_complete()
 
 
 def trial_records(grid: ResultGrid, base: dict) -> list[TrialRecord]:

@@ -131,13 +131,14 @@ def check_before_start(settings: SearchSettings) -> tuple[SearchSpace, Split]:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     settings = settings_to_resume(args) if args.resume else settings_from_args(args)
-    if not args.resume and SearchFolder(settings.folder).is_search():  # never mix two searches' trials in one folder
-        raise DataError(str(settings.folder), f"already holds a search: continue it with --resume --name {settings.name}, "
-                                              "or give another --name")
+    search = SearchFolder(settings.folder)
+    if not args.resume and search.is_search():  # never mix two searches' trials in one folder
+        raise DataError(str(search.folder), f"already holds a search: continue it with --resume --name {settings.name}, "
+                                            "or give another --name")
     space, split = check_before_start(settings)
     if not args.resume:
-        SearchFolder(settings.folder).write_settings(settings)
-        SearchFolder(settings.folder).write_machine(machine())
+        search.write_settings(settings)
+        search.write_machine(machine())
 
     from .experiment import run_search  # imports Ray: only once the input is known to be good
 
