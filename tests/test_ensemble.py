@@ -21,7 +21,7 @@ from ensemble.submission import kaggle_frame, read_lookup
 
 @pytest.fixture(scope="module")
 def candidates(smoke_search):
-    return load_candidates(smoke_search[0])
+    return load_candidates(smoke_search)
 
 
 def _sizes(candidates, dtype="fp32"):
@@ -31,7 +31,7 @@ def _sizes(candidates, dtype="fp32"):
 def test_budget_below_the_total_is_respected_and_ensemble_beats_best_member(candidates, smoke_search, tmp_path):
     sizes = _sizes(candidates)
     budget_mb = (sizes.sum() - 1) / 1e6  # not all of them fit
-    folder = build(candidates, budget_mb, "fp32", 50, smoke_search[0], tmp_path / "ens")
+    folder = build(candidates, budget_mb, "fp32", 50, smoke_search, tmp_path / "ens")
     manifest = json.loads((folder / "manifest.json").read_text())
     files = [folder / m["file"] for m in manifest["members"]]
     assert sum(f.stat().st_size for f in files) <= budget_mb * 1e6
@@ -52,12 +52,12 @@ def test_selection_only_uses_members_that_fit():
 
 def test_budget_below_the_smallest_candidate_is_a_clear_error(candidates, smoke_search, tmp_path):
     with pytest.raises(DataError, match="below the smallest candidate"):
-        build(candidates, 0.001, "fp32", 50, smoke_search[0], tmp_path / "none")
+        build(candidates, 0.001, "fp32", 50, smoke_search, tmp_path / "none")
 
 
 def test_fp16_members_are_half_the_size_and_agree_with_fp32(candidates, smoke_search, tmp_path):
     assert (_sizes(candidates, "fp16") < 0.6 * _sizes(candidates)).all()
-    folder = build(candidates, 10, "fp16", 50, smoke_search[0], tmp_path / "half")
+    folder = build(candidates, 10, "fp16", 50, smoke_search, tmp_path / "half")
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["dtype"] == "fp16" and manifest["max_diff_px"] < 0.05
 
@@ -81,7 +81,7 @@ def test_kaggle_lookup_gets_exactly_its_row_ids_back():
 
 
 def test_build_cli_writes_course_csv_and_predict_cli_reuses_the_folder(smoke_search, tiny_data, tmp_path):
-    folder = smoke_search[0]
+    folder = smoke_search
     run = subprocess.run([sys.executable, "-m", "ensemble.build", "--max-mb", "1", "--runs-dir", str(folder.parent), "--run", "smoke",
                           "--ensemble-dir", str(tmp_path / "ens"), "--test", str(tiny_data[1]), "--student-id", "2019211234", "--tta", "flip"],
                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
@@ -106,15 +106,15 @@ def test_build_cli_writes_course_csv_and_predict_cli_reuses_the_folder(smoke_sea
 def test_loaded_ensemble_predicts_in_pixels(smoke_search, tiny_data, tmp_path):
     from data.reader import load_faces
 
-    candidates = load_candidates(smoke_search[0])
-    folder = build(candidates, 10, "fp32", 50, smoke_search[0], tmp_path / "e")
+    candidates = load_candidates(smoke_search)
+    folder = build(candidates, 10, "fp32", 50, smoke_search, tmp_path / "e")
     predictions = Ensemble(folder).predict(load_faces(tiny_data[1]).images)
     assert predictions.shape == (12, 30) and np.isfinite(predictions).all()
 
 
 def test_a_bad_lookup_fails_before_any_model_is_loaded(smoke_search, tiny_data, tmp_path):
     (tmp_path / "lookup.csv").write_text("RowId,ImageId,FeatureName,Location\n1,1,nose_tip_x,\n2,99,nose_tip_y,\n")
-    run = subprocess.run([sys.executable, "-m", "ensemble.build", "--max-mb", "1", "--runs-dir", str(smoke_search[0].parent), "--run", "smoke",
+    run = subprocess.run([sys.executable, "-m", "ensemble.build", "--max-mb", "1", "--runs-dir", str(smoke_search.parent), "--run", "smoke",
                           "--ensemble-dir", str(tmp_path / "ens"), "--test", str(tiny_data[1]), "--format", "kaggle",
                           "--lookup", str(tmp_path / "lookup.csv"), "--out", str(tmp_path / "k.csv")], capture_output=True, text=True, timeout=300)
     assert run.returncode == 1
@@ -123,7 +123,7 @@ def test_a_bad_lookup_fails_before_any_model_is_loaded(smoke_search, tiny_data, 
 
 
 def test_an_unwritable_output_folder_fails_before_any_work(smoke_search, tiny_data, tmp_path):
-    run = subprocess.run([sys.executable, "-m", "ensemble.build", "--max-mb", "1", "--runs-dir", str(smoke_search[0].parent), "--run", "smoke",
+    run = subprocess.run([sys.executable, "-m", "ensemble.build", "--max-mb", "1", "--runs-dir", str(smoke_search.parent), "--run", "smoke",
                           "--ensemble-dir", str(tmp_path / "ens"), "--test", str(tiny_data[1]), "--out", str(tmp_path / "no/such/dir/s.csv")],
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 1 and "no such folder to write into" in run.stderr
@@ -132,7 +132,7 @@ def test_an_unwritable_output_folder_fails_before_any_work(smoke_search, tiny_da
 
 def test_two_builds_at_once_leave_one_whole_ensemble_and_two_whole_submissions(smoke_search, tiny_data, tmp_path):
     def start(n):
-        return subprocess.Popen([sys.executable, "-m", "ensemble.build", "--max-mb", "1", "--runs-dir", str(smoke_search[0].parent),
+        return subprocess.Popen([sys.executable, "-m", "ensemble.build", "--max-mb", "1", "--runs-dir", str(smoke_search.parent),
                                  "--run", "smoke", "--ensemble-dir", str(tmp_path / "ens"), "--test", str(tiny_data[1]),
                                  "--out", str(tmp_path / f"s{n}.csv")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -151,7 +151,7 @@ def test_a_truncated_member_checkpoint_is_skipped_with_a_warning(smoke_search, t
     from search.results import SearchFolder
 
     copy = tmp_path / "smoke"
-    shutil.copytree(smoke_search[0], copy)
+    shutil.copytree(smoke_search, copy)
     trials = SearchFolder(copy).trials()
     weights = trials[0].checkpoint.folder / WEIGHTS
     weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])

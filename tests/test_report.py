@@ -17,7 +17,7 @@ from search.results import SearchFolder
 @pytest.fixture(scope="module")
 def report(smoke_search):
     """index.html of the smoke search, with an ensemble built into the search folder."""
-    search = SearchFolder(smoke_search[0])
+    search = SearchFolder(smoke_search)
     build(load_candidates(search.folder), 10, "fp32", 50, search.folder, search.ensemble_folder)
     return write_report(search)
 
@@ -34,13 +34,13 @@ def test_the_leaderboard_has_one_row_per_trial(report, smoke_search):
     page = report.read_text()
     table = page.split("<h2>Leaderboard</h2>")[1].split("</table>")[0]
     rows = re.findall(r"<tr>", table.split("<tbody>")[1])
-    assert len(rows) == len(SearchFolder(smoke_search[0]).trials()) == 3
+    assert len(rows) == len(SearchFolder(smoke_search).trials()) == 3
 
 
 def test_the_page_names_no_path_of_this_machine(report, tiny_data, smoke_search):
     page = report.read_text()
     for path in re.findall(r"(?<![\w.])/(?:tmp|home|root|usr|var|work|mnt)/[^\s'\"<]*", page):
-        assert path.startswith(str(smoke_search[0])), path
+        assert path.startswith(str(smoke_search)), path
     assert str(tiny_data[0].parent) not in page
 
 
@@ -49,10 +49,10 @@ def test_the_page_needs_nothing_from_the_network(report):
 
 
 def test_report_cli_writes_the_page_of_the_latest_search(smoke_search):
-    run = subprocess.run([sys.executable, "-m", "search.report", "--runs-dir", str(smoke_search[0].parent)],
+    run = subprocess.run([sys.executable, "-m", "search.report", "--runs-dir", str(smoke_search.parent)],
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
-    assert "report: " in run.stdout and (smoke_search[0] / "report/index.html").is_file()
+    assert "report: " in run.stdout and (smoke_search / "report/index.html").is_file()
 
 
 def test_keypoint_error_is_over_both_coordinates_of_each_keypoint():

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import optuna
 import torch
@@ -13,6 +14,7 @@ import torch
 from search.results import SearchFolder
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
+FAULTY_SEARCH = [sys.executable, str(Path(__file__).with_name("faulty_search.py"))]  # search.run with a fault injected
 
 
 def _finished(search: SearchFolder) -> dict:
@@ -70,6 +72,28 @@ def test_search_killed_hard_resumes_to_all_trials(tmp_path):
     search = SearchFolder(tmp_path / "killed")
     before = _stop_mid_search(cmd, search, lambda p: os.killpg(p.pid, signal.SIGKILL))  # the driver and all it started
     _resume_and_check(cmd, search, before, 8)
+
+
+def test_a_search_killed_mid_checkpoint_resumes_to_all_trials(tmp_path):
+    """The kill lands inside a checkpoint write, leaving a file cut in half."""
+    flags = tmp_path / "flags"
+    flags.mkdir()
+    cmd = _search(tmp_path, "cut_checkpoint", 8)
+    search = SearchFolder(tmp_path / "cut_checkpoint")
+    before = _stop_mid_search([*FAULTY_SEARCH, "kill_mid_checkpoint", str(flags), *cmd[3:]], search, lambda p: (flags / "armed").touch())
+    assert (flags / "killed").exists(), "the search should have been killed inside a checkpoint write"
+    _resume_and_check(cmd, search, before, 8)
+
+
+def test_a_trial_that_raises_once_is_retried_and_finishes(tmp_path):
+    """Ray's failure handling restarts the trial from its last checkpoint; it ends DONE, all epochs run."""
+    cmd = [*FAULTY_SEARCH, "raise_once", str(tmp_path), "--smoke", "--trials", "1", "--max-epochs", "4", "--storage", str(tmp_path),
+           "--name", "flaky", "--no-dashboard"]
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert (tmp_path / "raised").exists(), "the fault should have fired"
+    [trial] = SearchFolder(tmp_path / "flaky").trials()
+    assert trial.status == "DONE" and trial.metrics["epoch"] == 4
 
 
 def _trial_processes(session: int) -> list[int]:

@@ -7,13 +7,8 @@ import pytest
 from search.results import SearchFolder
 
 
-def test_three_trial_smoke_search_finishes_in_under_two_minutes(smoke_search):
-    _, seconds = smoke_search
-    assert seconds < 120
-
-
 def test_leaderboard_has_a_row_per_trial_best_first(smoke_search):
-    folder, _ = smoke_search
+    folder = smoke_search
     table = pd.read_csv(folder / "leaderboard.csv")
     assert len(table) == 3
     assert (table["status"] == "DONE").all()
@@ -22,7 +17,7 @@ def test_leaderboard_has_a_row_per_trial_best_first(smoke_search):
 
 
 def test_every_trial_has_its_config_and_a_complete_checkpoint(smoke_search):
-    folder, _ = smoke_search
+    folder = smoke_search
     trials = SearchFolder(folder).trials()
     assert len(trials) == 3
     for trial in trials:
@@ -33,7 +28,7 @@ def test_every_trial_has_its_config_and_a_complete_checkpoint(smoke_search):
 
 
 def test_all_trials_are_scored_on_the_same_validation_faces(smoke_search):
-    folder, _ = smoke_search
+    folder = smoke_search
     ids = [trial.checkpoint.val.ids for trial in SearchFolder(folder).trials()]
     for other in ids[1:]:
         np.testing.assert_array_equal(ids[0], other)
@@ -42,7 +37,7 @@ def test_all_trials_are_scored_on_the_same_validation_faces(smoke_search):
 def test_search_leaves_optuna_study_and_plots(smoke_search):
     import optuna
 
-    folder, _ = smoke_search
+    folder = smoke_search
     study = optuna.load_study(study_name="smoke", storage=f"sqlite:///{folder / 'optuna.db'}")
     assert len(study.trials) == 3
     assert (folder / "search.png").stat().st_size > 0
@@ -84,7 +79,7 @@ def test_crashed_trials_are_recorded_and_reported(ray_cluster, tmp_path, capsys)
 def test_a_second_search_under_an_existing_name_is_refused(smoke_search, capsys):
     from search.run import main
 
-    folder = smoke_search[0]
+    folder = smoke_search
     with pytest.raises(SystemExit) as exit_code:
         main(["--smoke", "--storage", str(folder.parent), "--name", folder.name, "--no-dashboard"])
     assert exit_code.value.code == 1

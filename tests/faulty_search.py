@@ -1,0 +1,69 @@
+"""`python tests/faulty_search.py FAULT FLAGS [search.run arguments]`: `search.run` with a fault injected
+into every trial process through Ray's own `worker_process_setup_hook`, so that product code carries no
+test hooks. FLAGS is a folder through which the test and the fault talk across processes:
+
+  raise_once           a trial's second epoch raises, once in the whole search (FLAGS/raised marks it)
+  kill_mid_checkpoint  once the test creates FLAGS/armed, the next file a checkpoint writes is cut in half
+                       and the search's whole process group (driver, Ray, trials) is SIGKILLed, as by a
+                       power cut (FLAGS/killed marks it)
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+
+
+def _first(flag: Path) -> bool:
+    """True for the first caller in any process: creating a file with O_EXCL is atomic."""
+    try:
+        os.close(os.open(flag, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        return True
+    except FileExistsError:
+        return False
+
+
+def raise_once(flags: Path, search_group: int) -> None:
+    from search.trainer import Trainer
+
+    train_epoch = Trainer.train_epoch
+
+    def faulty(self, *args, **kwargs):
+        if len(self.history) == 1 and _first(flags / "raised"):
+            raise RuntimeError("injected fault: a trial's second epoch raises, once")
+        return train_epoch(self, *args, **kwargs)
+
+    Trainer.train_epoch = faulty
+
+
+def kill_mid_checkpoint(flags: Path, search_group: int) -> None:
+    import torch
+
+    save = torch.save
+
+    def cut_short(obj, path, *args, **kwargs):
+        save(obj, path, *args, **kwargs)
+        if (flags / "armed").exists() and _first(flags / "killed"):
+            os.truncate(path, os.path.getsize(path) // 2)
+            os.killpg(search_group, signal.SIGKILL)  # the driver and the Ray processes it started
+            os.killpg(os.getpgid(0), signal.SIGKILL)  # Ray starts its workers in groups of their own
+
+    torch.save = cut_short
+
+
+FAULTS = {"raise_once": raise_once, "kill_mid_checkpoint": kill_mid_checkpoint}
+
+if __name__ == "__main__":
+    import ray
+
+    from search.run import main
+
+    fault, flags, argv, search_group = FAULTS[sys.argv[1]], Path(sys.argv[2]), sys.argv[3:], os.getpgid(0)
+
+    def setup() -> None:  # runs in every Ray worker process as it starts
+        fault(flags, search_group)
+
+    ray.init(num_cpus=2, include_dashboard=False, runtime_env={"worker_process_setup_hook": setup})
+    main(argv)
