@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from .errors import DataError
 from .faces import Faces
@@ -30,5 +29,9 @@ def make_split(train_path: str, val_path: str | None = None, *, val_fraction: fl
         return Split(train, labelled_rows(load_faces(val_path, need_labels=True)))
     if len(train) < 2:
         raise DataError(train_path, f"has {len(train)} labelled rows: too few to hold out a validation set")
+    # imported here: sklearn takes 0.6 s to import, and every trial process imports this module (to
+    # unpickle its Split) without ever splitting
+    from sklearn.model_selection import train_test_split
+
     fit, held = train_test_split(np.arange(len(train)), test_size=val_fraction, random_state=seed)
     return Split(train.subset(np.sort(fit)), train.subset(np.sort(held)))
