@@ -36,9 +36,11 @@ from data.split import Split  # noqa: E402
 from data.synthetic import images_to_strings  # noqa: E402
 from ensemble.ensemble import Manifest, Member, write_manifest  # noqa: E402
 from models import create_model, list_models, saved_size_bytes  # noqa: E402
+from search.checkpoint import Checkpoint  # noqa: E402
 from search.config import TrainConfig  # noqa: E402
 from search.device import pick_device  # noqa: E402
 from search.experiment import start_ray  # noqa: E402
+from search.results import SearchFolder  # noqa: E402
 from search.space import load_space  # noqa: E402
 from search.trainer import Trainer, predict_keypoints  # noqa: E402
 
@@ -97,7 +99,8 @@ def write_space(folder: Path, text: str) -> Path:
 
 
 def tune_overhead(data: Path, epochs: int, repeats: int, work: Path) -> dict:
-    """search.train against a one-trial search of the same configuration, alternating, medians."""
+    """search.train against a one-trial search of the same configuration, alternating, medians; also the
+    seconds the epochs themselves took each way (the rest is start-up, checkpoints and outputs)."""
     from search.run import main as search_main
     from search.train import main as train_main
 
@@ -106,19 +109,28 @@ def tune_overhead(data: Path, epochs: int, repeats: int, work: Path) -> dict:
              "weight-decay": "1e-4", "warmup": "0.2", "aug": "1", "ema": "0.5", "patience": str(epochs)}
     space = write_space(work, "".join(f"{k.replace('-', '_')}: {v}\n" for k, v in flags.items()))
     data_flags = ["--train", str(data / "train.csv.gz"), "--val", str(data / "val.csv.gz")]
-    direct, searched = [], []
+    direct, searched, direct_epochs, searched_epochs = [], [], [], []
     for r in range(repeats):
         start = time.perf_counter()
         train_main([f"--{k}={v}" for k, v in flags.items()] + ["--epochs", str(epochs), "--out", str(work / f"train{r}")] + data_flags)
         direct.append(time.perf_counter() - start)
+        direct_epochs.append(sum(e.seconds for e in Checkpoint(work / f"train{r}").history()))
         start = time.perf_counter()
         search_main(["--trials", "1", "--max-epochs", str(epochs), "--space", str(space), "--storage", str(work / "runs"),
                      "--name", f"overhead{r}", "--no-dashboard", "--cpus-per-trial", str(os.cpu_count())] + data_flags)  # all cores, as search.train
         searched.append(time.perf_counter() - start)
-    d, s = statistics.median(direct), statistics.median(searched)
-    print(f"tune overhead: search.train {d:.1f} s, one-trial search {s:.1f} s: ratio {s / d:.3f} (+{s - d:.1f} s)", flush=True)
+        [trial] = SearchFolder(work / "runs" / f"overhead{r}").trials()
+        searched_epochs.append(float(trial.history["epoch_seconds"].sum()))
+    # The machine's speed drifts between runs by as much as the overhead, so each search is compared
+    # with the search.train run just before it: the median of those paired ratios is the figure.
+    ratio = statistics.median(s / d for d, s in zip(direct, searched))
+    overhead = statistics.median(s - d for d, s in zip(direct, searched))
+    epochs_ratio = statistics.median(s / d for d, s in zip(direct_epochs, searched_epochs))
+    print(f"tune overhead: search.train {statistics.median(direct):.1f} s, one-trial search {statistics.median(searched):.1f} s (medians); "
+          f"paired: ratio {ratio:.3f}, +{overhead:.1f} s; the epochs alone: ratio {epochs_ratio:.3f}", flush=True)
     return {"config": {**flags, "epochs": epochs}, "search_train_s": direct, "one_trial_search_s": searched,
-            "ratio": s / d, "overhead_s": s - d}
+            "search_train_epochs_s": direct_epochs, "one_trial_search_epochs_s": searched_epochs,
+            "ratio": ratio, "overhead_s": overhead, "epochs_ratio": epochs_ratio}
 
 
 TRIALS_SPACE = """\
@@ -190,6 +202,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=FACES15)
     parser.add_argument("--quick", action="store_true", help="batch 64 only, short windows, no trials-per-hour comparison")
     parser.add_argument("--overhead-epochs", type=int, default=6, help="epochs of the configuration timed with and without Tune")
+    parser.add_argument("--overhead-repeats", type=int, default=4, help="runs each way (the median counts: run-to-run noise here is about 10 %%)")
     parser.add_argument("--ensemble", default="vgg_opt,vgg_opt,vgg_opt", help="member architectures of the 50 MB ensemble")
     parser.add_argument("--ensemble-dtype", choices=["fp32", "fp16"], default="fp16")
     parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=SECTIONS, help="what to measure (default all)")
@@ -212,7 +225,8 @@ def main() -> None:
 
             start_ray(None, None)  # as search.run starts it, before the clock: Ray's start-up is not a trial's cost
             if "tune_overhead" in run:
-                report["tune_overhead"] = tune_overhead(args.data, 2 if args.quick else args.overhead_epochs, 1 if args.quick else 2, Path(tmp))
+                report["tune_overhead"] = tune_overhead(args.data, 2 if args.quick else args.overhead_epochs, 1 if args.quick else args.overhead_repeats,
+                                                        Path(tmp))
             if "trials_per_hour" in run:
                 report["trials_per_hour"] = trials_per_hour(args.data, 2, Path(tmp))
             ray.shutdown()

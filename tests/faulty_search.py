@@ -45,7 +45,8 @@ def kill_mid_checkpoint(flags: Path, search_group: int) -> None:
 
     def cut_short(obj, path, *args, **kwargs):
         save(obj, path, *args, **kwargs)
-        if (flags / "armed").exists() and _first(flags / "killed"):
+        written_to_disk = isinstance(path, (str, os.PathLike))  # not a buffer (Ray and torch save to those too)
+        if written_to_disk and (flags / "armed").exists() and _first(flags / "killed"):
             os.truncate(path, os.path.getsize(path) // 2)
             os.killpg(search_group, signal.SIGKILL)  # the driver and the Ray processes it started
             os.killpg(os.getpgid(0), signal.SIGKILL)  # Ray starts its workers in groups of their own

@@ -28,16 +28,18 @@ def _dot_error(image: torch.Tensor, point: torch.Tensor, radius: int = 4) -> flo
 
 
 @pytest.mark.parametrize("flip", [False, True])
-def test_each_dot_lands_under_its_keypoint_after_flip_and_affine(flip):
+@pytest.mark.parametrize("origin", [0.0, 1.0])
+def test_each_dot_lands_under_its_keypoint_after_flip_and_affine(flip, origin):
+    """origin 1: the labels put pixel column c at x = c + 1, as 1-based tools do."""
     generator = torch.Generator().manual_seed(1)
-    images, keypoints = _dots(), GRID.repeat(15, 1)
+    images, keypoints = _dots(), GRID.repeat(15, 1) + origin
     if flip:
-        images, keypoints = images.flip(-1), mirror_keypoints(keypoints)
+        images, keypoints = images.flip(-1), mirror_keypoints(keypoints, origin)
     matrices = Augmentation(rotate=15, scale=0.1, shift=4).random_matrices(15, generator)
-    images, keypoints = warp(images, keypoints, matrices)
+    images, keypoints = warp(images, keypoints, matrices, origin)
     for k in range(15):
         j = PARTNER[k] if flip else k  # a mirrored left eye is the face's right eye
-        assert _dot_error(images[k, 0], keypoints[k].view(15, 2)[j]) <= 0.5, KEYPOINT_NAMES[k]
+        assert _dot_error(images[k, 0], keypoints[k].view(15, 2)[j] - origin) <= 0.5, KEYPOINT_NAMES[k]
 
 
 def test_random_augmentation_keeps_every_dot_under_its_own_or_partner_keypoint():

@@ -3,7 +3,6 @@
 import gzip
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pandas as pd
@@ -51,10 +50,8 @@ def test_gzip_columns_in_any_order_and_missing_labels(train_frame, tmp_path):
 def test_second_load_of_an_unchanged_file_comes_from_the_cache(train_frame, tmp_path):
     path = write(train_frame, tmp_path / "t.csv")
     first = load_faces(path)
-    start = time.perf_counter()
     second = load_faces(path)
     assert not first.from_cache and second.from_cache
-    assert time.perf_counter() - start < 0.2
     np.testing.assert_array_equal(first.images, second.images)
 
 
