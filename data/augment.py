@@ -2,9 +2,10 @@
 affine (rotation, scale, shift) that moves the keypoints by the same matrix, and photometric changes
 (brightness, contrast, gamma, noise).
 
-Geometry works in pixels with the pixel-index convention (pixel column c has its centre at x = c), so
-the image centre is (W - 1) / 2 = 47.5 and grid_sample runs with align_corners=True. A keypoint that
-the transform pushes out of the frame becomes NaN: missing, so the masked loss ignores it.
+Geometry works in pixels. Images are indexed from pixel centres (the centre is (W - 1) / 2 = 47.5 and
+grid_sample runs with align_corners=True); keypoints are in the labels' convention, shifted from that by
+the data set's label origin (data.origin), which every geometric step takes into account. A keypoint
+that the transform pushes out of the frame becomes NaN: missing, so the masked loss ignores it.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class Augmentation:
     """Ranges of the random changes; all zero but flip = the seed's recipe."""
 
     flip: bool = True  # mirror half the faces, left/right keypoints swapped
+    origin: float = 0.0  # px: where the labels put the top-left pixel's centre (data.origin)
     rotate: float = 0.0  # degrees: angle ~ U(-rotate, rotate)
     scale: float = 0.0  # zoom ~ U(1 - scale, 1 + scale)
     shift: float = 0.0  # pixels: each axis ~ U(-shift, shift)
@@ -41,9 +43,9 @@ class Augmentation:
     def __call__(self, images: torch.Tensor, keypoints_px: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """images (B, 1, 96, 96) in [0, 1], keypoints (B, 30) px (NaN = missing) -> both augmented."""
         if self.flip:
-            images, keypoints_px = random_hflip(images, keypoints_px, generator)
+            images, keypoints_px = random_hflip(images, keypoints_px, generator, self.origin)
         if self.affine:
-            images, keypoints_px = warp(images, keypoints_px, self.random_matrices(len(images), generator))
+            images, keypoints_px = warp(images, keypoints_px, self.random_matrices(len(images), generator), self.origin)
         return self.photometric(images, generator), keypoints_px
 
     def random_matrices(self, n: int, generator: torch.Generator) -> torch.Tensor:
@@ -74,11 +76,12 @@ def _uniform(shape, generator: torch.Generator) -> torch.Tensor:
     return torch.rand(shape, generator=generator, device=generator.device) * 2 - 1
 
 
-def random_hflip(images: torch.Tensor, keypoints_px: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def random_hflip(images: torch.Tensor, keypoints_px: torch.Tensor, generator: torch.Generator,
+                 origin: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Mirror a random half of a batch; keypoints (B, 30) px follow, partners swapped."""
     chosen = torch.rand(len(images), generator=generator, device=generator.device) < 0.5
     images = torch.where(chosen[:, None, None, None], images.flip(-1), images)
-    keypoints_px = torch.where(chosen[:, None], mirror_keypoints(keypoints_px), keypoints_px)
+    keypoints_px = torch.where(chosen[:, None], mirror_keypoints(keypoints_px, origin), keypoints_px)
     return images, keypoints_px
 
 
@@ -91,9 +94,10 @@ def affine_matrices(angle: torch.Tensor, zoom: torch.Tensor, shift: torch.Tensor
     return torch.cat([linear, offset[..., None]], dim=-1)
 
 
-def warp(images: torch.Tensor, keypoints_px: torch.Tensor, matrices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Apply forward maps (B, 2, 3) in pixels to images (B, 1, H, W) and keypoints (B, 30) px.
-    Keypoints that land outside the frame become NaN (both coordinates)."""
+def warp(images: torch.Tensor, keypoints_px: torch.Tensor, matrices: torch.Tensor, origin: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Apply forward maps (B, 2, 3) in pixel-index coordinates to images (B, 1, H, W) and keypoints
+    (B, 30) px whose labels put the top-left pixel's centre at `origin`. Keypoints that land outside the
+    frame become NaN (both coordinates)."""
     linear, offset = matrices[..., :2], matrices[..., 2:]
     # grid_sample needs the inverse map, in coordinates where -1 and 1 are the outer pixels' centres.
     inverse = torch.linalg.inv(linear)
@@ -103,8 +107,8 @@ def warp(images: torch.Tensor, keypoints_px: torch.Tensor, matrices: torch.Tenso
     grid = F.affine_grid(theta, list(images.shape), align_corners=True)
     images = F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
 
-    points = keypoints_px.view(len(keypoints_px), -1, 2)  # (B, 15, 2)
+    points = keypoints_px.view(len(keypoints_px), -1, 2) - origin  # (B, 15, 2) in pixel-index coordinates
     moved = points @ linear.transpose(1, 2) + offset.transpose(1, 2)
     outside = ((moved < 0) | (moved > IMAGE_SIZE - 1)).any(-1, keepdim=True)
     moved = torch.where(outside, torch.full_like(moved, float("nan")), moved)
-    return images, moved.reshape(keypoints_px.shape)
+    return images, (moved + origin).reshape(keypoints_px.shape)

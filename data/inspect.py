@@ -9,6 +9,7 @@ import numpy as np
 
 from .errors import exits_on_bad_input
 from .keypoints import KEYPOINT_NAMES
+from .origin import describe_origin, estimate_origin, nearest_convention
 from .reader import ignored_columns, load_faces
 
 
@@ -32,6 +33,11 @@ def main(argv: list[str] | None = None) -> None:
         return
     missing = np.isnan(faces.keypoints)
     print(f"complete rows: {int((~missing.any(axis=1)).sum())} of {len(faces)}")
+    try:
+        origin = estimate_origin(faces)
+        print(f"{describe_origin(nearest_convention(origin))} (estimated {origin:.2f} from the faces)")
+    except ValueError as err:
+        print(f"label origin: {err}")
     print("missing values per keypoint (x, y):")
     for k, name in enumerate(KEYPOINT_NAMES):
         print(f"  {name:<26} {missing[:, 2 * k].sum():>6} {missing[:, 2 * k + 1].sum():>6}")

@@ -1,7 +1,8 @@
 """Normalisation, mirroring and the score: the seed's recipe, on torch tensors.
 
-Coordinates follow the pixel-index convention: pixel column c has its centre at x = c, so mirroring
-an image of width W maps x to (W - 1) - x.
+Coordinates are the labels' own: pixel column c has its centre at x = c + origin, where the origin is
+the data set's label convention (data.origin: 0 for the pixel-index convention, 1 for 1-based labels),
+so mirroring an image of width W maps x to 2 (W - 1) / 2 + 2 origin - x.
 """
 
 from __future__ import annotations
@@ -29,11 +30,11 @@ def denormalise_keypoints(targets: torch.Tensor) -> torch.Tensor:
     return targets * CENTRE + CENTRE
 
 
-def mirror_keypoints(keypoints_px: torch.Tensor) -> torch.Tensor:
-    """Keypoints (B, 30) in pixels of a left-right mirrored face: x -> (W - 1) - x, and every
-    left/right pair swaps names. Its own inverse."""
+def mirror_keypoints(keypoints_px: torch.Tensor, origin: float = 0.0) -> torch.Tensor:
+    """Keypoints (B, 30) in pixels of a left-right mirrored face: x -> 2 axis - x about the image's
+    axis (W - 1) / 2 + origin, and every left/right pair swaps names. Its own inverse."""
     mirrored = keypoints_px.clone()
-    mirrored[:, X_COLUMNS] = (IMAGE_SIZE - 1) - mirrored[:, X_COLUMNS]
+    mirrored[:, X_COLUMNS] = (IMAGE_SIZE - 1 + 2 * origin) - mirrored[:, X_COLUMNS]
     return mirrored[:, torch.as_tensor(FLIP_PERMUTATION)]
 
 

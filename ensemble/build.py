@@ -61,7 +61,7 @@ def build(candidates: list[Candidate], budget_mb: float, dtype: str, rounds: int
     cpu = torch.device("cpu")
     bf16 = uses_bf16(amp, cpu)
     models = [load_model(candidates[i].config, states[i], cpu) for i in chosen]
-    alone = [predict_members([m], np.ones(1), images, tta=False, device=cpu, bf16=bf16) for m in models]
+    alone = [predict_members([m], np.ones(1), images, device=cpu, bf16=bf16) for m in models]
     max_diff = max(float(np.abs(p - candidates[i].val_predictions).max()) for p, i in zip(alone, chosen))
     weights = selection.weights[chosen]
     members = [

@@ -51,17 +51,18 @@ def write_manifest(folder: Path, manifest: Manifest) -> None:
     (folder / MANIFEST).write_text(json.dumps(asdict(manifest), indent=2) + "\n")
 
 
-def predict_members(models: list[torch.nn.Module], weights: np.ndarray, images: np.ndarray, tta: bool, device: torch.device,
-                    bf16: bool) -> np.ndarray:
-    """Weighted average of the members' predictions (N, 30) px; with tta, each member also sees the
-    mirrored face and its mirrored answer is mapped back."""
+def predict_members(models: list[torch.nn.Module], weights: np.ndarray, images: np.ndarray, device: torch.device, bf16: bool,
+                    tta_origins: list[float] | None = None) -> np.ndarray:
+    """Weighted average of the members' predictions (N, 30) px. Flip TTA when given each member's label
+    origin: each member also sees the mirrored face, and its answer is mirrored back about that member's
+    axis."""
     batch = torch.from_numpy(images).to(device)
     total = np.zeros((len(images), 30), np.float32)
-    for model, weight in zip(models, weights):
+    for i, (model, weight) in enumerate(zip(models, weights)):
         prediction = predict_keypoints(model, batch, bf16)
-        if tta:
+        if tta_origins is not None:
             mirrored = predict_keypoints(model, batch.flip(-1), bf16)
-            prediction = (prediction + mirror_keypoints(torch.from_numpy(mirrored)).numpy()) / 2
+            prediction = (prediction + mirror_keypoints(torch.from_numpy(mirrored), tta_origins[i]).numpy()) / 2
         total += weight * prediction
     return total
 
@@ -76,15 +77,15 @@ class Ensemble:
         self.device = pick_device(device)
         self.bf16 = uses_bf16(amp, self.device)
         self.models = [
-            load_model(TrainConfig.from_dict(m.config), torch.load(self.folder / m.file, map_location="cpu", weights_only=True), self.device)
+            load_model(TrainConfig.from_saved(m.config), torch.load(self.folder / m.file, map_location="cpu", weights_only=True), self.device)
             for m in self.manifest.members
         ]
         self.weights = np.array([m.weight for m in self.manifest.members])
 
     def predict(self, images: np.ndarray, tta: bool = False) -> np.ndarray:
         """(N, 96, 96) uint8 -> (N, 30) px."""
-        return predict_members(self.models, self.weights, images, tta, self.device, self.bf16)
+        return predict_members(self.models, self.weights, images, self.device, self.bf16, [c.origin for c in self.configs] if tta else None)
 
     @property
     def configs(self) -> list[TrainConfig]:
-        return [TrainConfig.from_dict(m.config) for m in self.manifest.members]
+        return [TrainConfig.from_saved(m.config) for m in self.manifest.members]

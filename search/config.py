@@ -34,6 +34,9 @@ class TrainConfig:
     val: str = _field("", "validation CSV; empty = hold out val_fraction of train")
     val_fraction: float = _field(0.15, "share of train held out for validation when no val file is given")
     split_seed: int = _field(0, "seed of the train/validation split (shared by every trial of a search)")
+    label_origin: str = _field("auto", "where the labels put the top-left pixel's centre, px: 0 (pixel column c at x = c), 1 "
+                                       "(1-based labels), 0.5 (pixel edges at whole numbers), or auto: estimated from the "
+                                       "training faces (data.origin). Flips mirror about x = 47.5 + this")
     # model
     arch: str = _field("vgg_opt", "architecture name from `python -m models`")
     dropout: float = _field(1.0, "factor on the architecture's dropout rates: 1 = the seed's, 0 = none")
@@ -84,6 +87,23 @@ class TrainConfig:
         for name in ("lr", "batch_size", "epochs", "patience"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, not {getattr(self, name)}")
+        if self.label_origin != "auto" and not _is_number(self.label_origin):
+            raise ValueError(f"label_origin must be a number of pixels or auto, not '{self.label_origin}'")
+
+    @property
+    def origin(self) -> float:
+        """The label origin, px (data.origin); known once `with_label_origin` has resolved auto."""
+        if self.label_origin == "auto":
+            raise RuntimeError("label_origin is still auto: resolve it with with_label_origin(split) first")
+        return float(self.label_origin)
+
+    def with_label_origin(self, split: Split) -> TrainConfig:
+        """This config with label_origin auto replaced by the convention its training faces follow."""
+        if self.label_origin != "auto":
+            return self
+        from data.origin import infer_origin
+
+        return dataclasses.replace(self, label_origin=str(infer_origin(split.train)))
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], base: TrainConfig | None = None) -> TrainConfig:
@@ -109,7 +129,13 @@ class TrainConfig:
 
     @classmethod
     def load(cls, path: Path) -> TrainConfig:
-        return cls.from_dict(json.loads(Path(path).read_text()))
+        return cls.from_saved(json.loads(Path(path).read_text()))
+
+    @classmethod
+    def from_saved(cls, values: dict[str, Any]) -> TrainConfig:
+        """A config saved with a checkpoint or an ensemble. Those saved before label_origin existed
+        were trained in the pixel-index convention: origin 0."""
+        return cls.from_dict({"label_origin": "0", **values})
 
 
 @dataclass(frozen=True)
@@ -146,6 +172,14 @@ def _coerce(value: Any, kind: type, name: str) -> Any:
         return kind(value)
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be {kind.__name__}, not {value!r}") from None
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
 
 
 def config_fields() -> list[dataclasses.Field]:

@@ -9,11 +9,12 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from configs import CPU_SPACE, DEFAULT_SPACE, DEMO_SPACE, SMOKE_SPACE
 from data.errors import DataError, exits_on_bad_input
+from data.origin import describe_origin
 from data.split import Split
 from data.synthetic import demo_dataset
 
@@ -115,16 +116,19 @@ def settings_to_resume(args: argparse.Namespace) -> SearchSettings:
     return search.settings
 
 
-def check_before_start(settings: SearchSettings) -> tuple[SearchSpace, Split]:
-    """Everything that can be wrong with the input fails here, before Ray starts."""
+def check_before_start(settings: SearchSettings) -> tuple[SearchSettings, SearchSpace, Split]:
+    """Everything that can be wrong with the input fails here, before Ray starts. Returns the settings
+    with the data's label origin resolved, once for every trial."""
     try:
         space = load_space(settings.space)
     except ValueError as err:
         raise DataError(settings.space, str(err).removeprefix(f"{settings.space}: ")) from None
     base = TrainConfig.from_dict(settings.base)
     split = base.load_split()
-    print(f"data: {len(split.train)} train faces, {len(split.val)} validation faces (every trial is scored on the same ones)")
-    return space, split
+    base = base.with_label_origin(split)
+    print(f"data: {len(split.train)} train faces, {len(split.val)} validation faces (every trial is scored on the same ones); "
+          f"{describe_origin(base.origin)}")
+    return replace(settings, base=base.to_dict()), space, split
 
 
 @exits_on_bad_input
@@ -135,7 +139,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.resume and search.is_search():  # never mix two searches' trials in one folder
         raise DataError(str(search.folder), f"already holds a search: continue it with --resume --name {settings.name}, "
                                             "or give another --name")
-    space, split = check_before_start(settings)
+    settings, space, split = check_before_start(settings)
     if not args.resume:
         search.write_settings(settings)
         search.write_machine(machine())

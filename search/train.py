@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from data.errors import exits_on_bad_input
+from data.origin import describe_origin
 from data.synthetic import demo_dataset
 
 from .config import TrainConfig, config_fields
@@ -56,7 +57,8 @@ def main(argv: list[str] | None = None) -> None:
 
     split = config.load_split()
     trainer = Trainer(config, split)
-    print(f"{config.arch} on {describe(trainer.device, trainer.bf16)}: {len(split.train)} train faces, {len(split.val)} validation faces")
+    print(f"{config.arch} on {describe(trainer.device, trainer.bf16)}: {len(split.train)} train faces, {len(split.val)} validation faces; "
+          f"{describe_origin(trainer.config.origin)}")
     try:
         trainer.fit(verbose=True)
     except TrainingDiverged as err:

@@ -35,14 +35,14 @@ class TrainingDiverged(RuntimeError):
 
 def augmentation(c: TrainConfig) -> Augmentation:
     """The config's augmentation: every range scaled by the strength `aug` (0 = flip only)."""
-    return Augmentation(flip=c.flip, rotate=c.aug * c.aug_rotate, scale=c.aug * c.aug_scale, shift=c.aug * c.aug_shift,
+    return Augmentation(flip=c.flip, origin=c.origin, rotate=c.aug * c.aug_rotate, scale=c.aug * c.aug_scale, shift=c.aug * c.aug_shift,
                         brightness=c.aug * c.aug_brightness, contrast=c.aug * c.aug_contrast, gamma=c.aug * c.aug_gamma,
                         noise=c.aug * c.aug_noise)
 
 
 class Trainer:
     def __init__(self, config: TrainConfig, split: Split):
-        self.config = config
+        self.config = config = config.with_label_origin(split)  # resolved: the checkpoint records the number
         self.device = pick_device(config.device)
         set_threads(self.device, config.threads)
         self.bf16 = uses_bf16(config.amp, self.device)
