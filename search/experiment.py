@@ -26,7 +26,7 @@ from .config import SearchSettings
 from .leaderboard import format_table, leaderboard
 from .plots import plot_search
 from .report import write_report
-from .results import METRIC, SearchFolder, trial_records
+from .results import METRIC, SearchFolder
 from .space import SearchSpace
 from .trainable import train_trial
 
@@ -127,9 +127,9 @@ def run_search(settings: SearchSettings, space: SearchSpace, split: Split, addre
         tuner = tune.Tuner.restore(path, trainable=make_trainable(settings, split), resume_unfinished=True, resume_errored=False)
     else:
         tuner = new_tuner(settings, space, split)
-    trials = trial_records(tuner.fit(), settings.base)
-
+    tuner.fit()
     search = SearchFolder(settings.folder)
+    trials = search.trials()  # as every later reader sees them: from the experiment state Tune just saved
     table = leaderboard(trials)
     write_csv_atomically(table, search.leaderboard_csv)
     plot_search(trials, search.plot_png, max_epochs=settings.max_epochs)

@@ -29,8 +29,9 @@ def plot_history(history: list, path: Path, title: str = "") -> None:
 
 
 def plot_overlay(images: np.ndarray, predictions: np.ndarray, path: Path, targets: np.ndarray | None = None, n: int = 16,
-                 titles: list[str] | None = None, suptitle: str = "") -> None:
-    """A grid of faces with predicted keypoints (red x) and, where known, the true ones (green o)."""
+                 titles: list[str] | None = None, suptitle: str = "", origin: float = 0.0) -> None:
+    """A grid of faces with predicted keypoints (red x) and, where known, the true ones (green o);
+    `origin`: the labels' (data.origin), so that each point is drawn on the pixel it names."""
     n = min(n, len(images))
     cols = min(n, 8)
     rows = -(-n // cols)
@@ -38,7 +39,8 @@ def plot_overlay(images: np.ndarray, predictions: np.ndarray, path: Path, target
     for ax in axes.flat:
         ax.axis("off")
     for i, ax in zip(range(n), axes.flat):
-        ax.imshow(images[i], cmap="gray", vmin=0, vmax=255)
+        low, high = origin - 0.5, images.shape[-1] - 0.5 + origin  # the pixels' edges in label coordinates
+        ax.imshow(images[i], cmap="gray", vmin=0, vmax=255, extent=(low, high, high, low))
         if targets is not None:
             ax.scatter(targets[i, 0::2], targets[i, 1::2], s=10, facecolors="none", edgecolors="lime", linewidths=0.8)
         ax.scatter(predictions[i, 0::2], predictions[i, 1::2], s=8, c="red", marker="x", linewidths=0.8)

@@ -170,7 +170,8 @@ def _sections(search: SearchFolder, trials: list[TrialRecord], best: TrialRecord
     order = np.argsort(per_face)
     for name, chosen, words in (("faces_best.png", order[:FACES_SHOWN], "best"), ("faces_worst.png", order[::-1][:FACES_SHOWN], "worst")):
         plot_overlay(split.val.images[chosen], predictions[chosen], folder / name, targets=targets[chosen], n=FACES_SHOWN,
-                     titles=[f"{per_face[i]:.2f} px" for i in chosen], suptitle=f"the {FACES_SHOWN} {words}-predicted validation faces ({who})")
+                     titles=[f"{per_face[i]:.2f} px" for i in chosen], suptitle=f"the {FACES_SHOWN} {words}-predicted validation faces ({who})",
+                     origin=best.checkpoint.config.origin)
         sections.append(_figure(name, f"The {words}-predicted validation faces ({who}), RMSE per face"))
 
     if ensemble:

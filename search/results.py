@@ -24,7 +24,7 @@ from .checkpoint import Checkpoint
 from .config import SearchSettings, TrainConfig
 
 if TYPE_CHECKING:  # Ray is imported only where trials are read: the CLIs check their input first
-    from ray.tune import ResultGrid
+    from ray.tune import Result
 
 METRIC = "best_val_rmse"  # what the search minimises: the validation RMSE (px) of the weights a trial keeps
 SETTINGS, OPTUNA_DB, MACHINE = "search.json", "optuna.db", "machine.json"
@@ -58,11 +58,6 @@ class TrialRecord:
         return self.healthy and self.checkpoint is not None and self.checkpoint.is_complete()
 
 
-def trial_records(grid: ResultGrid, base: dict) -> list[TrialRecord]:
-    """One record per trial of a Tune result grid; `base`: the config every trial of the search shares."""
-    return [_record(result, base) for result in grid]
-
-
 def _sampled(result) -> dict:
     """What the space gave the trial (Optuna's values and the space's fixed ones)."""
     from ray.air.constants import EXPR_PARAM_FILE  # Tune's record of them, written as a trial starts
@@ -80,7 +75,8 @@ def _config(sampled: dict, checkpoint: Checkpoint | None, base: dict) -> TrainCo
         return None
 
 
-def _record(result, base: dict) -> TrialRecord:
+def _record(result: Result, state: str, base: dict) -> TrialRecord:
+    """One trial from Tune's result and status; `base`: the config every trial of the search shares."""
     folder = Path(result.path)
     metrics = result.metrics or {}
     checkpoint = Checkpoint(Path(result.checkpoint.path)) if result.checkpoint else None
@@ -89,8 +85,10 @@ def _record(result, base: dict) -> TrialRecord:
     if result.error:
         error = [line for line in str(result.error).splitlines() if line.strip()][-1].strip()
     # Read back from disk, the error is Ray's wrapper of the trial's exception: its text names the class.
+    # Finished is Tune's word (TERMINATED), not the last result's `done`: a search stopped between the two
+    # has a last result marked done for a trial that Tune will run again on --resume.
     status = "DIVERGED" if "TrainingDiverged" in str(result.error or "") else "ERROR" if result.error else \
-        "DONE" if metrics.get("done") else "UNFINISHED"
+        "DONE" if state == "TERMINATED" else "UNFINISHED"
     history = result.metrics_dataframe if result.metrics_dataframe is not None else pd.DataFrame()
     return TrialRecord(
         id=metrics.get("trial_id") or folder.name,
@@ -153,8 +151,9 @@ class SearchFolder:
         """Every trial Tune has recorded in this folder (no Ray needed)."""
         from ray.tune import ExperimentAnalysis, ResultGrid
 
-        grid = ResultGrid(ExperimentAnalysis(str(self.folder), default_metric=METRIC, default_mode="min"))
-        return trial_records(grid, self.settings.base)
+        analysis = ExperimentAnalysis(str(self.folder), default_metric=METRIC, default_mode="min")
+        states = {trial.path: trial.status for trial in analysis.trials}  # by folder, as ResultGrid names them
+        return [_record(result, states[result.path], self.settings.base) for result in ResultGrid(analysis)]
 
 
 def latest_search(storage: Path) -> SearchFolder | None:

@@ -123,7 +123,7 @@ def check_before_start(settings: SearchSettings) -> tuple[SearchSettings, Search
         space = load_space(settings.space)
     except ValueError as err:
         raise DataError(settings.space, str(err).removeprefix(f"{settings.space}: ")) from None
-    base = TrainConfig.from_dict(settings.base)
+    base = TrainConfig.from_saved(settings.base)  # a search saved before label_origin existed resumes with its origin 0
     split = base.load_split()
     base = base.with_label_origin(split)
     print(f"data: {len(split.train)} train faces, {len(split.val)} validation faces (every trial is scored on the same ones); "

@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"error: {err}")
     trainer.save(out)
     plot_history(trainer.history, out / "curves.png", title=f"{config.arch}: best val RMSE {trainer.best_rmse:.3f} px")
-    plot_overlay(split.val.images, trainer.best_predictions, out / "val_overlay.png", targets=split.val.keypoints)
+    plot_overlay(split.val.images, trainer.best_predictions, out / "val_overlay.png", targets=split.val.keypoints, origin=trainer.config.origin)
     print(f"best val RMSE {trainer.best_rmse:.3f} px; checkpoint: {out} (weights, config, {len(split.val)} validation predictions, curves.png, val_overlay.png)")
 
 
