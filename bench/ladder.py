@@ -71,7 +71,7 @@ def run_rung(name: str, values: dict, data: Path, box_s: float) -> dict:
     trainer = Trainer(config, split)
     history = trainer.fit(verbose=True, time_budget_s=box_s)
     wall = time.perf_counter() - start
-    tta = predict_members([trainer.evaluated], np.ones(1), split.val.images, tta=True, device=trainer.device, bf16=False)
+    tta = predict_members([trainer.evaluated], np.ones(1), split.val.images, trainer.device, bf16=False, tta_origins=[trainer.config.origin])
     result = {"rung": name, "config": config.to_dict(), "val_rmse": trainer.best_rmse, "val_rmse_flip_tta": rmse_px(tta, split.val.keypoints),
               "epochs": len(history), "best_epoch": min(history, key=lambda r: r.val_rmse).epoch,
               "seconds_per_epoch": sum(r.seconds for r in history) / len(history), "wall_s": wall}
