@@ -10,11 +10,12 @@ import tempfile
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from data.errors import DataError
 from ensemble.build import build
 from ensemble.candidates import load_candidates, shipped_size
-from ensemble.ensemble import Ensemble
+from ensemble.ensemble import Ensemble, predict_members
 from ensemble.select import select
 from ensemble.submission import kaggle_frame, read_lookup
 
@@ -158,3 +159,22 @@ def test_a_truncated_member_checkpoint_is_skipped_with_a_warning(smoke_search, t
     names = {c.name for c in load_candidates(copy)}
     assert trials[0].id not in names and len(names) == len(trials) - 1
     assert f"warning: trial {trials[0].id}" in capsys.readouterr().err
+
+
+class _FixedAnswer(torch.nn.Module):
+    """A 'net' that gives every face the same normalised keypoints, mirrored or not."""
+
+    def __init__(self, answer: torch.Tensor):
+        super().__init__()
+        self.register_buffer("answer", answer)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.answer.expand(len(images), -1)
+
+
+def test_flip_tta_mirrors_back_about_each_members_label_origin():
+    """One pixel more origin moves the mirrored answer by two, so the TTA average's x by one; y stays."""
+    model, images = _FixedAnswer(torch.linspace(-0.5, 0.5, 30)[None]), np.zeros((3, 96, 96), np.uint8)
+    at = {origin: predict_members([model], np.ones(1), images, torch.device("cpu"), bf16=False, tta_origins=[origin]) for origin in (0.0, 1.0)}
+    np.testing.assert_allclose(at[1.0][:, 0::2] - at[0.0][:, 0::2], 1.0, atol=1e-5)
+    np.testing.assert_allclose(at[1.0][:, 1::2], at[0.0][:, 1::2])
