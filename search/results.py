@@ -151,7 +151,8 @@ class SearchFolder:
         """Every trial Tune has recorded in this folder (no Ray needed)."""
         from ray.tune import ExperimentAnalysis, ResultGrid
 
-        analysis = ExperimentAnalysis(str(self.folder), default_metric=METRIC, default_mode="min")
+        # absolute: Tune reads the folder through pyarrow, which takes a relative path for a URI and fails
+        analysis = ExperimentAnalysis(str(self.folder.resolve()), default_metric=METRIC, default_mode="min")
         states = {trial.path: trial.status for trial in analysis.trials}  # by folder, as ResultGrid names them
         return [_record(result, states[result.path], self.settings.base) for result in ResultGrid(analysis)]
 

@@ -1,5 +1,7 @@
 """A real smoke search (Ray Tune + Optuna + ASHA) on tiny synthetic data."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -94,3 +96,9 @@ def test_a_trial_that_always_raises_ends_error_while_the_others_finish(ray_clust
     main(["--smoke", "--trials", "3", "--space", str(space), "--storage", str(tmp_path), "--name", "one_bad", "--no-dashboard"])
     statuses = {t.sampled["dropout"]: t.status for t in SearchFolder(tmp_path / "one_bad").trials()}
     assert statuses == {2.4: "ERROR", 0.0: "DONE", 0.5: "DONE"}
+
+
+def test_a_search_folder_given_as_a_relative_path_is_read(smoke_search, monkeypatch):
+    """As `ensemble.build` finds it under the default `--runs-dir runs`."""
+    monkeypatch.chdir(smoke_search.parent)
+    assert len(SearchFolder(Path(smoke_search.name)).trials()) == 3
