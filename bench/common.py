@@ -6,7 +6,9 @@ import json
 import os
 from pathlib import Path
 
+from configs import CPU_SPACE
 from search.device import machine  # noqa: F401  (re-exported: every bench records it)
+from search.space import load_space
 
 ROOT = Path(__file__).resolve().parents[1]
 FACES15 = Path(os.environ.get("KPTUNE_FACES15", ROOT.parent / "shared/data/faces15"))  # the benchmark data beside a checkout
@@ -18,3 +20,9 @@ def write_json(report: dict, path: Path) -> None:
     tmp.write_text(json.dumps(report, indent=2, default=str) + "\n")
     tmp.replace(path)
     print(f"wrote {path}")
+
+
+def cpu_start_point() -> dict:
+    """What a search on a CPU trains first: the default CPU space's fixed values and its first start point."""
+    space = load_space(CPU_SPACE)
+    return {**{p.name: p.values[0] for p in space.params if p.kind == "fixed"}, **space.start[0]}

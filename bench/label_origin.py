@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from bench.common import FACES15, machine, write_json  # noqa: E402
+from bench.common import FACES15, cpu_start_point, machine, write_json  # noqa: E402
 from data.keypoints import X_COLUMNS  # noqa: E402
 from data.origin import estimate_origin  # noqa: E402
 from data.transforms import rmse_px  # noqa: E402
@@ -26,12 +26,9 @@ from ensemble.ensemble import predict_members  # noqa: E402
 from search.config import TrainConfig  # noqa: E402
 from search.trainer import Trainer  # noqa: E402
 
-START_POINT = {"arch": "resnet_m_hm", "dropout": 0.0, "batch_size": 32, "optimizer": "adamw", "schedule": "onecycle", "lr": 2e-3,
-               "weight_decay": 1e-4, "warmup": 0.2, "aug": 1.0, "ema": 0.5}
-
 
 def run(split, epochs: int, label_origin: str) -> dict:
-    config = TrainConfig.from_dict({**START_POINT, "epochs": epochs, "patience": epochs, "label_origin": label_origin})
+    config = TrainConfig.from_dict({**cpu_start_point(), "epochs": epochs, "patience": epochs, "label_origin": label_origin})
     trainer = Trainer(config, split)
     start = time.perf_counter()
     trainer.fit()
@@ -57,7 +54,7 @@ def main() -> None:
     estimates = {"train": estimate_origin(split.train), "val": estimate_origin(split.val)}
     print(f"estimated label origin: train {estimates['train']:.3f} px, val {estimates['val']:.3f} px", flush=True)
     runs = [run(split, args.epochs, origin) for origin in ("0", "auto")]
-    write_json({"machine": machine(), "config": {**START_POINT, "epochs": args.epochs}, "estimated_origin": estimates, "runs": runs}, args.out)
+    write_json({"machine": machine(), "config": {**cpu_start_point(), "epochs": args.epochs}, "estimated_origin": estimates, "runs": runs}, args.out)
 
 
 if __name__ == "__main__":
