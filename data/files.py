@@ -7,7 +7,8 @@ import fcntl
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -36,8 +37,7 @@ def write_folder_atomically(target: Path, fill: Callable[[Path], None]) -> Path:
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
     try:
         fill(tmp)
-        with open(target.parent / f".{target.name}.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if this process dies
+        with folder_lock(target):
             if target.exists():
                 shutil.rmtree(target)
             os.replace(tmp, target)
@@ -45,3 +45,20 @@ def write_folder_atomically(target: Path, fill: Callable[[Path], None]) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
+
+
+@contextmanager
+def folder_lock(target: Path, shared: bool = False) -> Iterator[None]:
+    """Hold the lock of a folder written by write_folder_atomically: exclusive to swap it in, shared to
+    read it whole while another writer waits. Released when the file closes, also if the process dies.
+    A folder whose parent cannot be written to cannot be swapped either: read it without a lock."""
+    try:
+        lock = open(Path(target).parent / f".{Path(target).name}.lock", "a")
+    except OSError:
+        if not shared:
+            raise
+        yield
+        return
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        yield

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from data.files import folder_lock
 from data.transforms import mirror_keypoints
 from search.checkpoint import load_model
 from search.config import TrainConfig
@@ -72,14 +73,16 @@ class Ensemble:
 
     def __init__(self, folder: Path, device: str = "auto", amp: str = "auto"):
         self.folder = Path(folder)
-        raw = json.loads((self.folder / MANIFEST).read_text())
-        self.manifest = Manifest(**{**raw, "members": [Member(**m) for m in raw["members"]]})
         self.device = pick_device(device)
         self.bf16 = uses_bf16(amp, self.device)
-        self.models = [
-            load_model(TrainConfig.from_saved(m.config), torch.load(self.folder / m.file, map_location="cpu", weights_only=True), self.device)
-            for m in self.manifest.members
-        ]
+        with folder_lock(self.folder, shared=True):  # a build finishing meanwhile swaps the folder after we read it
+            raw = json.loads((self.folder / MANIFEST).read_text())
+            self.manifest = Manifest(**{**raw, "members": [Member(**m) for m in raw["members"]]})
+            self.models = [
+                load_model(TrainConfig.from_saved(m.config), torch.load(self.folder / m.file, map_location="cpu", weights_only=True),
+                           self.device)
+                for m in self.manifest.members
+            ]
         self.weights = np.array([m.weight for m in self.manifest.members])
 
     def predict(self, images: np.ndarray, tta: bool = False) -> np.ndarray:
