@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 
 from configs import CPU_SPACE
+from data.transforms import rmse_px
+from ensemble.ensemble import predict_members
 from search.device import machine  # noqa: F401  (re-exported: every bench records it)
 from search.space import load_space
 
@@ -26,3 +28,9 @@ def cpu_start_point() -> dict:
     """What a search on a CPU trains first: the default CPU space's fixed values and its first start point."""
     space = load_space(CPU_SPACE)
     return {**{p.name: p.values[0] for p in space.params if p.kind == "fixed"}, **space.start[0]}
+
+
+def flip_tta_rmse(trainer, val) -> float:
+    """Validation RMSE (px) of a trained Trainer's kept weights with flip TTA, mirrored about its label origin."""
+    predictions = predict_members([trainer.evaluated], [1.0], val.images, trainer.device, bf16=False, tta_origins=[trainer.config.origin])
+    return rmse_px(predictions, val.keypoints)

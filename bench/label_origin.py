@@ -18,11 +18,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from bench.common import FACES15, cpu_start_point, machine, write_json  # noqa: E402
+from bench.common import FACES15, cpu_start_point, flip_tta_rmse, machine, write_json  # noqa: E402
 from data.keypoints import X_COLUMNS  # noqa: E402
 from data.origin import estimate_origin  # noqa: E402
-from data.transforms import rmse_px  # noqa: E402
-from ensemble.ensemble import predict_members  # noqa: E402
 from search.config import TrainConfig  # noqa: E402
 from search.trainer import Trainer  # noqa: E402
 
@@ -33,9 +31,8 @@ def run(split, epochs: int, label_origin: str) -> dict:
     start = time.perf_counter()
     trainer.fit()
     val = split.val
-    tta = predict_members([trainer.evaluated], np.ones(1), val.images, trainer.device, bf16=False, tta_origins=[trainer.config.origin])
     error = trainer.best_predictions - val.keypoints  # (N, 30) px
-    result = {"label_origin": trainer.config.label_origin, "val_rmse": trainer.best_rmse, "val_rmse_flip_tta": rmse_px(tta, val.keypoints),
+    result = {"label_origin": trainer.config.label_origin, "val_rmse": trainer.best_rmse, "val_rmse_flip_tta": flip_tta_rmse(trainer, val),
               "mean_x_error_px": float(np.nanmean(error[:, X_COLUMNS])), "mean_y_error_px": float(np.nanmean(error[:, X_COLUMNS + 1])),
               "seconds": time.perf_counter() - start}
     print(f"label_origin {label_origin:>4} -> {result['label_origin']}: val RMSE {result['val_rmse']:.3f} px, flip TTA {result['val_rmse_flip_tta']:.3f}, "

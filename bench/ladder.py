@@ -18,12 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from bench.common import FACES15, machine, write_json  # noqa: E402
-from data.transforms import rmse_px  # noqa: E402
-from ensemble.ensemble import predict_members  # noqa: E402
+from bench.common import FACES15, flip_tta_rmse, machine, write_json  # noqa: E402
 from search.config import TrainConfig  # noqa: E402
 from search.trainer import Trainer  # noqa: E402
 
@@ -71,8 +68,7 @@ def run_rung(name: str, values: dict, data: Path, box_s: float) -> dict:
     trainer = Trainer(config, split)
     history = trainer.fit(verbose=True, time_budget_s=box_s)
     wall = time.perf_counter() - start
-    tta = predict_members([trainer.evaluated], np.ones(1), split.val.images, trainer.device, bf16=False, tta_origins=[trainer.config.origin])
-    result = {"rung": name, "config": config.to_dict(), "val_rmse": trainer.best_rmse, "val_rmse_flip_tta": rmse_px(tta, split.val.keypoints),
+    result = {"rung": name, "config": config.to_dict(), "val_rmse": trainer.best_rmse, "val_rmse_flip_tta": flip_tta_rmse(trainer, split.val),
               "epochs": len(history), "best_epoch": min(history, key=lambda r: r.val_rmse).epoch,
               "seconds_per_epoch": sum(r.seconds for r in history) / len(history), "wall_s": wall}
     print(f"{name}: {result['val_rmse']:.3f} px ({result['val_rmse_flip_tta']:.3f} with flip TTA), {len(history)} epochs, "

@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
-from bench.common import FACES15, machine, write_json  # noqa: E402
+from bench.common import FACES15, cpu_start_point, machine, write_json  # noqa: E402
 from configs import CPU_SPACE, DEFAULT_SPACE  # noqa: E402
 from data.faces import Faces  # noqa: E402
 from data.files import write_folder_atomically  # noqa: E402
@@ -105,8 +105,7 @@ def tune_overhead(data: Path, epochs: int, repeats: int, work: Path) -> dict:
     from search.train import main as train_main
 
     # the default CPU space's first start point: what a search on a CPU trains first
-    flags = {"arch": "resnet_m_hm", "dropout": "0", "batch-size": "32", "optimizer": "adamw", "schedule": "onecycle", "lr": "2e-3",
-             "weight-decay": "1e-4", "warmup": "0.2", "aug": "1", "ema": "0.5", "patience": str(epochs)}
+    flags = {k.replace("_", "-"): str(v) for k, v in {**cpu_start_point(), "patience": epochs}.items()}
     space = write_space(work, "".join(f"{k.replace('-', '_')}: {v}\n" for k, v in flags.items()))
     data_flags = ["--train", str(data / "train.csv.gz"), "--val", str(data / "val.csv.gz")]
     direct, searched, direct_epochs, searched_epochs = [], [], [], []
