@@ -59,8 +59,34 @@ def make_trainable(settings: SearchSettings, split: Split):
     return tune.with_resources(tune.with_parameters(train_trial, base=settings.base, split=split), trial_resources(settings))
 
 
+class ResumableOptunaSearch(OptunaSearch):
+    """OptunaSearch that survives a hard kill between Optuna's record of a finished trial and Tune's.
+
+    Tune saves its trials' states every few seconds; Optuna's study is written the moment a trial ends. A
+    search killed in between resumes with the trial finished in Optuna but unfinished in Tune, which runs
+    it again from its checkpoint. A finished Optuna trial cannot be updated (`UpdateFinishedTrialError`),
+    so Optuna keeps the outcome it was told first, and the rerun's results are not reported to it again."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._finished_before_resume: set[str] = set()  # Tune trial ids; saved with the searcher's state
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        if trial_id in self._finished_before_resume:
+            return
+        try:
+            super().on_trial_result(trial_id, result)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            self._finished_before_resume.add(trial_id)
+            print(f"trial {trial_id}: rerun after the search was killed; Optuna keeps the result it recorded before")
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        if trial_id not in self._finished_before_resume:
+            super().on_trial_complete(trial_id, result, error)
+
+
 def new_tuner(settings: SearchSettings, space: SearchSpace, split: Split) -> tune.Tuner:
-    searcher = OptunaSearch(
+    searcher = ResumableOptunaSearch(
         space=space.sample,
         points_to_evaluate=[dict(point) for point in space.start] or None,
         metric=METRIC,

@@ -1,11 +1,14 @@
 """`python tests/faulty_search.py FAULT FLAGS [search.run arguments]`: `search.run` with a fault injected
-into every trial process through Ray's own `worker_process_setup_hook`, so that product code carries no
-test hooks. FLAGS is a folder through which the test and the fault talk across processes:
+into every trial process through Ray's own `worker_process_setup_hook`, or into the driver, so that
+product code carries no test hooks. FLAGS is a folder through which the test and the fault talk across
+processes:
 
   raise_once           a trial's second epoch raises, once in the whole search (FLAGS/raised marks it)
   kill_mid_checkpoint  once the test creates FLAGS/armed, the next file a checkpoint writes is cut in half
                        and the search's whole process group (driver, Ray, trials) is SIGKILLed, as by a
                        power cut (FLAGS/killed marks it)
+  kill_after_optuna_tells  (driver) once FLAGS/armed exists, the search is SIGKILLed right after Optuna
+                       records the next finished trial, before Tune saves that trial's state (FLAGS/killed)
 """
 
 from __future__ import annotations
@@ -54,17 +57,35 @@ def kill_mid_checkpoint(flags: Path, search_group: int) -> None:
     torch.save = cut_short
 
 
-FAULTS = {"raise_once": raise_once, "kill_mid_checkpoint": kill_mid_checkpoint}
+def kill_after_optuna_tells(flags: Path, search_group: int) -> None:
+    from optuna.study import Study
+
+    tell = Study.tell
+
+    def tell_then_die(self, *args, **kwargs):
+        told = tell(self, *args, **kwargs)
+        if (flags / "armed").exists() and _first(flags / "killed"):
+            os.killpg(search_group, signal.SIGKILL)
+        return told
+
+    Study.tell = tell_then_die
+
+
+IN_TRIALS = {"raise_once": raise_once, "kill_mid_checkpoint": kill_mid_checkpoint}
+IN_DRIVER = {"kill_after_optuna_tells": kill_after_optuna_tells}
 
 if __name__ == "__main__":
     import ray
 
     from search.run import main
 
-    fault, flags, argv, search_group = FAULTS[sys.argv[1]], Path(sys.argv[2]), sys.argv[3:], os.getpgid(0)
+    fault, flags, argv, search_group = sys.argv[1], Path(sys.argv[2]), sys.argv[3:], os.getpgid(0)
 
     def setup() -> None:  # runs in every Ray worker process as it starts
-        fault(flags, search_group)
+        if fault in IN_TRIALS:
+            IN_TRIALS[fault](flags, search_group)
 
+    if fault in IN_DRIVER:
+        IN_DRIVER[fault](flags, search_group)
     ray.init(num_cpus=2, include_dashboard=False, runtime_env={"worker_process_setup_hook": setup})
     main(argv)

@@ -85,6 +85,18 @@ def test_a_search_killed_mid_checkpoint_resumes_to_all_trials(tmp_path):
     _resume_and_check(cmd, search, before, 8)
 
 
+def test_a_search_killed_after_optuna_recorded_a_trial_resumes_to_all_trials(tmp_path):
+    """The kill lands after Optuna recorded a trial as finished and before Tune did: Tune reruns the
+    trial on resume, and Optuna keeps its one record of it."""
+    flags = tmp_path / "flags"
+    flags.mkdir()
+    cmd = _search(tmp_path, "told", 8)
+    search = SearchFolder(tmp_path / "told")
+    before = _stop_mid_search([*FAULTY_SEARCH, "kill_after_optuna_tells", str(flags), *cmd[3:]], search, lambda p: (flags / "armed").touch())
+    assert (flags / "killed").exists(), "the search should have been killed right after Optuna recorded a trial"
+    _resume_and_check(cmd, search, before, 8)
+
+
 def test_a_trial_that_raises_once_is_retried_and_finishes(tmp_path):
     """Ray's failure handling restarts the trial from its last checkpoint; it ends DONE, all epochs run."""
     cmd = [*FAULTY_SEARCH, "raise_once", str(tmp_path), "--smoke", "--trials", "1", "--max-epochs", "4", "--storage", str(tmp_path),
