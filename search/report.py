@@ -71,16 +71,18 @@ def _figure_members(members: pd.DataFrame, budget_mb: float, path: Path) -> None
     plt.close(fig)
 
 
-def _figure_optuna(search: SearchFolder, folder: Path) -> list[tuple[str, str]]:
+def optuna_figures(search: SearchFolder, folder: Path) -> list[tuple[str, str]]:
     """Optuna's own matplotlib figures; a figure Optuna cannot draw yet (too few trials) is left out."""
     import optuna
     from optuna.visualization import matplotlib as optuna_plots
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.load_study(study_name=search.settings.name, storage=search.optuna_url)
+    drawn = [("optuna_history.png", optuna_plots.plot_optimization_history, "Optuna: optimisation history")]
+    if len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))) >= 2:  # one trial has no importances to split
+        drawn.append(("optuna_importances.png", optuna_plots.plot_param_importances, "Optuna: parameter importances"))
     figures = []
-    for name, draw, caption in (("optuna_history.png", optuna_plots.plot_optimization_history, "Optuna: optimisation history"),
-                                ("optuna_importances.png", optuna_plots.plot_param_importances, "Optuna: parameter importances")):
+    for name, draw, caption in drawn:
         try:  # Optuna switches matplotlib to its own style: rc_context puts ours back afterwards
             with warnings.catch_warnings(), plt.rc_context():
                 warnings.simplefilter("ignore")  # Optuna's matplotlib figures are marked experimental
@@ -156,7 +158,7 @@ def _sections(search: SearchFolder, trials: list[TrialRecord], best: TrialRecord
     plot_search(trials, folder / "curves.png", baseline_px=baseline, max_epochs=settings.max_epochs)
     sections.append(_figure("curves.png", "Learning curves: validation RMSE per epoch (log scale); dotted: the mean face"))
 
-    for name, caption in _figure_optuna(search, folder):
+    for name, caption in optuna_figures(search, folder):
         sections.append(_figure(name, caption))
 
     errors = {f"best trial {best.id}": keypoint_rmse(best.checkpoint.val.predictions, targets)}

@@ -4,13 +4,14 @@ import re
 import shutil
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from ensemble.build import build
 from ensemble.candidates import load_candidates
-from search.report import keypoint_rmse, write_report
+from search.report import keypoint_rmse, optuna_figures, write_report
 from search.results import SearchFolder
 
 
@@ -53,6 +54,16 @@ def test_report_cli_writes_the_page_of_the_latest_search(smoke_search):
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     assert "report: " in run.stdout and (smoke_search / "report/index.html").is_file()
+
+
+@pytest.mark.parametrize("finished, figures", [(1, ["optuna_history.png"]), (2, ["optuna_history.png", "optuna_importances.png"])])
+def test_parameter_importances_are_drawn_from_two_finished_trials(tmp_path, finished, figures):
+    import optuna
+
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    optuna.create_study(study_name="s", storage=url).optimize(lambda t: t.suggest_float("lr", 1e-4, 1e-2), n_trials=finished)
+    search = SimpleNamespace(settings=SimpleNamespace(name="s"), optuna_url=url)  # all optuna_figures reads of a search
+    assert [name for name, _ in optuna_figures(search, tmp_path)] == figures
 
 
 def test_keypoint_error_is_over_both_coordinates_of_each_keypoint():
