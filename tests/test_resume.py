@@ -41,7 +41,8 @@ def _stop_mid_search(cmd: list[str], search: SearchFolder, stop) -> dict:
     return _finished(search)
 
 
-def _resume_and_check(cmd: list[str], search: SearchFolder, before: dict, trials: int) -> None:
+def _resume_and_check(cmd: list[str], search: SearchFolder, before: dict, trials: int) -> str:
+    """Resume the stopped search and check it; what the resumed search printed."""
     assert 1 <= len(before) < trials, "the stop should land mid-search"
     weights_before = {t: trial.checkpoint.weights() for t, trial in before.items()}
     resumed = subprocess.run(cmd[:3] + ["--resume", *cmd[8:]], capture_output=True, text=True, timeout=600,
@@ -58,6 +59,7 @@ def _resume_and_check(cmd: list[str], search: SearchFolder, before: dict, trials
     study = optuna.load_study(study_name=search.settings.name, storage=search.optuna_url)
     assert len(study.trials) == trials  # one record per Tune trial: none lost, none counted twice
     assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+    return resumed.stdout
 
 
 def test_interrupted_search_resumes_to_all_trials(tmp_path):
@@ -94,7 +96,8 @@ def test_a_search_killed_after_optuna_recorded_a_trial_resumes_to_all_trials(tmp
     search = SearchFolder(tmp_path / "told")
     before = _stop_mid_search([*FAULTY_SEARCH, "kill_after_optuna_tells", str(flags), *cmd[3:]], search, lambda p: (flags / "armed").touch())
     assert (flags / "killed").exists(), "the search should have been killed right after Optuna recorded a trial"
-    _resume_and_check(cmd, search, before, 8)
+    printed = _resume_and_check(cmd, search, before, 8)
+    assert "rerun after the search was killed; Optuna keeps the result it recorded before" in printed
 
 
 def test_a_trial_that_raises_once_is_retried_and_finishes(tmp_path):
