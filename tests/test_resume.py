@@ -76,26 +76,28 @@ def test_search_killed_hard_resumes_to_all_trials(tmp_path):
     _resume_and_check(cmd, search, before, 8)
 
 
-def test_a_search_killed_mid_checkpoint_resumes_to_all_trials(tmp_path):
-    """The kill lands inside a checkpoint write, leaving a file cut in half."""
+def _killed_by_fault(tmp_path, fault: str, name: str) -> tuple[list[str], SearchFolder, dict]:
+    """An 8-trial search run with `fault` (tests/faulty_search.py), armed once a trial has finished and
+    killing the search when it fires: (the plain search command, the search, the finished trials)."""
     flags = tmp_path / "flags"
     flags.mkdir()
-    cmd = _search(tmp_path, "cut_checkpoint", 8)
-    search = SearchFolder(tmp_path / "cut_checkpoint")
-    before = _stop_mid_search([*FAULTY_SEARCH, "kill_mid_checkpoint", str(flags), *cmd[3:]], search, lambda p: (flags / "armed").touch())
-    assert (flags / "killed").exists(), "the search should have been killed inside a checkpoint write"
+    cmd = _search(tmp_path, name, 8)
+    search = SearchFolder(tmp_path / name)
+    before = _stop_mid_search([*FAULTY_SEARCH, fault, str(flags), *cmd[3:]], search, lambda p: (flags / "armed").touch())
+    assert (flags / "killed").exists(), f"{fault} should have killed the search"
+    return cmd, search, before
+
+
+def test_a_search_killed_mid_checkpoint_resumes_to_all_trials(tmp_path):
+    """The kill lands inside a checkpoint write, leaving a file cut in half."""
+    cmd, search, before = _killed_by_fault(tmp_path, "kill_mid_checkpoint", "cut_checkpoint")
     _resume_and_check(cmd, search, before, 8)
 
 
 def test_a_search_killed_after_optuna_recorded_a_trial_resumes_to_all_trials(tmp_path):
     """The kill lands after Optuna recorded a trial as finished and before Tune did: Tune reruns the
     trial on resume, and Optuna keeps its one record of it."""
-    flags = tmp_path / "flags"
-    flags.mkdir()
-    cmd = _search(tmp_path, "told", 8)
-    search = SearchFolder(tmp_path / "told")
-    before = _stop_mid_search([*FAULTY_SEARCH, "kill_after_optuna_tells", str(flags), *cmd[3:]], search, lambda p: (flags / "armed").touch())
-    assert (flags / "killed").exists(), "the search should have been killed right after Optuna recorded a trial"
+    cmd, search, before = _killed_by_fault(tmp_path, "kill_after_optuna_tells", "told")
     printed = _resume_and_check(cmd, search, before, 8)
     assert "rerun after the search was killed; Optuna keeps the result it recorded before" in printed
 
