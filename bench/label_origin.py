@@ -48,7 +48,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.manual_seed(0)
     split = TrainConfig(train=str(args.data / "train.csv.gz"), val=str(args.data / "val.csv.gz")).load_split()
-    estimates = {"train": estimate_origin(split.train), "val": estimate_origin(split.val)}
+    estimates = {"train": estimate_origin(split.train).value, "val": estimate_origin(split.val).value}
     print(f"estimated label origin: train {estimates['train']:.3f} px, val {estimates['val']:.3f} px", flush=True)
     runs = [run(split, args.epochs, origin) for origin in ("0", "auto")]
     write_json({"machine": machine(), "config": {**cpu_start_point(), "epochs": args.epochs}, "estimated_origin": estimates, "runs": runs}, args.out)

@@ -9,7 +9,7 @@ import numpy as np
 
 from .errors import exits_on_bad_input
 from .keypoints import KEYPOINT_NAMES
-from .origin import describe_origin, estimate_origin, nearest_convention
+from .origin import describe_origin, estimate_origin
 from .reader import ignored_columns, load_faces
 
 
@@ -34,8 +34,10 @@ def main(argv: list[str] | None = None) -> None:
     missing = np.isnan(faces.keypoints)
     print(f"complete rows: {int((~missing.any(axis=1)).sum())} of {len(faces)}")
     try:
-        origin = estimate_origin(faces)
-        print(f"{describe_origin(nearest_convention(origin))} (estimated {origin:.2f} from the faces)")
+        estimate = estimate_origin(faces)
+        sure = "" if estimate.is_sure else f"; uncertain: {' or '.join(f'{c:g}' for c in estimate.candidates)} fit, set label_origin to choose"
+        signal = "" if estimate.has_signal else "; the images do not show where the faces are"
+        print(f"{describe_origin(estimate.convention)} (estimated {estimate}{sure}{signal})")
     except ValueError as err:
         print(f"label origin: {err}")
     print("missing values per keypoint (x, y):")

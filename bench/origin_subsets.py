@@ -1,0 +1,53 @@
+"""How sure is the label-origin estimate on small data? data.origin's estimate, its 90 % interval and
+the convention it picks (or its warning) on random subsets of faces15's training faces.
+
+    python bench/origin_subsets.py [--data ../shared/data/faces15] [--sizes 50 150 400 1000] [--seeds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+
+import numpy as np  # noqa: E402
+
+from bench.common import FACES15, machine, write_json  # noqa: E402
+from data.origin import estimate_origin  # noqa: E402
+from data.reader import load_faces  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=FACES15)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[50, 150, 400, 1000])
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=Path("bench/results/origin_subsets.json"))
+    args = parser.parse_args()
+    train = load_faces(args.data / "train.csv.gz")
+    rows = []
+    for size in [*args.sizes, len(train)]:
+        for seed in range(args.seeds if size < len(train) else 1):
+            subset = train.subset(np.random.default_rng(seed).choice(len(train), size, replace=False))
+            start = time.perf_counter()
+            try:
+                estimate = estimate_origin(subset)
+            except ValueError as err:  # too few faces: infer_origin warns and assumes 0
+                rows.append({"faces": size, "seed": seed, "estimate": None, "error": str(err)})
+                print(f"{size:>5} faces, seed {seed}: {err}", flush=True)
+                continue
+            row = {"faces": size, "seed": seed, "estimate": estimate.value, "low": estimate.low, "high": estimate.high,
+                   "signal_r2": estimate.signal, "sure": estimate.is_sure, "convention": estimate.convention,
+                   "seconds": time.perf_counter() - start}
+            rows.append(row)
+            print(f"{size:>5} faces, seed {seed}: {estimate} R^2 {estimate.signal:.2f} -> "
+                  f"{row['convention']:g}{'' if estimate.is_sure else ' (warns: ' + ' or '.join(f'{c:g}' for c in estimate.candidates) + ')'}"
+                  f"  {row['seconds']:.2f} s", flush=True)
+    write_json({"machine": machine(), "data": "faces15/train.csv.gz", "rows": rows}, args.out)
+
+
+if __name__ == "__main__":
+    main()
