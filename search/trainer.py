@@ -168,6 +168,8 @@ class Trainer:
             "schedule": self.schedule.state_dict(),
             "generator": self.generator.get_state(),
             "torch_rng": torch.get_rng_state(),
+            # dropout on a GPU draws from the device's generator, not the CPU one above
+            "cuda_rng": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else torch.empty(0, dtype=torch.uint8),
         }
 
     def restore(self, checkpoint: Checkpoint) -> None:
@@ -181,6 +183,8 @@ class Trainer:
         self.schedule.load_state_dict(state["schedule"])
         self.generator.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
+        if self.device.type == "cuda" and len(state.get("cuda_rng", ())):  # absent in checkpoints written on a CPU
+            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
         self.history = checkpoint.history()
         self.best_rmse = min(r.val_rmse for r in self.history)
         self.best_state, self.best_predictions = checkpoint.weights(), checkpoint.val.predictions

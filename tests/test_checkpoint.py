@@ -79,3 +79,14 @@ def test_interrupted_and_resumed_run_ends_with_the_same_weights(tiny_data, tmp_p
         torch.testing.assert_close(resumed.model.state_dict()[name], value, rtol=0, atol=0)
     for name, value in straight.best_state.items():
         torch.testing.assert_close(resumed.best_state[name], value, rtol=0, atol=0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_the_gpus_random_state_round_trips_through_the_checkpoint(tiny_data, tmp_path):
+    trainer = _trainer(tiny_data, arch="cnn_gap", batch_size=16, epochs=1, device="cuda")
+    trainer.fit()
+    checkpoint = trainer.save(tmp_path / "ckpt")
+    drawn = torch.rand(8, device="cuda")  # what dropout would draw next
+    torch.rand(100, device="cuda")
+    trainer.restore(checkpoint)
+    torch.testing.assert_close(torch.rand(8, device="cuda"), drawn, rtol=0, atol=0)
