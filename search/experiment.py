@@ -167,6 +167,9 @@ def run_search(settings: SearchSettings, space: SearchSpace, split: Split, addre
     failed = [t for t in trials if t.status in ("ERROR", "DIVERGED")]
     for trial in failed:
         print(f"trial {trial.id} {'crashed' if trial.status == 'ERROR' else 'diverged'}: {trial.error}  (full traceback: {trial.folder}/error.txt)")
+    for trial in trials:
+        if trial.status == "UNFINISHED" and trial.history.empty:
+            print(f"trial {trial.id}: stopped before its first epoch ended; nothing of it is kept, --resume runs it again")
     if trials and len(failed) == len(trials):
         raise SystemExit(f"error: all {len(trials)} trials crashed or diverged; nothing to rank")
     unfinished = int((table["status"] == "UNFINISHED").sum()) if len(table) else 0

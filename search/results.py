@@ -13,7 +13,9 @@ the plots, the ensemble and the tests read trials here, never by parsing Tune's 
 from __future__ import annotations
 
 import json
+import logging
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,6 +31,7 @@ if TYPE_CHECKING:  # Ray is imported only where trials are read: the CLIs check 
 METRIC = "best_val_rmse"  # what the search minimises: the validation RMSE (px) of the weights a trial keeps
 SETTINGS, OPTUNA_DB, MACHINE = "search.json", "optuna.db", "machine.json"
 STATUSES = ("DONE", "UNFINISHED", "DIVERGED", "ERROR")
+TUNE_ANALYSIS_LOGGER = "ray.tune.analysis.experiment_analysis"  # where Tune warns about trials it has no results of
 
 
 @dataclass(frozen=True)
@@ -58,29 +61,35 @@ class TrialRecord:
         return self.healthy and self.checkpoint is not None and self.checkpoint.is_complete()
 
 
-def _sampled(result) -> dict:
-    """What the space gave the trial (Optuna's values and the space's fixed ones)."""
+def _sampled(result, trial_config: dict) -> dict:
+    """What the space gave the trial (Optuna's values and the space's fixed ones): Tune's experiment
+    state holds them from the moment the trial is created, its params.json and results only once it
+    has started and reported."""
     from ray.air.constants import EXPR_PARAM_FILE  # Tune's record of them, written as a trial starts
 
     params = Path(result.path) / EXPR_PARAM_FILE
-    return result.config or (json.loads(params.read_text()) if params.is_file() else {})
+    return trial_config or result.config or (json.loads(params.read_text()) if params.is_file() else {})
 
 
 def _config(sampled: dict, checkpoint: Checkpoint | None, base: dict) -> TrainConfig | None:
+    """The checkpoint's config, else the shared one with the sampled values; None when nothing was
+    sampled (never the shared config alone: that is not what the trial would have run)."""
     if checkpoint is not None and checkpoint.is_complete():
         return checkpoint.config
+    if not sampled:
+        return None
     try:
         return TrainConfig.from_dict(sampled, base=TrainConfig.from_dict(base))
     except ValueError:  # the sampled values themselves were invalid: the trial crashed on them
         return None
 
 
-def _record(result: Result, state: str, base: dict) -> TrialRecord:
-    """One trial from Tune's result and status; `base`: the config every trial of the search shares."""
+def _record(result: Result, state: str, trial_config: dict, base: dict) -> TrialRecord:
+    """One trial from Tune's result, status and config; `base`: the config every trial of the search shares."""
     folder = Path(result.path)
     metrics = result.metrics or {}
     checkpoint = Checkpoint(Path(result.checkpoint.path)) if result.checkpoint else None
-    sampled = _sampled(result)
+    sampled = _sampled(result, trial_config)
     error = ""
     if result.error:
         error = [line for line in str(result.error).splitlines() if line.strip()][-1].strip()
@@ -152,9 +161,27 @@ class SearchFolder:
         from ray.tune import ExperimentAnalysis, ResultGrid
 
         # absolute: Tune reads the folder through pyarrow, which takes a relative path for a URI and fails
-        analysis = ExperimentAnalysis(str(self.folder.resolve()), default_metric=METRIC, default_mode="min")
-        states = {trial.path: trial.status for trial in analysis.trials}  # by folder, as ResultGrid names them
-        return [_record(result, states[result.path], self.settings.base) for result in ResultGrid(analysis)]
+        with _quiet_about_trials_without_results():
+            analysis = ExperimentAnalysis(str(self.folder.resolve()), default_metric=METRIC, default_mode="min")
+        trials = {trial.path: trial for trial in analysis.trials}  # by folder, as ResultGrid names them
+        return [_record(result, trials[result.path].status, trials[result.path].config, self.settings.base) for result in ResultGrid(analysis)]
+
+
+class _DropMissingMetrics(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Failed to fetch metrics")
+
+
+@contextmanager
+def _quiet_about_trials_without_results():
+    """A trial stopped before its first result has no result files, and Tune's reader warns about it
+    with a traceback's worth of text; kptune lists such a trial itself (UNFINISHED, empty history)."""
+    logger, drop = logging.getLogger(TUNE_ANALYSIS_LOGGER), _DropMissingMetrics()
+    logger.addFilter(drop)
+    try:
+        yield
+    finally:
+        logger.removeFilter(drop)
 
 
 def latest_search(storage: Path) -> SearchFolder | None:

@@ -102,3 +102,29 @@ def test_a_search_folder_given_as_a_relative_path_is_read(smoke_search, monkeypa
     """As `ensemble.build` finds it under the default `--runs-dir runs`."""
     monkeypatch.chdir(smoke_search.parent)
     assert len(SearchFolder(Path(smoke_search.name)).trials()) == 3
+
+
+def test_a_trial_without_results_shows_its_sampled_config_and_no_tune_warning(smoke_search, tmp_path, capfd, caplog):
+    import logging
+    import shutil
+
+    copy = Path(shutil.copytree(smoke_search, tmp_path / "smoke"))
+    victim = SearchFolder(copy).trials()[0]
+    for name in ("result.json", "progress.csv", "params.json"):  # as a trial stopped before its first result leaves it
+        (victim.folder / name).unlink(missing_ok=True)
+    with caplog.at_level(logging.WARNING):
+        trial = {t.id: t for t in SearchFolder(copy).trials()}[victim.id]
+    assert "Failed to fetch metrics" not in caplog.text + capfd.readouterr().err
+    assert trial.history.empty and trial.config.arch == "cnn_gap" and trial.config.batch_size == 16
+
+
+def test_a_trial_tune_created_but_never_started_shows_the_sampled_config_or_none(tmp_path):
+    from types import SimpleNamespace
+
+    from search.results import _record
+
+    never_started = SimpleNamespace(path=str(tmp_path), metrics={}, checkpoint=None, error=None, metrics_dataframe=None, config=None)
+    base = {"arch": "vgg_opt", "batch_size": 256}
+    assert _record(never_started, "PENDING", {"arch": "resnet_m_hm", "batch_size": 32}, base).config.arch == "resnet_m_hm"
+    nothing = _record(never_started, "PENDING", {}, base)
+    assert nothing.config is None and nothing.status == "UNFINISHED"
