@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from .keypoints import IMAGE_SIZE
-from .transforms import mirror_keypoints
+from .transforms import frame_px, mirror_keypoints
 
 CENTRE_PX = (IMAGE_SIZE - 1) / 2  # 47.5: the rotation and scaling centre, in pixel-index coordinates
 
@@ -97,7 +97,7 @@ def affine_matrices(angle: torch.Tensor, zoom: torch.Tensor, shift: torch.Tensor
 def warp(images: torch.Tensor, keypoints_px: torch.Tensor, matrices: torch.Tensor, origin: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Apply forward maps (B, 2, 3) in pixel-index coordinates to images (B, 1, H, W) and keypoints
     (B, 30) px whose labels put the top-left pixel's centre at `origin`. Keypoints that land outside the
-    frame become NaN (both coordinates)."""
+    frame (data.transforms.frame_px) become NaN (both coordinates)."""
     linear, offset = matrices[..., :2], matrices[..., 2:]
     # grid_sample needs the inverse map, in coordinates where -1 and 1 are the outer pixels' centres.
     inverse = torch.linalg.inv(linear)
@@ -108,7 +108,8 @@ def warp(images: torch.Tensor, keypoints_px: torch.Tensor, matrices: torch.Tenso
     images = F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
 
     points = keypoints_px.view(len(keypoints_px), -1, 2) - origin  # (B, 15, 2) in pixel-index coordinates
-    moved = points @ linear.transpose(1, 2) + offset.transpose(1, 2)
-    outside = ((moved < 0) | (moved > IMAGE_SIZE - 1)).any(-1, keepdim=True)
+    moved = points @ linear.transpose(1, 2) + offset.transpose(1, 2) + origin  # back in label coordinates
+    low, high = frame_px(origin)
+    outside = ((moved < low) | (moved > high)).any(-1, keepdim=True)
     moved = torch.where(outside, torch.full_like(moved, float("nan")), moved)
-    return images, (moved + origin).reshape(keypoints_px.shape)
+    return images, moved.reshape(keypoints_px.shape)

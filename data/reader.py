@@ -50,6 +50,11 @@ def load_faces(path: str | os.PathLike, *, need_labels: bool = False) -> Faces:
     return faces
 
 
+def has_id_column(path: str | os.PathLike) -> bool:
+    """Whether the faces' ids come from an ImageId column (else an index column or the row number)."""
+    return ID_COLUMN in pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns
+
+
 def ignored_columns(path: str | os.PathLike) -> list[str]:
     """Columns of a CSV that kptune does not read (anything but the keypoints, Image and an id)."""
     header = pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns

@@ -15,6 +15,12 @@ from .keypoints import FLIP_PERMUTATION, IMAGE_SIZE, X_COLUMNS
 CENTRE = IMAGE_SIZE / 2  # 48: targets are (y - 48) / 48, so the frame maps to about [-1, 1]
 
 
+def frame_px(origin: float) -> tuple[float, float]:
+    """The image's edges in label coordinates: the outer pixels' centres are at origin and 95 + origin,
+    their outer edges half a pixel further out."""
+    return origin - 0.5, IMAGE_SIZE - 0.5 + origin
+
+
 def normalise_images(images: np.ndarray) -> torch.Tensor:
     """(N, 96, 96) uint8 -> (N, 1, 96, 96) float32 in [0, 1]."""
     return torch.from_numpy(images).unsqueeze(1).float().div_(255.0)

@@ -13,11 +13,11 @@ from data.errors import DataError, exits_on_bad_input
 from data.files import write_folder_atomically
 from data.transforms import rmse_px
 from search.checkpoint import load_model
-from search.device import uses_bf16
+from search.device import pick_device, uses_bf16
 from search.report import write_report
 from search.results import SearchFolder
 
-from .candidates import Candidate, latest_run, load_candidates, shipped_size
+from .candidates import Candidate, latest_run, load_candidates, member_file
 from .ensemble import MANIFEST, Ensemble, Manifest, Member, predict_members, write_manifest
 from .select import select
 from .submission import add_submission_args, check_submission_args, check_submission_inputs, check_writable, write_submission
@@ -29,12 +29,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--run", help="search under --runs-dir to ensemble (default: the latest)")
     p.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where searches are (default runs/)")
     p.add_argument("--dtype", choices=["fp32", "fp16"], default="fp32", help="fp16 ships members in half precision: half the size")
-    p.add_argument("--rounds", type=int, default=50, help="greedy selection rounds (default 50)")
+    p.add_argument("--rounds", type=int, default=50, help="greedy selection rounds, 1 or more (default 50)")
     p.add_argument("--ensemble-dir", type=Path, help="where to write the ensemble (default runs/RUN/ensemble)")
     add_submission_args(p)
     args = p.parse_args(argv)
     if args.max_mb <= 0:
         p.error("--max-mb must be positive")
+    if args.rounds < 1:
+        p.error("--rounds must be 1 or more")
     check_submission_args(p, args)
     return args
 
@@ -50,18 +52,20 @@ def validation_images(candidate: Candidate) -> np.ndarray:
 
 def build(candidates: list[Candidate], budget_mb: float, dtype: str, rounds: int, run: Path, out: Path, amp: str = "auto") -> Path:
     states = [c.state_dict(dtype) for c in candidates]
-    sizes = np.array([shipped_size(s) for s in states])
+    files = [member_file(s) for s in states]
+    sizes = np.array([len(f) for f in files])
     targets = candidates[0].val_targets
     selection = select(np.stack([c.val_predictions for c in candidates]), targets, sizes, budget_mb * 1e6, rounds)
     chosen = np.flatnonzero(selection.counts)
 
-    # Score what is shipped: the members as stored in `dtype`, computing as they will predict (bf16
-    # where amp allows), on the validation faces; selection itself used the trials' float32 predictions.
+    # Score what is shipped: the members as stored in `dtype`, computing where and as Ensemble will
+    # predict on this machine (the GPU when there is one; bf16 where amp allows), on the validation
+    # faces; selection itself used the trials' float32 predictions.
     images = validation_images(candidates[0])
-    cpu = torch.device("cpu")
-    bf16 = uses_bf16(amp, cpu)
-    models = [load_model(candidates[i].config, states[i], cpu) for i in chosen]
-    alone = [predict_members([m], np.ones(1), images, device=cpu, bf16=bf16) for m in models]
+    device = pick_device("auto")
+    bf16 = uses_bf16(amp, device)
+    models = [load_model(candidates[i].config, states[i], device) for i in chosen]
+    alone = [predict_members([m], np.ones(1), images, device=device, bf16=bf16) for m in models]
     max_diff = max(float(np.abs(p - candidates[i].val_predictions).max()) for p, i in zip(alone, chosen))
     weights = selection.weights[chosen]
     members = [
@@ -78,6 +82,7 @@ def build(candidates: list[Candidate], budget_mb: float, dtype: str, rounds: int
         dtype=dtype,
         bf16=bf16,
         max_diff_px=max_diff,
+        device=device.type,
         run=str(run),
         data={"train": c.train, "val": c.val or f"{c.val_fraction:.0%} of train, split seed {c.split_seed}", "val_faces": len(targets)},
     )
@@ -85,7 +90,7 @@ def build(candidates: list[Candidate], budget_mb: float, dtype: str, rounds: int
     def fill(folder: Path) -> None:
         (folder / "members").mkdir()
         for i in chosen:
-            torch.save(states[i], folder / f"members/{candidates[i].name}.pt")
+            (folder / f"members/{candidates[i].name}.pt").write_bytes(files[i])
         write_manifest(folder, manifest)
 
     return write_folder_atomically(out, fill)
@@ -96,7 +101,7 @@ def format_members(manifest: Manifest, best_single: Candidate) -> str:
     for m in manifest.members:
         lines.append(f"{m.name:<10} {m.arch:<12} {m.weight:>7.3f} {m.size_mb:>7.2f} {m.val_rmse:>9.3f}")
     lines.append(f"{'ensemble':<10} {'':<12} {1:>7.3f} {manifest.total_mb:>7.2f} {manifest.val_rmse:>9.3f}"
-                 f"   (budget {manifest.budget_mb:g} MB, {manifest.dtype} weights{', bf16 compute' if manifest.bf16 else ''})")
+                 f"   (budget {manifest.budget_mb:g} MB, {manifest.dtype} weights, {manifest.device}{', bf16 compute' if manifest.bf16 else ''})")
     lines.append(f"best single trial: {best_single.name} ({best_single.config.arch}) {best_single.val_rmse:.3f} px")
     lines.append(f"shipped vs trained predictions: at most {manifest.max_diff_px:.4f} px apart")
     return "\n".join(lines)

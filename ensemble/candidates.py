@@ -51,11 +51,13 @@ class Candidate:
         return self.checkpoint.weights(DTYPES[dtype])
 
 
-def shipped_size(state: dict[str, torch.Tensor]) -> int:
-    """Bytes of the member file exactly as the ensemble folder will hold it."""
+def member_file(state: dict[str, torch.Tensor]) -> bytes:
+    """The member file's bytes, exactly as the ensemble folder will hold them: the budget is measured on
+    these and these are written (torch.save to a path names its archive after the file, so a save to
+    the path itself would differ from the measured bytes by the name's length)."""
     buffer = io.BytesIO()
     torch.save(state, buffer)
-    return buffer.tell()
+    return buffer.getvalue()
 
 
 def latest_run(runs_dir: Path) -> Path:

@@ -46,6 +46,8 @@ class Manifest:
     max_diff_px: float  # largest |shipped - trained| member prediction on the validation faces (fp16 weights, bf16 compute)
     run: str  # the search it came from
     data: dict  # train/val files and validation face count
+    device: str = "cpu"  # where val_rmse, the members' val_rmse and max_diff_px were computed: the device Ensemble
+    # predicts on on the machine that built it (cuda when it has a GPU); manifests from before it: cpu
 
 
 def write_manifest(folder: Path, manifest: Manifest) -> None:
@@ -88,6 +90,11 @@ class Ensemble:
     def predict(self, images: np.ndarray, tta: bool = False) -> np.ndarray:
         """(N, 96, 96) uint8 -> (N, 30) px."""
         return predict_members(self.models, self.weights, images, self.device, self.bf16, [c.origin for c in self.configs] if tta else None)
+
+    @property
+    def origin(self) -> float:
+        """The members' label origin (their weighted mean, should they differ), px: the frame of the predictions."""
+        return float(np.dot(self.weights, [c.origin for c in self.configs]))
 
     @property
     def configs(self) -> list[TrainConfig]:

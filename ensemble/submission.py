@@ -13,8 +13,9 @@ import pandas as pd
 from data.errors import DataError
 from data.faces import Faces
 from data.files import write_csv_atomically
-from data.keypoints import COLUMNS, IMAGE_SIZE
-from data.reader import load_faces
+from data.keypoints import COLUMNS
+from data.reader import has_id_column, load_faces
+from data.transforms import frame_px
 from search.config import AMP_MODES
 
 from .ensemble import Ensemble
@@ -39,8 +40,9 @@ def check_submission_args(parser: argparse.ArgumentParser, args: argparse.Namesp
         parser.error("give --student-id or --out, not both")
 
 
-def clip_to_frame(predictions: np.ndarray) -> np.ndarray:
-    return np.clip(predictions, 0.0, float(IMAGE_SIZE))
+def clip_to_frame(predictions: np.ndarray, origin: float) -> np.ndarray:
+    """Into the image as the labels place it (data.transforms.frame_px)."""
+    return np.clip(predictions, *frame_px(origin))
 
 
 def course_frame(predictions: np.ndarray) -> pd.DataFrame:
@@ -98,10 +100,26 @@ def check_submission_inputs(args: argparse.Namespace) -> SubmissionInputs | None
     if not args.test:
         return None
     test = load_faces(args.test)
-    lookup = read_lookup(args.lookup, test.ids) if args.format == "kaggle" else None
+    lookup = None
+    if args.format == "kaggle":
+        check_image_ids(args.test, test.ids)
+        lookup = read_lookup(args.lookup, test.ids)
     out = args.out or Path(f"{args.student_id}.csv" if args.student_id else "submission.csv")
     check_writable(out.resolve().parent)
     return SubmissionInputs(test, lookup, out)
+
+
+def check_image_ids(path: Path, ids: np.ndarray) -> None:
+    """Kaggle's lookup names faces by ImageId: the test file must carry its own, each once (a file
+    without them would be numbered from 0 where Kaggle counts from 1, every face one off)."""
+    if not has_id_column(path):
+        raise DataError(str(path), "has no ImageId column, which --format kaggle needs to match the lookup's ImageIds to faces",
+                        column="ImageId")
+    duplicated = pd.Index(ids).duplicated()
+    if duplicated.any():
+        row = int(np.argmax(duplicated))
+        first = int(np.flatnonzero(ids == ids[row])[0])
+        raise DataError(str(path), f"ImageId {ids[row]} appears twice (first in row {first + 1})", row=row + 1, column="ImageId")
 
 
 def check_writable(folder: Path) -> None:
@@ -112,7 +130,7 @@ def check_writable(folder: Path) -> None:
 
 
 def write_submission(inputs: SubmissionInputs, ensemble: Ensemble, tta: bool) -> Path:
-    predictions = clip_to_frame(ensemble.predict(inputs.test.images, tta=tta))
+    predictions = clip_to_frame(ensemble.predict(inputs.test.images, tta=tta), ensemble.origin)
     frame = kaggle_frame(predictions, inputs.lookup) if inputs.lookup else course_frame(predictions)
     write_csv_atomically(frame, inputs.out)
     kind = "kaggle" if inputs.lookup else "course"

@@ -10,6 +10,8 @@ matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from data.transforms import frame_px  # noqa: E402
+
 
 def plot_history(history: list, path: Path, title: str = "") -> None:
     """Train loss and validation RMSE per epoch; the kept (best) epoch marked."""
@@ -39,7 +41,7 @@ def plot_overlay(images: np.ndarray, predictions: np.ndarray, path: Path, target
     for ax in axes.flat:
         ax.axis("off")
     for i, ax in zip(range(n), axes.flat):
-        low, high = origin - 0.5, images.shape[-1] - 0.5 + origin  # the pixels' edges in label coordinates
+        low, high = frame_px(origin)
         ax.imshow(images[i], cmap="gray", vmin=0, vmax=255, extent=(low, high, high, low))
         if targets is not None:
             ax.scatter(targets[i, 0::2], targets[i, 1::2], s=10, facecolors="none", edgecolors="lime", linewidths=0.8)

@@ -78,3 +78,13 @@ def test_photometric_changes_stay_in_range_and_leave_keypoints_alone():
     out_images, out_keypoints = augment(images, keypoints, generator)
     assert out_images.min() >= 0 and out_images.max() <= 1 and not torch.equal(out_images, images)
     torch.testing.assert_close(out_keypoints, keypoints)
+
+
+@pytest.mark.parametrize("origin", [0.0, 1.0])
+def test_the_frame_a_keypoint_is_pushed_out_of_is_the_one_its_label_origin_implies(origin):
+    """A keypoint 0.3 px beyond the last pixel's centre is still on that pixel; 0.7 px beyond is off the image."""
+    keypoints = GRID.repeat(2, 1) + origin
+    keypoints[0, 0], keypoints[1, 0] = 95.3 + origin, 95.7 + origin
+    identity = affine_matrices(torch.zeros(2), torch.ones(2), torch.zeros(2, 2))
+    _, moved = warp(torch.zeros(2, 1, 96, 96), keypoints, identity, origin)
+    assert not torch.isnan(moved[0, :2]).any() and torch.isnan(moved[1, :2]).all()

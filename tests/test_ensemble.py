@@ -14,10 +14,10 @@ import torch
 
 from data.errors import DataError
 from ensemble.build import build
-from ensemble.candidates import load_candidates, shipped_size
+from ensemble.candidates import load_candidates, member_file
 from ensemble.ensemble import Ensemble, predict_members
 from ensemble.select import select
-from ensemble.submission import kaggle_frame, read_lookup
+from ensemble.submission import clip_to_frame, kaggle_frame, read_lookup
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def candidates(smoke_search):
 
 
 def _sizes(candidates, dtype="fp32"):
-    return np.array([shipped_size(c.state_dict(dtype)) for c in candidates])
+    return np.array([len(member_file(c.state_dict(dtype))) for c in candidates])
 
 
 def test_budget_below_the_total_is_respected_and_ensemble_beats_best_member(candidates, smoke_search, tmp_path):
@@ -38,6 +38,26 @@ def test_budget_below_the_total_is_respected_and_ensemble_beats_best_member(cand
     assert sum(f.stat().st_size for f in files) <= budget_mb * 1e6
     assert manifest["val_rmse"] <= min(c.val_rmse for c in candidates) + 1e-6
     assert sum(m["weight"] for m in manifest["members"]) == pytest.approx(1.0)
+
+
+def test_member_files_on_disk_fit_a_budget_set_exactly_at_the_edge(candidates, smoke_search, tmp_path):
+    smallest = _sizes(candidates).min()
+    budget_mb = np.nextafter(smallest / 1e6, 1.0)  # room for the smallest member's bytes, not one byte more
+    folder = build(candidates, budget_mb, "fp32", 50, smoke_search, tmp_path / "edge")
+    files = list((folder / "members").iterdir())
+    assert len(files) == 1 and files[0].stat().st_size <= budget_mb * 1e6
+
+
+def test_the_manifest_names_the_device_its_figures_were_computed_on(candidates, smoke_search, tmp_path):
+    manifest = json.loads((build(candidates, 10, "fp32", 50, smoke_search, tmp_path / "ens") / "manifest.json").read_text())
+    assert manifest["device"] == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@pytest.mark.parametrize("origin", [0.0, 1.0])
+def test_predictions_are_clipped_to_the_frame_the_label_origin_implies(origin):
+    predictions = np.array([[-0.7, -0.4, 95.4, 96.2] + [48.0] * 26]) + origin
+    clipped = clip_to_frame(predictions, origin)
+    np.testing.assert_allclose(clipped[0, :4], np.array([-0.5, -0.4, 95.4, 95.5]) + origin)
 
 
 def test_selection_only_uses_members_that_fit():
@@ -121,6 +141,32 @@ def test_a_bad_lookup_fails_before_any_model_is_loaded(smoke_search, tiny_data, 
     assert run.returncode == 1
     assert run.stderr.strip().splitlines() == [f"error: {tmp_path / 'lookup.csv'}: row 2 (line 3): column ImageId: ImageId 99 is not in the test file"]
     assert "candidate trials" not in run.stdout and not (tmp_path / "ens").exists()
+
+
+def _kaggle_test_files(tiny_data, tmp_path):
+    """(test file with an ImageId twice, test file without ImageId, a lookup for ImageIds 1 and 2)."""
+    test = pd.read_csv(tiny_data[1])
+    twice = test.assign(ImageId=[1, 2, 3, 3] + list(range(5, len(test) + 1)))
+    twice.to_csv(tmp_path / "twice.csv", index=False)
+    test.drop(columns="ImageId").to_csv(tmp_path / "no_ids.csv", index=False)
+    (tmp_path / "lookup.csv").write_text("RowId,ImageId,FeatureName,Location\n1,1,nose_tip_x,\n2,2,nose_tip_y,\n")
+    return tmp_path / "twice.csv", tmp_path / "no_ids.csv", tmp_path / "lookup.csv"
+
+
+def test_each_argument_that_cannot_work_gets_one_line_before_any_model_loads(smoke_search, tiny_data, tmp_path):
+    twice, no_ids, lookup = _kaggle_test_files(tiny_data, tmp_path)
+    build_args = [sys.executable, "-m", "ensemble.build", "--max-mb", "1", "--runs-dir", str(smoke_search.parent), "--run", "smoke",
+                  "--ensemble-dir", str(tmp_path / "ens"), "--out", str(tmp_path / "k.csv")]
+    kaggle = ["--format", "kaggle", "--lookup", str(lookup)]
+    cases = {
+        "--rounds 0": (["--rounds", "0"], "--rounds must be 1 or more"),
+        "an ImageId twice": (["--test", str(twice), *kaggle], f"error: {twice}: row 4 (line 5): column ImageId: ImageId 3 appears twice (first in row 3)"),
+        "no ImageId": (["--test", str(no_ids), *kaggle], f"error: {no_ids}: column ImageId: has no ImageId column"),
+    }
+    for name, (extra, message) in cases.items():
+        run = subprocess.run(build_args + extra, capture_output=True, text=True, timeout=300)
+        assert run.returncode != 0 and message in run.stderr.strip().splitlines()[-1], name
+        assert "candidate trials" not in run.stdout and not (tmp_path / "ens").exists(), name
 
 
 def test_an_unwritable_output_folder_fails_before_any_work(smoke_search, tiny_data, tmp_path):
