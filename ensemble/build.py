@@ -7,7 +7,6 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from data.errors import DataError, exits_on_bad_input
 from data.files import write_folder_atomically

@@ -60,7 +60,13 @@ def make_trainable(settings: SearchSettings, split: Split):
 
 
 class ResumableOptunaSearch(OptunaSearch):
-    """OptunaSearch that survives a hard kill between Optuna's record of a finished trial and Tune's.
+    """OptunaSearch that tells Optuna how each trial ended, and survives a hard kill between Optuna's
+    record of a finished trial and Tune's.
+
+    Ray's OptunaSearch records every trial Tune completes with a result as COMPLETE with its last value,
+    so a trial ASHA stopped at a rung would reach TPE as if its mid-schedule score were final. Here only a
+    trial that ran its own schedule to the end (its last result says `finished`) is COMPLETE; one stopped
+    before (by ASHA, or the search's time budget) is PRUNED, with its epoch-by-epoch values.
 
     Tune saves its trials' states every few seconds; Optuna's study is written the moment a trial ends. A
     search killed in between resumes with the trial finished in Optuna but unfinished in Tune, which runs
@@ -81,8 +87,10 @@ class ResumableOptunaSearch(OptunaSearch):
             print(f"trial {trial_id}: rerun after the search was killed; Optuna keeps the result it recorded before")
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
-        if trial_id not in self._finished_before_resume:
-            super().on_trial_complete(trial_id, result, error)
+        if trial_id in self._finished_before_resume:
+            return
+        stopped_early = result is not None and not error and not result.get("finished", True)  # "finished": absent before it existed
+        super().on_trial_complete(trial_id, None if stopped_early else result, error)  # no result, no error: Ray's OptunaSearch prunes
 
 
 def new_tuner(settings: SearchSettings, space: SearchSpace, split: Split) -> tune.Tuner:

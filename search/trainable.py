@@ -47,6 +47,7 @@ def train_trial(sampled: dict[str, Any], base: dict[str, Any], split: Split) -> 
             METRIC: trainer.best_rmse,
             "epoch_seconds": epoch.seconds,
             "lr": epoch.lr,
+            "finished": trainer.finished,  # the last epoch of the trial's own schedule (not a stop by ASHA or a budget)
             **size,
         }
         if not epoch.improved:

@@ -118,7 +118,7 @@ class Trainer:
         Raises TrainingDiverged as soon as an epoch blows up."""
         c = self.config
         started = time.perf_counter()
-        while len(self.history) < c.epochs and self._epochs_since_best() < c.patience:
+        while not self.finished:
             if time_budget_s and self.history and time.perf_counter() - started + self.history[-1].seconds > time_budget_s:
                 break
             start = time.perf_counter()
@@ -147,6 +147,11 @@ class Trainer:
             return
         raise TrainingDiverged(f"diverged in epoch {epoch}: train loss {loss:.4g}, val RMSE {val_rmse:.4g} px "
                                f"(the mean face scores {self.mean_face_rmse:.2f} px); try a lower learning rate")
+
+    @property
+    def finished(self) -> bool:
+        """The run has ended on its own terms: all its epochs, or early stopping's patience."""
+        return len(self.history) >= self.config.epochs or self._epochs_since_best() >= self.config.patience
 
     def _epochs_since_best(self) -> int:
         best = [i for i, r in enumerate(self.history) if r.improved]

@@ -6,7 +6,7 @@ import torch
 
 from data.faces import Faces
 from data.keypoints import X_COLUMNS
-from data.origin import estimate_origin, infer_origin, nearest_convention
+from data.origin import estimate_origin, infer_origin
 from data.synthetic import make_faces
 from data.transforms import mirror_keypoints
 from search.config import TrainConfig

@@ -60,7 +60,8 @@ def test_a_diverging_trial_ends_diverged_fails_in_optuna_and_stays_out_of_the_en
     assert trials[0.003].status == trials[0.005].status == "DONE"
     assert "diverged:" in capsys.readouterr().out
     states = {t.params["lr"]: t.state for t in optuna.load_study(study_name="hot", storage=SearchFolder(tmp_path / "hot").optuna_url).trials}
-    assert states == {10.0: optuna.trial.TrialState.FAIL, 0.003: optuna.trial.TrialState.COMPLETE, 0.005: optuna.trial.TrialState.COMPLETE}
+    ended = {lr: optuna.trial.TrialState.COMPLETE if trials[lr].metrics["finished"] else optuna.trial.TrialState.PRUNED for lr in (0.003, 0.005)}
+    assert states == {10.0: optuna.trial.TrialState.FAIL, **ended}  # PRUNED: ASHA stopped it at its rung
     assert {c.name for c in load_candidates(tmp_path / "hot")} == {trials[0.003].id, trials[0.005].id}
 
 
