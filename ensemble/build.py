@@ -32,7 +32,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--ensemble-dir", type=Path, help="where to write the ensemble (default runs/RUN/ensemble)")
     add_submission_args(p)
     args = p.parse_args(argv)
-    if args.max_mb <= 0:
+    if not args.max_mb > 0:  # NaN too
         p.error("--max-mb must be positive")
     if args.rounds < 1:
         p.error("--rounds must be 1 or more")
