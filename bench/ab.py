@@ -15,8 +15,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from bench.common import FACES15, cpu_start_point, machine, write_json  # noqa: E402
-from search.config import TrainConfig  # noqa: E402
-from search.trainer import Trainer  # noqa: E402
+from training.config import TrainConfig  # noqa: E402
+from training.trainer import Trainer  # noqa: E402
 
 
 def main() -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 from configs import CPU_SPACE
 from data.transforms import rmse_px
 from ensemble.ensemble import predict_members
-from search.device import machine  # noqa: F401  (re-exported: every bench records it)
 from search.space import load_space
+from training.device import machine  # noqa: F401  (re-exported: every bench records it)
 
 ROOT = Path(__file__).resolve().parents[1]
 FACES15 = Path(os.environ.get("KPTUNE_FACES15", ROOT.parent / "shared/data/faces15"))  # the benchmark data beside a checkout

@@ -21,8 +21,8 @@ import torch  # noqa: E402
 from bench.common import FACES15, cpu_start_point, flip_tta_rmse, machine, write_json  # noqa: E402
 from data.keypoints import X_COLUMNS  # noqa: E402
 from data.origin import estimate_origin  # noqa: E402
-from search.config import TrainConfig  # noqa: E402
-from search.trainer import Trainer  # noqa: E402
+from training.config import TrainConfig  # noqa: E402
+from training.trainer import Trainer  # noqa: E402
 
 
 def run(split, epochs: int, label_origin: str) -> dict:

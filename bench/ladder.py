@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 import torch  # noqa: E402
 
 from bench.common import FACES15, flip_tta_rmse, machine, write_json  # noqa: E402
-from search.config import TrainConfig  # noqa: E402
-from search.trainer import Trainer  # noqa: E402
+from training.config import TrainConfig  # noqa: E402
+from training.trainer import Trainer  # noqa: E402
 
 SEED = {"arch": "vgg_opt", "dropout": 1.0, "batch_size": 256, "optimizer": "adam", "lr": 1e-3, "amp": "off", "patience": 10}
 TODAY = {"arch": "cnn_small", "dropout": 0.0, "batch_size": 32, "optimizer": "adam", "lr": 1e-3, "amp": "off", "patience": 5}

@@ -17,8 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 import torch  # noqa: E402
 
 from bench.common import FACES15, machine, write_json  # noqa: E402
-from search.config import TrainConfig  # noqa: E402
-from search.trainer import Trainer  # noqa: E402
+from training.config import TrainConfig  # noqa: E402
+from training.trainer import Trainer  # noqa: E402
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ on every core against one trial per core, and a submission from a 50 MB ensemble
 
 Training speed is the project's own step (Trainer.train_step: flip, forward, masked loss, backward,
 optimizer) on random faces; inference is predict_keypoints. The Tune overhead ratio is the wall time of
-a one-trial search (Ray already started) over that of `search.train` with the same configuration.
+a one-trial search (Ray already started) over that of `training.train` with the same configuration.
 --quick: one batch size, short windows, no trials-per-hour comparison (for a GPU check in minutes).
 """
 
@@ -28,21 +28,22 @@ import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
 from bench.common import FACES15, cpu_start_point, machine, write_json  # noqa: E402
+from common.files import write_folder_atomically  # noqa: E402
 from configs import CPU_SPACE, DEFAULT_SPACE  # noqa: E402
 from data.faces import Faces  # noqa: E402
-from data.files import write_folder_atomically  # noqa: E402
 from data.reader import load_faces  # noqa: E402
 from data.split import Split  # noqa: E402
 from data.synthetic import images_to_strings  # noqa: E402
 from ensemble.ensemble import Manifest, Member, write_manifest  # noqa: E402
 from models import create_model, list_models, saved_size_bytes  # noqa: E402
-from search.checkpoint import Checkpoint  # noqa: E402
-from search.config import TrainConfig  # noqa: E402
-from search.device import pick_device  # noqa: E402
 from search.experiment import start_ray  # noqa: E402
 from search.results import SearchFolder  # noqa: E402
 from search.space import load_space  # noqa: E402
-from search.trainer import Trainer, predict_keypoints  # noqa: E402
+from training.checkpoint import Checkpoint  # noqa: E402
+from training.config import TrainConfig  # noqa: E402
+from training.device import pick_device  # noqa: E402
+from training.predict import predict_keypoints  # noqa: E402
+from training.trainer import Trainer  # noqa: E402
 
 
 def random_split(n: int) -> Split:
@@ -99,10 +100,10 @@ def write_space(folder: Path, text: str) -> Path:
 
 
 def tune_overhead(data: Path, epochs: int, repeats: int, work: Path) -> dict:
-    """search.train against a one-trial search of the same configuration, alternating, medians; also the
+    """training.train against a one-trial search of the same configuration, alternating, medians; also the
     seconds the epochs themselves took each way (the rest is start-up, checkpoints and outputs)."""
     from search.run import main as search_main
-    from search.train import main as train_main
+    from training.train import main as train_main
 
     # the default CPU space's first start point: what a search on a CPU trains first
     flags = {k.replace("_", "-"): str(v) for k, v in {**cpu_start_point(), "patience": epochs}.items()}
@@ -116,16 +117,16 @@ def tune_overhead(data: Path, epochs: int, repeats: int, work: Path) -> dict:
         direct_epochs.append(sum(e.seconds for e in Checkpoint(work / f"train{r}").history()))
         start = time.perf_counter()
         search_main(["--trials", "1", "--max-epochs", str(epochs), "--space", str(space), "--storage", str(work / "runs"),
-                     "--name", f"overhead{r}", "--no-dashboard", "--cpus-per-trial", str(os.cpu_count())] + data_flags)  # all cores, as search.train
+                     "--name", f"overhead{r}", "--no-dashboard", "--cpus-per-trial", str(os.cpu_count())] + data_flags)  # all cores, as training.train
         searched.append(time.perf_counter() - start)
         [trial] = SearchFolder(work / "runs" / f"overhead{r}").trials()
         searched_epochs.append(float(trial.history["epoch_seconds"].sum()))
     # The machine's speed drifts between runs by as much as the overhead, so each search is compared
-    # with the search.train run just before it: the median of those paired ratios is the figure.
+    # with the training.train run just before it: the median of those paired ratios is the figure.
     ratio = statistics.median(s / d for d, s in zip(direct, searched))
     overhead = statistics.median(s - d for d, s in zip(direct, searched))
     epochs_ratio = statistics.median(s / d for d, s in zip(direct_epochs, searched_epochs))
-    print(f"tune overhead: search.train {statistics.median(direct):.1f} s, one-trial search {statistics.median(searched):.1f} s (medians); "
+    print(f"tune overhead: training.train {statistics.median(direct):.1f} s, one-trial search {statistics.median(searched):.1f} s (medians); "
           f"paired: ratio {ratio:.3f}, +{overhead:.1f} s; the epochs alone: ratio {epochs_ratio:.3f}", flush=True)
     return {"config": {**flags, "epochs": epochs}, "search_train_s": direct, "one_trial_search_s": searched,
             "search_train_epochs_s": direct_epochs, "one_trial_search_epochs_s": searched_epochs,

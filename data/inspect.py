@@ -7,7 +7,8 @@ import time
 
 import numpy as np
 
-from .errors import exits_on_bad_input
+from common.errors import exits_on_bad_input
+
 from .keypoints import KEYPOINT_NAMES
 from .origin import describe_origin, estimate_origin
 from .reader import ignored_columns, load_faces

@@ -1,6 +1,6 @@
 """Read the users' CSVs (train, val or test layout, .csv or .csv.gz), validate them, cache the parse.
 
-Every problem is a DataError naming file, row and column. Pixels are parsed in one vectorised pass
+Every problem is a UserError naming file, row and column. Pixels are parsed in one vectorised pass
 (pyarrow's string kernels), and the parsed arrays are cached as .npz keyed by the file's path, size
 and modification time, so loading the same unchanged file again takes milliseconds.
 """
@@ -19,7 +19,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .errors import DataError
+from common.errors import UserError
+
 from .faces import Faces
 from .keypoints import COLUMNS, IMAGE_SIZE, N_PIXELS
 
@@ -39,12 +40,12 @@ def load_faces(path: str | os.PathLike, *, need_labels: bool = False) -> Faces:
     """Load a train/val/test CSV. need_labels: a file without keypoint columns is an error."""
     path = Path(path)
     if path.is_dir():
-        raise DataError(str(path), "is a folder; give the CSV file inside it")
+        raise UserError(str(path), "is a folder; give the CSV file inside it")
     if not path.is_file():
-        raise DataError(str(path), "no such file")
+        raise UserError(str(path), "no such file")
     faces = _load_cached(path)
     if need_labels and not faces.has_labels:
-        raise DataError(
+        raise UserError(
             str(path), "has no keypoint columns: this is a test file, but training needs a labelled train file"
         )
     return faces
@@ -93,20 +94,20 @@ def parse_csv(path: Path) -> Faces:
     try:
         df = pd.read_csv(path, encoding="utf-8-sig")  # -sig: a byte-order mark (Excel's UTF-8) is not part of the first name
     except pd.errors.EmptyDataError:
-        raise DataError(name, "the file is empty") from None
+        raise UserError(name, "the file is empty") from None
     except pd.errors.ParserError as err:
-        raise DataError(name, _explain_parser_error(str(err))) from None
+        raise UserError(name, _explain_parser_error(str(err))) from None
     except UnicodeDecodeError as err:
-        raise DataError(name, f"is not UTF-8 text (byte {err.start}: {err.reason}); save it as UTF-8 CSV") from None
+        raise UserError(name, f"is not UTF-8 text (byte {err.start}: {err.reason}); save it as UTF-8 CSV") from None
     except (OSError, EOFError) as err:  # e.g. a .gz cut short
-        raise DataError(name, f"cannot be read as CSV ({err})") from None
+        raise UserError(name, f"cannot be read as CSV ({err})") from None
     duplicated = [c for c in df.columns if re.fullmatch(r"(.+)\.\d+", str(c)) and str(c).rsplit(".", 1)[0] in (*COLUMNS, IMAGE_COLUMN)]
     if duplicated:
-        raise DataError(name, f"column '{duplicated[0].rsplit('.', 1)[0]}' appears more than once", column=duplicated[0].rsplit(".", 1)[0])
+        raise UserError(name, f"column '{duplicated[0].rsplit('.', 1)[0]}' appears more than once", column=duplicated[0].rsplit(".", 1)[0])
     if len(df) == 0:
-        raise DataError(name, "has a header but no rows")
+        raise UserError(name, "has a header but no rows")
     if IMAGE_COLUMN not in df.columns:
-        raise DataError(name, f"missing column '{IMAGE_COLUMN}' (columns found: {', '.join(map(str, df.columns[:5]))}…)")
+        raise UserError(name, f"missing column '{IMAGE_COLUMN}' (columns found: {', '.join(map(str, df.columns[:5]))}…)")
     images = _parse_images(df[IMAGE_COLUMN], name)
     return Faces(images, _parse_keypoints(df, name), _ids(df), name)
 
@@ -130,14 +131,14 @@ def _parse_images(column: pd.Series, name: str) -> np.ndarray:
     """'Image' strings -> (N, 96, 96) uint8, checking count, type and range of every pixel."""
     missing = column.isna().to_numpy()
     if missing.any():
-        raise DataError(name, "image is empty", row=int(missing.argmax()) + 1, column=IMAGE_COLUMN)
+        raise UserError(name, "image is empty", row=int(missing.argmax()) + 1, column=IMAGE_COLUMN)
     # Trimmed first: a space an editor left at either end is not a pixel.
     tokens = pc.utf8_split_whitespace(pc.utf8_trim_whitespace(pa.array(column.astype(str), type=pa.string())))
     counts = pc.list_value_length(tokens).to_numpy()
     wrong = np.flatnonzero(counts != N_PIXELS)
     if wrong.size:
         row = int(wrong[0])
-        raise DataError(name, f"image has {counts[row]} pixel values, expected {N_PIXELS}", row=row + 1, column=IMAGE_COLUMN)
+        raise UserError(name, f"image has {counts[row]} pixel values, expected {N_PIXELS}", row=row + 1, column=IMAGE_COLUMN)
     flat = pc.list_flatten(tokens)  # (N * 9216,) strings
     is_digits = pc.utf8_is_digit(flat).to_numpy(zero_copy_only=False)
     if not is_digits.all():
@@ -150,11 +151,11 @@ def _parse_images(column: pd.Series, name: str) -> np.ndarray:
     return values.astype(np.uint8).reshape(-1, IMAGE_SIZE, IMAGE_SIZE)
 
 
-def _pixel_error(name: str, flat_index: int, token: str) -> DataError:
+def _pixel_error(name: str, flat_index: int, token: str) -> UserError:
     pixel, row = flat_index % N_PIXELS, flat_index // N_PIXELS + 1
     if re.fullmatch(r"[+-]?\d+", token):
-        return DataError(name, f"pixel {pixel} is {token}, outside 0-255", row=row, column=IMAGE_COLUMN)
-    return DataError(name, f"pixel {pixel} is '{token}', not an integer 0-255", row=row, column=IMAGE_COLUMN)
+        return UserError(name, f"pixel {pixel} is {token}, outside 0-255", row=row, column=IMAGE_COLUMN)
+    return UserError(name, f"pixel {pixel} is '{token}', not an integer 0-255", row=row, column=IMAGE_COLUMN)
 
 
 def _parse_keypoints(df: pd.DataFrame, name: str) -> np.ndarray | None:
@@ -164,7 +165,7 @@ def _parse_keypoints(df: pd.DataFrame, name: str) -> np.ndarray | None:
         return None
     if len(present) < len(COLUMNS):
         absent = [c for c in COLUMNS if c not in df.columns]
-        raise DataError(name, f"missing keypoint column '{absent[0]}' ({len(absent)} of 30 missing)")
+        raise UserError(name, f"missing keypoint column '{absent[0]}' ({len(absent)} of 30 missing)")
     keypoints = np.empty((len(df), len(COLUMNS)), np.float32)
     for j, column in enumerate(COLUMNS):
         raw = df[column]
@@ -172,17 +173,17 @@ def _parse_keypoints(df: pd.DataFrame, name: str) -> np.ndarray | None:
         bad = (values.isna() & raw.notna()).to_numpy()
         if bad.any():
             row = int(bad.argmax())
-            raise DataError(name, f"'{raw.iloc[row]}' is not a number", row=row + 1, column=column)
+            raise UserError(name, f"'{raw.iloc[row]}' is not a number", row=row + 1, column=column)
         infinite = np.isinf(values.to_numpy(np.float64))
         if infinite.any():
             row = int(infinite.argmax())
-            raise DataError(name, f"'{raw.iloc[row]}' is not a finite number", row=row + 1, column=column)
+            raise UserError(name, f"'{raw.iloc[row]}' is not a finite number", row=row + 1, column=column)
         keypoints[:, j] = values.to_numpy(np.float32)
     low, high = -COORDINATE_MARGIN, IMAGE_SIZE + COORDINATE_MARGIN
     far = ~np.isnan(keypoints) & ((keypoints < low) | (keypoints > high))
     if far.any():
         row, j = map(int, np.argwhere(far)[0])
-        raise DataError(
+        raise UserError(
             name,
             f"coordinate {keypoints[row, j]:g} is far outside the 96x96 frame (allowed {low:g} to {high:g})",
             row=row + 1,

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import DataError
+from common.errors import UserError
+
 from .faces import Faces
 from .reader import load_faces
 
@@ -28,7 +29,7 @@ def make_split(train_path: str, val_path: str | None = None, *, val_fraction: fl
     if val_path is not None:
         return Split(train, labelled_rows(load_faces(val_path, need_labels=True)))
     if len(train) < 2:
-        raise DataError(train_path, f"has {len(train)} labelled rows: too few to hold out a validation set")
+        raise UserError(train_path, f"has {len(train)} labelled rows: too few to hold out a validation set")
     # imported here: sklearn takes 0.6 s to import, and every trial process imports this module (to
     # unpickle its Split) without ever splitting
     from sklearn.model_selection import train_test_split

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .files import write_csv_atomically
+from common.files import write_csv_atomically
+
 from .keypoints import COLUMNS, IMAGE_SIZE, KEYPOINT_NAMES
 
 _GRID = np.stack(np.meshgrid(np.arange(IMAGE_SIZE), np.arange(IMAGE_SIZE)), axis=-1).astype(np.float32)  # (96, 96, 2) x, y

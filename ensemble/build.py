@@ -8,13 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
-from data.errors import DataError, exits_on_bad_input
-from data.files import write_folder_atomically
+from common.errors import UserError, exits_on_bad_input
+from common.files import write_folder_atomically
 from data.transforms import rmse_px
-from search.checkpoint import load_model
-from search.device import pick_device, uses_bf16
-from search.report import write_report
 from search.results import SearchFolder
+from training.checkpoint import load_model
+from training.device import pick_device, uses_bf16
 
 from .candidates import Candidate, latest_run, load_candidates, member_file
 from .ensemble import MANIFEST, Ensemble, Manifest, Member, predict_members, write_manifest
@@ -45,7 +44,7 @@ def validation_images(candidate: Candidate) -> np.ndarray:
     c = candidate.config
     val = c.load_split().val
     if not np.array_equal(val.ids, candidate.val_ids):
-        raise DataError(c.val or c.train, "no longer gives the validation faces the search was scored on")
+        raise UserError(c.val or c.train, "no longer gives the validation faces the search was scored on")
     return val.images
 
 
@@ -111,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     run = args.runs_dir / args.run if args.run else latest_run(args.runs_dir)
     if not run.is_dir():
-        raise DataError(str(run), "no such search run")
+        raise UserError(str(run), "no such search run")
     out = args.ensemble_dir or SearchFolder(run).ensemble_folder
     check_writable(out.resolve().parent)
     submission = check_submission_inputs(args)  # a bad test file or lookup fails here, before any work
@@ -124,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
     if submission:
         write_submission(submission, ensemble, tta=args.tta == "flip")
     if out == SearchFolder(run).ensemble_folder:
-        print(f"report: {write_report(SearchFolder(run))}")
+        SearchFolder(run).refresh_report()
 
 
 if __name__ == "__main__":

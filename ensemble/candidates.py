@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from data.errors import DataError
-from search.checkpoint import Checkpoint
-from search.config import TrainConfig
+from common.errors import UserError
 from search.results import SearchFolder, latest_search
+from training.checkpoint import Checkpoint
+from training.config import TrainConfig
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16}
 
@@ -63,7 +63,7 @@ def member_file(state: dict[str, torch.Tensor]) -> bytes:
 def latest_run(runs_dir: Path) -> Path:
     search = latest_search(runs_dir)
     if search is None:
-        raise DataError(str(runs_dir), "no search runs here (run `python -m search.run` first, or pass --run)")
+        raise UserError(str(runs_dir), "no search runs here (run `python -m search.run` first, or pass --run)")
     return search.folder
 
 
@@ -91,8 +91,8 @@ def load_candidates(run: Path) -> list[Candidate]:
         else:
             candidates.append(Candidate(trial.id, trial.checkpoint))
     if not candidates:
-        raise DataError(str(run), "no finished trial with a complete checkpoint: nothing to ensemble")
+        raise UserError(str(run), "no finished trial with a complete checkpoint: nothing to ensemble")
     for c in candidates[1:]:
         if not np.array_equal(c.val_ids, candidates[0].val_ids):
-            raise DataError(str(c.checkpoint.folder), f"scored on other validation faces than {candidates[0].name}: cannot ensemble them")
+            raise UserError(str(c.checkpoint.folder), f"scored on other validation faces than {candidates[0].name}: cannot ensemble them")
     return candidates

@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from data.files import folder_lock
+from common.files import folder_lock
 from data.transforms import mirror_keypoints
-from search.checkpoint import load_model
-from search.config import TrainConfig
-from search.device import pick_device, uses_bf16
-from search.trainer import predict_keypoints
+from training.checkpoint import load_model
+from training.config import TrainConfig
+from training.device import pick_device, uses_bf16
+from training.predict import predict_keypoints
 
 MANIFEST = "manifest.json"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from data.errors import DataError, exits_on_bad_input
+from common.errors import UserError, exits_on_bad_input
 
 from .ensemble import MANIFEST, Ensemble
 from .submission import add_submission_args, check_submission_args, check_submission_inputs, write_submission
@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.test:
         p.error("--test is required")
     if not (args.ensemble / MANIFEST).is_file():
-        raise DataError(str(args.ensemble), f"no {MANIFEST}: not an ensemble folder")
+        raise UserError(str(args.ensemble), f"no {MANIFEST}: not an ensemble folder")
     submission = check_submission_inputs(args)  # a bad test file or lookup fails here, before any model loads
     ensemble = Ensemble(args.ensemble, amp=args.amp)
     print(f"ensemble of {len(ensemble.models)} members on {ensemble.device}{' (bf16 compute)' if ensemble.bf16 else ''}, "

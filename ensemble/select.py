@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from data.errors import DataError
+from common.errors import UserError
 from data.transforms import rmse_px
 
 
@@ -30,7 +30,7 @@ def select(predictions: np.ndarray, targets: np.ndarray, sizes: np.ndarray, budg
     best ensemble seen on the way, so it is never worse than the best single candidate that fits.
     """
     if sizes.min() > budget_bytes:
-        raise DataError("--max-mb", f"budget {budget_bytes / 1e6:g} MB is below the smallest candidate ({sizes.min() / 1e6:.2f} MB)")
+        raise UserError("--max-mb", f"budget {budget_bytes / 1e6:g} MB is below the smallest candidate ({sizes.min() / 1e6:.2f} MB)")
     counts = np.zeros(len(predictions), dtype=int)
     total = np.zeros_like(predictions[0])
     best: Selection | None = None

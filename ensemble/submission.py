@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from data.errors import DataError
+from common.errors import UserError
+from common.files import write_csv_atomically
 from data.faces import Faces
-from data.files import write_csv_atomically
 from data.keypoints import COLUMNS
 from data.reader import has_id_column, load_faces
 from data.transforms import frame_px
-from search.config import AMP_MODES
+from training.config import AMP_MODES
 
 from .ensemble import Ensemble
 
@@ -61,24 +61,24 @@ class Lookup:
 
 def read_lookup(lookup_path: Path, image_ids: np.ndarray) -> Lookup:
     """Every problem (a missing column, an ImageId not in the test file, an unknown keypoint) is a
-    DataError naming row and column, found before any prediction."""
+    UserError naming row and column, found before any prediction."""
     try:
         lookup = pd.read_csv(lookup_path)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise DataError(str(lookup_path), f"cannot be read as CSV ({err})") from None
+        raise UserError(str(lookup_path), f"cannot be read as CSV ({err})") from None
     for column in ("RowId", "ImageId", "FeatureName"):
         if column not in lookup.columns:
-            raise DataError(str(lookup_path), f"missing column '{column}'")
+            raise UserError(str(lookup_path), f"missing column '{column}'")
     row_of_id = pd.Series(np.arange(len(image_ids)), index=image_ids)
     unknown_id = ~lookup["ImageId"].isin(row_of_id.index)
     if unknown_id.any():
         i = int(np.argmax(unknown_id.to_numpy()))
-        raise DataError(str(lookup_path), f"ImageId {lookup['ImageId'].iloc[i]} is not in the test file", row=i + 1, column="ImageId")
+        raise UserError(str(lookup_path), f"ImageId {lookup['ImageId'].iloc[i]} is not in the test file", row=i + 1, column="ImageId")
     column_of = {name: j for j, name in enumerate(COLUMNS)}
     unknown_feature = ~lookup["FeatureName"].isin(column_of)
     if unknown_feature.any():
         i = int(np.argmax(unknown_feature.to_numpy()))
-        raise DataError(str(lookup_path), f"unknown keypoint '{lookup['FeatureName'].iloc[i]}'", row=i + 1, column="FeatureName")
+        raise UserError(str(lookup_path), f"unknown keypoint '{lookup['FeatureName'].iloc[i]}'", row=i + 1, column="FeatureName")
     return Lookup(lookup["RowId"].to_numpy(), row_of_id[lookup["ImageId"]].to_numpy(), lookup["FeatureName"].map(column_of).to_numpy())
 
 
@@ -113,20 +113,20 @@ def check_image_ids(path: Path, ids: np.ndarray) -> None:
     """Kaggle's lookup names faces by ImageId: the test file must carry its own, each once (a file
     without them would be numbered from 0 where Kaggle counts from 1, every face one off)."""
     if not has_id_column(path):
-        raise DataError(str(path), "has no ImageId column, which --format kaggle needs to match the lookup's ImageIds to faces",
+        raise UserError(str(path), "has no ImageId column, which --format kaggle needs to match the lookup's ImageIds to faces",
                         column="ImageId")
     duplicated = pd.Index(ids).duplicated()
     if duplicated.any():
         row = int(np.argmax(duplicated))
         first = int(np.flatnonzero(ids == ids[row])[0])
-        raise DataError(str(path), f"ImageId {ids[row]} appears twice (first in row {first + 1})", row=row + 1, column="ImageId")
+        raise UserError(str(path), f"ImageId {ids[row]} appears twice (first in row {first + 1})", row=row + 1, column="ImageId")
 
 
 def check_writable(folder: Path) -> None:
     if not folder.is_dir():
-        raise DataError(str(folder), "no such folder to write into")
+        raise UserError(str(folder), "no such folder to write into")
     if not os.access(folder, os.W_OK):
-        raise DataError(str(folder), "cannot write here (read-only)")
+        raise UserError(str(folder), "cannot write here (read-only)")
 
 
 def write_submission(inputs: SubmissionInputs, ensemble: Ensemble, tta: bool) -> Path:

@@ -19,14 +19,13 @@ from ray import tune
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.optuna import OptunaSearch
 
-from data.files import write_csv_atomically
+from common.files import write_csv_atomically
 from data.split import Split
 
-from .config import SearchSettings
 from .leaderboard import format_table, leaderboard
 from .plots import plot_search
-from .report import write_report
 from .results import METRIC, SearchFolder
+from .settings import SearchSettings
 from .space import SearchSpace
 from .trainable import train_trial
 
@@ -171,7 +170,7 @@ def run_search(settings: SearchSettings, space: SearchSpace, split: Split, addre
     print(f"\nleaderboard: {search.leaderboard_csv}   plots: {search.plot_png}")
     print(f"next: python -m ensemble.build --max-mb 50 --runs-dir {settings.storage} --run {settings.name} --test TEST.csv")
     if any(t.usable for t in trials):
-        print(f"report: {write_report(search, trials)}")
+        search.refresh_report()
     failed = [t for t in trials if t.status in ("ERROR", "DIVERGED")]
     for trial in failed:
         print(f"trial {trial.id} {'crashed' if trial.status == 'ERROR' else 'diverged'}: {trial.error}  (full traceback: {trial.folder}/error.txt)")

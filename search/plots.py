@@ -1,58 +1,13 @@
-"""Pictures people would rather see than read: learning curves and keypoint overlays."""
+"""The search as a picture: every trial's learning curve and best score.
+
+Drawn on a matplotlib Figure object, not pyplot: no backend to choose, nothing process-wide.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only; no display needed
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from data.transforms import frame_px  # noqa: E402
-
-
-def plot_history(history: list, path: Path, title: str = "") -> None:
-    """Train loss and validation RMSE per epoch; the kept (best) epoch marked."""
-    epochs = [r.epoch for r in history]
-    fig, (loss_ax, rmse_ax) = plt.subplots(1, 2, figsize=(9, 3.5))
-    loss_ax.plot(epochs, [r.train_loss for r in history], marker=".")
-    loss_ax.set(xlabel="epoch", ylabel="train loss (normalised MSE)", yscale="log")
-    rmse_ax.plot(epochs, [r.val_rmse for r in history], marker=".", color="tab:orange")
-    best = min(history, key=lambda r: r.val_rmse)
-    rmse_ax.scatter([best.epoch], [best.val_rmse], color="red", zorder=3, label=f"kept: {best.val_rmse:.3f} px")
-    rmse_ax.set(xlabel="epoch", ylabel="val RMSE (px)")
-    rmse_ax.legend()
-    fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-
-
-def plot_overlay(images: np.ndarray, predictions: np.ndarray, path: Path, targets: np.ndarray | None = None, n: int = 16,
-                 titles: list[str] | None = None, suptitle: str = "", origin: float = 0.0) -> None:
-    """A grid of faces with predicted keypoints (red x) and, where known, the true ones (green o);
-    `origin`: the labels' (data.origin), so that each point is drawn on the pixel it names."""
-    n = min(n, len(images))
-    cols = min(n, 8)
-    rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.6 * rows + (0.4 if suptitle else 0)), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for i, ax in zip(range(n), axes.flat):
-        low, high = frame_px(origin)
-        ax.imshow(images[i], cmap="gray", vmin=0, vmax=255, extent=(low, high, high, low))
-        if targets is not None:
-            ax.scatter(targets[i, 0::2], targets[i, 1::2], s=10, facecolors="none", edgecolors="lime", linewidths=0.8)
-        ax.scatter(predictions[i, 0::2], predictions[i, 1::2], s=8, c="red", marker="x", linewidths=0.8)
-        if titles:
-            ax.set_title(titles[i], fontsize=7)
-    if suptitle:
-        fig.suptitle(suptitle + "   (green o: true, red x: predicted)", fontsize=9)
-    fig.tight_layout(pad=0.3)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+from matplotlib.figure import Figure
 
 
 def plot_search(trials: list, path: Path, baseline_px: float | None = None, max_epochs: int | None = None) -> None:
@@ -60,7 +15,8 @@ def plot_search(trials: list, path: Path, baseline_px: float | None = None, max_
     by patience) thin and grey.
     Right: each trial's best, in start order, by architecture. Log scale and the mean-face baseline, so
     the good trials stay apart however far a poor one strays."""
-    fig, (curves_ax, best_ax) = plt.subplots(1, 2, figsize=(12, 4.2))
+    fig = Figure(figsize=(12, 4.2))
+    curves_ax, best_ax = fig.subplots(1, 2)
     colours: dict[str, str] = {}
     reported = sorted((t for t in trials if "val_rmse" in t.history), key=lambda t: t.history["timestamp"].min())
     for i, trial in enumerate(reported):
@@ -82,4 +38,3 @@ def plot_search(trials: list, path: Path, baseline_px: float | None = None, max_
         best_ax.legend(handles.values(), handles.keys(), fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
-    plt.close(fig)

@@ -3,7 +3,7 @@ the plots, the ensemble and the tests read trials here, never by parsing Tune's 
 
     runs/NAME/search.json           SearchSettings: what --resume needs, with the config every trial shares
     runs/NAME/<trial>/params.json   what Optuna sampled for the trial (Tune's)
-    runs/NAME/<trial>/checkpoint_*  search.checkpoint folders with the full resolved config; Tune keeps
+    runs/NAME/<trial>/checkpoint_*  training.checkpoint folders with the full resolved config; Tune keeps
                                     the latest, which holds the trial's kept (best) weights
     runs/NAME/optuna.db             the Optuna study
     runs/NAME/machine.json          what it ran on
@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 import logging
 import math
+import subprocess
+import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +24,10 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from .checkpoint import Checkpoint
-from .config import SearchSettings, TrainConfig
+from training.checkpoint import Checkpoint
+from training.config import TrainConfig
+
+from .settings import SearchSettings
 
 if TYPE_CHECKING:  # Ray is imported only where trials are read: the CLIs check their input first
     from ray.tune import Result
@@ -148,6 +152,11 @@ class SearchFolder:
     @property
     def ensemble_folder(self) -> Path:
         return self.folder / "ensemble"
+
+    def refresh_report(self) -> None:
+        """Write or refresh the report page. The report is the stage above the search and the ensemble,
+        so it runs as its own command, as a user would run it (`python -m report` prints the page's path)."""
+        subprocess.run([sys.executable, "-m", "report", "--runs-dir", str(self.folder.parent), "--run", self.folder.name], check=False)
 
     def is_search(self) -> bool:
         return (self.folder / SETTINGS).is_file()

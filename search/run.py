@@ -12,15 +12,16 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from common.errors import UserError, exits_on_bad_input
 from configs import CPU_SPACE, DEFAULT_SPACE, DEMO_SPACE, SMOKE_SPACE
-from data.errors import DataError, exits_on_bad_input
 from data.origin import describe_origin
 from data.split import Split
 from data.synthetic import demo_dataset
+from training.config import TrainConfig
+from training.device import machine
 
-from .config import SearchSettings, TrainConfig
-from .device import machine
 from .results import SETTINGS, SearchFolder, latest_search
+from .settings import SearchSettings
 from .space import SearchSpace, load_space
 
 
@@ -110,9 +111,9 @@ def settings_to_resume(args: argparse.Namespace) -> SearchSettings:
     storage = args.storage.resolve()
     search = SearchFolder(storage / args.name) if args.name else latest_search(storage)
     if search is None:
-        raise DataError(str(storage), "no search to resume here")
+        raise UserError(str(storage), "no search to resume here")
     if not search.is_search():
-        raise DataError(str(search.folder), f"no {SETTINGS}: not a search folder, nothing to resume")
+        raise UserError(str(search.folder), f"no {SETTINGS}: not a search folder, nothing to resume")
     return search.settings
 
 
@@ -122,7 +123,7 @@ def check_before_start(settings: SearchSettings) -> tuple[SearchSettings, Search
     try:
         space = load_space(settings.space)
     except ValueError as err:
-        raise DataError(settings.space, str(err).removeprefix(f"{settings.space}: ")) from None
+        raise UserError(settings.space, str(err).removeprefix(f"{settings.space}: ")) from None
     base = TrainConfig.from_saved(settings.base)  # a search saved before label_origin existed resumes with its origin 0
     split = base.load_split()
     base = base.with_label_origin(split)
@@ -137,7 +138,7 @@ def main(argv: list[str] | None = None) -> None:
     settings = settings_to_resume(args) if args.resume else settings_from_args(args)
     search = SearchFolder(settings.folder)
     if not args.resume and search.is_search():  # never mix two searches' trials in one folder
-        raise DataError(str(search.folder), f"already holds a search: continue it with --resume --name {settings.name}, "
+        raise UserError(str(search.folder), f"already holds a search: continue it with --resume --name {settings.name}, "
                                             "or give another --name")
     settings, space, split = check_before_start(settings)
     if not args.resume:

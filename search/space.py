@@ -13,8 +13,7 @@ import optuna
 import yaml
 
 from models import list_models
-
-from .config import TrainConfig
+from training.config import TrainConfig
 
 KINDS = ("choice", "uniform", "loguniform", "int")
 # Set once per search, never per trial: every trial trains and is scored on the same faces, on the

@@ -18,11 +18,11 @@ from ray import tune
 
 from data.split import Split
 from models import keras_param_count, saved_size_bytes
+from training.checkpoint import Checkpoint, EpochResult
+from training.config import TrainConfig
+from training.trainer import Trainer
 
-from .checkpoint import Checkpoint, EpochResult
-from .config import TrainConfig
 from .results import METRIC
-from .trainer import Trainer
 
 
 def train_trial(sampled: dict[str, Any], base: dict[str, Any], split: Split) -> None:

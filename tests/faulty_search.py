@@ -29,7 +29,7 @@ def _first(flag: Path) -> bool:
 
 
 def raise_once(flags: Path, search_group: int) -> None:
-    from search.trainer import Trainer
+    from training.trainer import Trainer
 
     train_epoch = Trainer.train_epoch
 

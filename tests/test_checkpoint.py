@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from models import list_models
-from search.checkpoint import Checkpoint, ValPredictions, build_model
-from search.config import TrainConfig
-from search.trainer import Trainer
+from training.checkpoint import Checkpoint, ValPredictions, build_model
+from training.config import TrainConfig
+from training.trainer import Trainer
 
 # Every part that carries state across epochs is on: dropout, EMA, one-cycle, AdamW, augmentation.
 STATEFUL = {"arch": "cnn_small", "dropout": 0.5, "ema": 0.5, "schedule": "onecycle", "optimizer": "adamw", "aug": 1.0,

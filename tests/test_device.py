@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from models import create_model
-from search.config import TrainConfig
-from search.device import cpu_has_native_bf16, uses_bf16
-from search.trainer import Trainer
+from training.config import TrainConfig
+from training.device import cpu_has_native_bf16, uses_bf16
+from training.trainer import Trainer
 
 CPU = torch.device("cpu")
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import torch
 
-from data.errors import DataError
+from common.errors import UserError
 from ensemble.build import build
 from ensemble.candidates import load_candidates, member_file
 from ensemble.ensemble import Ensemble, predict_members
@@ -72,7 +72,7 @@ def test_selection_only_uses_members_that_fit():
 
 
 def test_budget_below_the_smallest_candidate_is_a_clear_error(candidates, smoke_search, tmp_path):
-    with pytest.raises(DataError, match="below the smallest candidate"):
+    with pytest.raises(UserError, match="below the smallest candidate"):
         build(candidates, 0.001, "fp32", 50, smoke_search, tmp_path / "none")
 
 
@@ -194,8 +194,8 @@ def test_two_builds_at_once_leave_one_whole_ensemble_and_two_whole_submissions(s
 def test_a_truncated_member_checkpoint_is_skipped_with_a_warning(smoke_search, tmp_path, capsys):
     import shutil
 
-    from search.checkpoint import WEIGHTS
     from search.results import SearchFolder
+    from training.checkpoint import WEIGHTS
 
     copy = tmp_path / "smoke"
     shutil.copytree(smoke_search, copy)

@@ -6,7 +6,7 @@ import torch
 from data.transforms import normalise_keypoints
 from models import create_model, keras_param_count, list_models, saved_size_bytes
 from models.resnet import SoftArgmax
-from search.losses import LOSSES
+from training.losses import LOSSES
 
 SEED_COUNTS = {"cnn": 19_505_502, "cnn_small": 9_618_206, "vgg16": 17_142_878, "vgg_opt": 7_268_670}
 

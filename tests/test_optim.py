@@ -5,9 +5,9 @@ import math
 import pytest
 import torch
 
-from search.config import TrainConfig
-from search.losses import LOSSES
-from search.optim import make_optimizer, make_schedule
+from training.config import TrainConfig
+from training.losses import LOSSES
+from training.optim import make_optimizer, make_schedule
 
 STEPS_PER_EPOCH, EPOCHS = 5, 4  # 20 steps
 TOTAL = STEPS_PER_EPOCH * EPOCHS

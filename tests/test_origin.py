@@ -9,7 +9,7 @@ from data.keypoints import X_COLUMNS
 from data.origin import estimate_origin, infer_origin
 from data.synthetic import make_faces
 from data.transforms import mirror_keypoints
-from search.config import TrainConfig
+from training.config import TrainConfig
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +85,7 @@ def test_a_mirrored_keypoint_sits_on_the_mirrored_pixel(origin):
 
 def test_the_trainer_records_the_origin_it_resolved(faces):
     from data.split import Split
-    from search.trainer import Trainer
+    from training.trainer import Trainer
 
     split = Split(_shifted(faces, 1.0), _shifted(faces, 1.0).subset(np.arange(50)))
     trainer = Trainer(TrainConfig(arch="cnn_gap", batch_size=16, epochs=1), split)

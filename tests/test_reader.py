@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from data.errors import DataError
+from common.errors import UserError
 from data.keypoints import COLUMNS
 from data.reader import load_faces
 
@@ -64,7 +64,7 @@ def test_a_changed_file_is_parsed_again(train_frame, tmp_path):
 
 
 def _error(path, **kw) -> str:
-    with pytest.raises(DataError) as err:
+    with pytest.raises(UserError) as err:
         load_faces(path, **kw)
     return str(err.value)
 

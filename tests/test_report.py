@@ -11,7 +11,7 @@ import pytest
 
 from ensemble.build import build
 from ensemble.candidates import load_candidates
-from search.report import keypoint_rmse, optuna_figures, write_report
+from report.page import keypoint_rmse, optuna_figures, write_report
 from search.results import SearchFolder
 
 
@@ -50,7 +50,7 @@ def test_the_page_needs_nothing_from_the_network(report):
 
 
 def test_report_cli_writes_the_page_of_the_latest_search(smoke_search):
-    run = subprocess.run([sys.executable, "-m", "search.report", "--runs-dir", str(smoke_search.parent)],
+    run = subprocess.run([sys.executable, "-m", "report", "--runs-dir", str(smoke_search.parent)],
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     assert "report: " in run.stdout and (smoke_search / "report/index.html").is_file()

@@ -4,9 +4,9 @@ import sys
 import pytest
 
 from data.transforms import rmse_px
-from search.checkpoint import Checkpoint
-from search.config import TrainConfig
-from search.trainer import Trainer, TrainingDiverged
+from training.checkpoint import Checkpoint
+from training.config import TrainConfig
+from training.trainer import Trainer, TrainingDiverged
 
 
 def _config(tiny_data, **kw) -> TrainConfig:
@@ -50,7 +50,7 @@ def test_config_values_are_coerced_and_checked():
 
 
 def test_train_cli_writes_a_checkpoint_folder_and_pictures(tiny_data, tmp_path):
-    run = subprocess.run([sys.executable, "-m", "search.train", "--arch", "cnn_gap", "--train", str(tiny_data[0]), "--epochs", "2",
+    run = subprocess.run([sys.executable, "-m", "training.train", "--arch", "cnn_gap", "--train", str(tiny_data[0]), "--epochs", "2",
                           "--batch-size", "16", "--optimizer", "adamw", "--schedule", "onecycle", "--ema", "0.5", "--aug", "1",
                           "--loss", "wing", "--grad-clip", "1", "--out", str(tmp_path / "ckpt")], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
@@ -66,6 +66,6 @@ def test_a_learning_rate_of_ten_diverges_at_once(tiny_data):
 
 
 def test_train_cli_rejects_an_unknown_optimizer(tiny_data):
-    run = subprocess.run([sys.executable, "-m", "search.train", "--optimizer", "rmsprop", "--train", str(tiny_data[0])],
+    run = subprocess.run([sys.executable, "-m", "training.train", "--optimizer", "rmsprop", "--train", str(tiny_data[0])],
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 2 and "optimizer must be one of" in run.stderr

@@ -1,4 +1,4 @@
-"""`python -m search.report [--run NAME]`: one offline HTML page about a search and its ensemble,
+"""One offline HTML page about a search and its ensemble (`python -m report` writes it),
 runs/NAME/report/index.html with its PNG figures beside it (no scripts, fonts or styles from the network).
 
 In order: a summary against the mean-face baseline; the leaderboard; every trial's learning curve
@@ -10,7 +10,6 @@ reader; the page names no path of this machine but the run folder the user gave.
 
 from __future__ import annotations
 
-import argparse
 import html
 import sys
 import warnings
@@ -18,16 +17,17 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
-from data.errors import DataError, exits_on_bad_input
-from data.files import write_folder_atomically
+from common.errors import UserError
+from common.files import write_folder_atomically
 from data.keypoints import KEYPOINT_NAMES
 from data.split import Split
 from data.transforms import mean_face_rmse
-
-from .leaderboard import leaderboard, readable
-from .plots import plot_overlay, plot_search, plt
-from .results import STATUSES, SearchFolder, TrialRecord, latest_search
+from search.leaderboard import leaderboard, readable
+from search.plots import plot_search
+from search.results import STATUSES, SearchFolder, TrialRecord
+from training.plots import plot_overlay
 
 FACES_SHOWN = 8  # best- and worst-predicted validation faces on the page
 
@@ -44,7 +44,8 @@ def face_rmse(predictions: np.ndarray, targets: np.ndarray) -> np.ndarray:
 
 
 def _figure_keypoints(errors: dict[str, np.ndarray], path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(12, 3.8))
+    fig = Figure(figsize=(12, 3.8))
+    ax = fig.subplots()
     width = 0.8 / len(errors)
     for i, (label, values) in enumerate(errors.items()):
         ax.bar(np.arange(15) + i * width, values, width, label=label)
@@ -53,11 +54,11 @@ def _figure_keypoints(errors: dict[str, np.ndarray], path: Path) -> None:
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=90)
-    plt.close(fig)
 
 
 def _figure_members(members: pd.DataFrame, budget_mb: float, path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(12, 1.2 + 0.35 * len(members)))
+    fig = Figure(figsize=(12, 1.2 + 0.35 * len(members)))
+    ax = fig.subplots()
     left = 0.0
     for i, m in members.iterrows():
         ax.barh(0, m["MB"], left=left, color=f"C{i % 10}", edgecolor="white")
@@ -68,15 +69,14 @@ def _figure_members(members: pd.DataFrame, budget_mb: float, path: Path) -> None
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
-    plt.close(fig)
 
 
 def optuna_figures(search: SearchFolder, folder: Path) -> list[tuple[str, str]]:
     """Optuna's own matplotlib figures; a figure Optuna cannot draw yet (too few trials) is left out."""
+    import matplotlib.pyplot as plt  # Optuna draws with pyplot
     import optuna
     from optuna.visualization import matplotlib as optuna_plots
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.load_study(study_name=search.settings.name, storage=search.optuna_url)
     drawn = [("optuna_history.png", optuna_plots.plot_optimization_history, "Optuna: optimisation history")]
     if len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))) >= 2:  # one trial has no importances to split
@@ -109,7 +109,7 @@ def write_report(search: SearchFolder, trials: list[TrialRecord] | None = None) 
     trials = search.trials() if trials is None else trials
     usable = [t for t in trials if t.usable]
     if not usable:
-        raise DataError(str(search.folder), "no trial with a checkpoint yet: nothing to report")
+        raise UserError(str(search.folder), "no trial with a checkpoint yet: nothing to report")
     best = min(usable, key=lambda t: t.best_val_rmse)
     split = best.checkpoint.config.load_split()
     baseline = mean_face_rmse(split.train.keypoints, split.val.keypoints)
@@ -208,19 +208,3 @@ figure{margin:1em 0}figcaption{font-size:.85em;color:#555}.scroll{overflow-x:aut
 def _page(name: str, sections: list[str]) -> str:
     return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>kptune: {html.escape(name)}</title>"
             f"<style>{STYLE}</style></head><body><h1>kptune search <code>{html.escape(name)}</code></h1>{''.join(sections)}</body></html>\n")
-
-
-@exits_on_bad_input
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m search.report", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--run", help="search under --runs-dir (default: the latest)")
-    parser.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where searches are (default runs/)")
-    args = parser.parse_args(argv)
-    search = SearchFolder(args.runs_dir / args.run) if args.run else latest_search(args.runs_dir)
-    if search is None or not search.is_search():
-        raise DataError(str(args.runs_dir / (args.run or "")), "no search here (run `python -m search.run` first)")
-    print(f"report: {write_report(search)}")
-
-
-if __name__ == "__main__":
-    main()

@@ -1,5 +1,4 @@
-"""TrainConfig: everything one training run needs, frozen, saved in every checkpoint; and
-SearchSettings: everything a search needs, saved as runs/NAME/search.json for --resume.
+"""TrainConfig: everything one training run needs, frozen, saved in every checkpoint.
 
 Overrides (CLI flags, search-space samples, a config.json read back) go through `from_dict`, which
 rejects unknown keys and coerces types, so a typo is an error instead of a silently ignored knob.
@@ -136,31 +135,6 @@ class TrainConfig:
         """A config saved with a checkpoint or an ensemble. Those saved before label_origin existed
         were trained in the pixel-index convention: origin 0."""
         return cls.from_dict({"label_origin": "0", **values})
-
-
-@dataclass(frozen=True)
-class SearchSettings:
-    name: str  # runs/NAME holds everything this search writes
-    storage: str  # absolute folder above NAME; on a cluster, one that every node can reach
-    space: str  # the search-space YAML
-    trials: int  # trials to run in all (a resumed search runs on to this number)
-    max_epochs: int  # epoch cap per trial; ASHA's max_t
-    grace_period: int  # epochs every trial gets before ASHA may stop it
-    reduction_factor: int  # ASHA keeps about 1 in this many trials at each rung
-    seed: int  # seeds the TPE sampler and every trial's training
-    cpus_per_trial: float  # 0 = decide from the cluster
-    gpus_per_trial: float  # -1 = decide from the cluster (1 per trial when GPUs exist); fractions share a GPU
-    max_concurrent: int  # 0 = as many as resources allow; 1 makes an Optuna search reproducible
-    time_budget_s: float  # stop starting/continuing trials after this long; 0 = no limit
-    base: dict  # the fixed TrainConfig part every trial shares (data paths, epochs, seed)
-
-    @property
-    def folder(self) -> Path:
-        return Path(self.storage) / self.name
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
 
 
 def _coerce(value: Any, kind: type, name: str) -> Any:

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from data.files import write_folder_atomically
+from common.files import write_folder_atomically
 from data.transforms import rmse_px
 from models import create_model
 

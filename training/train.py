@@ -1,4 +1,4 @@
-"""`python -m search.train`: train one configuration and write its checkpoint folder.
+"""`python -m training.train`: train one configuration and write its checkpoint folder.
 
 Every TrainConfig field is a flag (`--arch vgg_opt --train PATH --epochs 20 ...`). With no --train
 it trains on the built-in synthetic demo data.
@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from data.errors import exits_on_bad_input
+from common.errors import exits_on_bad_input
 from data.origin import describe_origin
 from data.synthetic import demo_dataset
 
@@ -45,7 +45,7 @@ def with_demo_data(config: TrainConfig) -> TrainConfig:
 
 @exits_on_bad_input
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m search.train", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.split("\n\n")[0])
     add_config_flags(parser)
     parser.add_argument("--out", type=Path, default=None, help="checkpoint folder (default runs/train/ARCH-TIME)")
     args = parser.parse_args(argv)

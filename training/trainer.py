@@ -1,6 +1,6 @@
 """Train one configuration: on-the-fly augmentation, the configured loss, optimizer and per-batch
 schedule, an optional weight average (EMA), early stopping on validation RMSE (pixels) with the best
-weights kept, divergence caught at once, and checkpoints (search.checkpoint) that resume exactly."""
+weights kept, divergence caught at once, and checkpoints (training.checkpoint) that resume exactly."""
 
 from __future__ import annotations
 
@@ -16,13 +16,14 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from data.augment import Augmentation
 from data.split import Split
-from data.transforms import denormalise_keypoints, mean_face_rmse, normalise_keypoints, rmse_px
+from data.transforms import mean_face_rmse, normalise_keypoints, rmse_px
 
 from .checkpoint import Checkpoint, EpochResult, ValPredictions, build_model
 from .config import TrainConfig
 from .device import autocast, pick_device, set_threads, uses_bf16
 from .losses import LOSSES
 from .optim import make_optimizer, make_schedule
+from .predict import as_input, predict_keypoints
 
 # A validation RMSE this many times the mean face's means the run has blown up. Healthy slow starters
 # stay well below it (the seed's vgg_opt_gap: 5.4x after its first epoch on faces15).
@@ -91,7 +92,7 @@ class Trainer:
 
     def train_step(self, index: torch.Tensor) -> torch.Tensor:
         """One optimisation step on the training faces `index`; returns the (detached) loss."""
-        images, keypoints = self.augment(_as_input(self.train_images[index]), self.train_keypoints[index], self.generator)
+        images, keypoints = self.augment(as_input(self.train_images[index]), self.train_keypoints[index], self.generator)
         with autocast(self.device, self.bf16):
             prediction = self.model(images)  # (B, 30) float32: the last layer leaves autocast
         loss = self.loss(prediction, normalise_keypoints(keypoints))
@@ -197,26 +198,6 @@ class Trainer:
 
 def _cpu_copy(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
-
-
-@torch.inference_mode()
-def predict_keypoints(model: torch.nn.Module, images: torch.Tensor, bf16: bool = False) -> np.ndarray:
-    """(N, 96, 96) uint8 on the model's device -> (N, 30) float32 predictions in pixels (eval mode).
-    bf16: bfloat16 autocast for the layers before the coordinates (test-time speed; never for
-    predictions that are scored to pick epochs or members)."""
-    model.eval()
-    # On a CPU, batches of 32 keep activations in cache: 2-3x the images per second of batches of 256.
-    batch_size = 32 if images.device.type == "cpu" else 256
-    out = []
-    for chunk in images.split(batch_size):
-        with autocast(images.device, bf16):
-            out.append(model(_as_input(chunk)))
-    return denormalise_keypoints(torch.cat(out)).cpu().numpy()
-
-
-def _as_input(images: torch.Tensor) -> torch.Tensor:
-    """(B, 96, 96) uint8 -> (B, 1, 96, 96) float in [0, 1], channels_last like the model."""
-    return images.unsqueeze(1).float().div_(255).contiguous(memory_format=torch.channels_last)
 
 
 def _progress_bar(epoch: int, epochs: int) -> Callable[[int, int], None]:

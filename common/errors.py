@@ -7,8 +7,9 @@ import sys
 from collections.abc import Callable
 
 
-class DataError(ValueError):
-    """Bad user input. The message names the file and, where there is one, the row and column."""
+class UserError(ValueError):
+    """Bad user input: a file (the message names it and, where there is one, the row and column) or an
+    argument (named in place of the file)."""
 
     def __init__(self, path: str, message: str, *, row: int | None = None, column: str | None = None):
         where = [str(path)]
@@ -21,13 +22,13 @@ class DataError(ValueError):
 
 
 def exits_on_bad_input(main: Callable[..., int | None]) -> Callable[..., int | None]:
-    """Wrap a CLI main(): a DataError prints `error: ...` on stderr and exits 1, with no traceback."""
+    """Wrap a CLI main(): a UserError prints `error: ...` on stderr and exits 1, with no traceback."""
 
     @functools.wraps(main)
     def wrapper(*args, **kwargs):
         try:
             return main(*args, **kwargs)
-        except DataError as err:
+        except UserError as err:
             print(f"error: {err}", file=sys.stderr)
             sys.exit(1)
 
