@@ -1,4 +1,9 @@
-"""Shared fixtures: small synthetic data sets, and a cache folder of the tests' own."""
+"""Shared fixtures: small synthetic data sets, and a cache folder of the tests' own; and the lanes.
+
+Two lanes: `pytest -m "not slow"` runs the unit tests in seconds; the slow lane holds whatever runs a
+Ray search (any test using the `ray_cluster` or `smoke_search` fixture, marked here), a subprocess or
+the browser (marked where they are written).
+"""
 
 from __future__ import annotations
 
@@ -38,3 +43,12 @@ def smoke_search(ray_cluster, tmp_path_factory) -> Path:
     storage = tmp_path_factory.mktemp("runs")
     main(["--smoke", "--trials", "3", "--storage", str(storage), "--name", "smoke", "--no-dashboard"])
     return storage / "smoke"
+
+
+RAY_FIXTURES = {"ray_cluster", "smoke_search"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if RAY_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

@@ -127,6 +127,7 @@ def test_malformed_row_names_the_line(train_frame, tmp_path):
     assert "line 4" in msg and "malformed row" in msg
 
 
+@pytest.mark.slow  # a subprocess
 def test_inspect_cli_prints_one_line_and_exits_1_on_bad_input(tmp_path):
     (tmp_path / "empty.csv").write_text("")
     run = subprocess.run([sys.executable, "-m", "data.inspect", str(tmp_path / "empty.csv")], capture_output=True, text=True)
@@ -134,6 +135,7 @@ def test_inspect_cli_prints_one_line_and_exits_1_on_bad_input(tmp_path):
     assert run.stderr.strip().splitlines() == [f"error: {tmp_path / 'empty.csv'}: the file is empty"]
 
 
+@pytest.mark.slow  # a subprocess
 def test_inspect_cli_reports_rows_and_cache(tiny_data):
     run = subprocess.run([sys.executable, "-m", "data.inspect", str(tiny_data[0])], capture_output=True, text=True)
     assert run.returncode == 0

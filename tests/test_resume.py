@@ -9,11 +9,14 @@ import time
 from pathlib import Path
 
 import optuna
+import pytest
 import torch
 
 from search.results import SearchFolder
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
+pytestmark = pytest.mark.slow  # every test here runs and kills real searches
+
 FAULTY_SEARCH = [sys.executable, str(Path(__file__).with_name("faulty_search.py"))]  # search.run with a fault injected
 
 

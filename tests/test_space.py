@@ -65,6 +65,7 @@ def test_fixed_values_are_returned_for_every_trial(tmp_path):
     assert space.sample(optuna.create_study().ask()) == {"flip": False}
 
 
+@pytest.mark.slow  # a subprocess
 def test_cli_rejects_a_bad_space_before_starting(tmp_path):
     import subprocess
     import sys

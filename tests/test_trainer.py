@@ -49,6 +49,7 @@ def test_config_values_are_coerced_and_checked():
         TrainConfig.from_dict({"optimizer": "rmsprop"})
 
 
+@pytest.mark.slow  # a subprocess
 def test_train_cli_writes_a_checkpoint_folder_and_pictures(tiny_data, tmp_path):
     run = subprocess.run([sys.executable, "-m", "training.train", "--arch", "cnn_gap", "--train", str(tiny_data[0]), "--epochs", "2",
                           "--batch-size", "16", "--optimizer", "adamw", "--schedule", "onecycle", "--ema", "0.5", "--aug", "1",
@@ -65,6 +66,7 @@ def test_a_learning_rate_of_ten_diverges_at_once(tiny_data):
         trainer.fit()
 
 
+@pytest.mark.slow  # a subprocess
 def test_train_cli_rejects_an_unknown_optimizer(tiny_data):
     run = subprocess.run([sys.executable, "-m", "training.train", "--optimizer", "rmsprop", "--train", str(tiny_data[0])],
                          capture_output=True, text=True, timeout=120)

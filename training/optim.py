@@ -4,13 +4,22 @@ Schedules are stepped once per batch and span the run's `epochs`."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import torch
 from torch.optim import lr_scheduler
 
-if TYPE_CHECKING:
-    from .config import TrainConfig
+
+class TrainConfig(Protocol):
+    """The fields of training.config.TrainConfig read here (that module checks names against this one's)."""
+
+    optimizer: str
+    lr: float
+    momentum: float
+    weight_decay: float
+    schedule: str
+    warmup: float
+    epochs: int
 
 WARMUP_START = 1 / 25  # warm-up starts at lr / 25, as one-cycle does
 
