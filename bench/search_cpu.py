@@ -63,7 +63,7 @@ def main() -> None:
     search = SearchFolder(args.storage / args.name)
     trials = search.trials()
     best = min((t for t in trials if t.status == "DONE"), key=lambda t: t.best_val_rmse)
-    manifest = Ensemble(search.folder / "ensemble").manifest
+    manifest = Ensemble(search.ensemble_folder).manifest
     report = {
         "machine": machine(),
         "settings": search.settings.to_dict(),

@@ -28,13 +28,12 @@ import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
 from bench.common import FACES15, cpu_start_point, machine, write_json  # noqa: E402
-from common.files import write_folder_atomically  # noqa: E402
 from configs import CPU_SPACE, DEFAULT_SPACE  # noqa: E402
 from data.faces import Faces  # noqa: E402
 from data.reader import load_faces  # noqa: E402
 from data.split import Split  # noqa: E402
 from data.synthetic import images_to_strings  # noqa: E402
-from ensemble.ensemble import Manifest, Member, write_manifest  # noqa: E402
+from ensemble.folder import Manifest, Member, member_bytes, member_file, write_ensemble  # noqa: E402
 from models import create_model, list_models, saved_size_bytes  # noqa: E402
 from search.experiment import start_ray  # noqa: E402
 from search.results import SearchFolder  # noqa: E402
@@ -155,7 +154,7 @@ def trials_per_hour(data: Path, epochs: int, work: Path) -> dict:
                      "--cpus-per-trial", str(cpus), "--storage", str(work / "runs"), "--name", f"cpus{cpus}", "--no-dashboard",
                      "--train", str(data / "train.csv.gz"), "--val", str(data / "val.csv.gz")])
         wall = time.perf_counter() - start
-        board = pd.read_csv(work / "runs" / f"cpus{cpus}" / "leaderboard.csv")
+        board = SearchFolder(work / "runs" / f"cpus{cpus}").leaderboard()
         result[f"{cpus}_cpus_per_trial"] = {"wall_s": wall, "trials_per_hour": 4 * 3600 / wall,
                                             "val_rmse": dict(zip(board["arch"], board["best_val_rmse"]))}
         print(f"{cpus} CPU(s) per trial: 4 trials x {epochs} epochs in {wall:.0f} s = {4 * 3600 / wall:.0f} trials/hour", flush=True)
@@ -170,19 +169,13 @@ def ensemble_predict(data: Path, members: list[str], dtype: str, faces: int, wor
               for i, a in enumerate(members)}
     sizes = [saved_size_bytes(create_model(a), cast) / 1e6 for a in members]
     manifest = Manifest(
-        members=[Member(name, arch, f"members/{name}.pt", 1 / len(members), mb, float("nan"), {"arch": arch})
+        members=[Member(name, arch, member_file(name), 1 / len(members), mb, float("nan"), {"arch": arch})
                  for (name, arch, mb) in zip(states, members, sizes)],
         val_rmse=float("nan"), total_mb=sum(sizes), budget_mb=50, dtype=dtype, bf16=False, max_diff_px=float("nan"),
-        run="bench/speed.py (random weights: timing only)", data={},
+        run="bench/speed.py (random weights: timing only)", data={}, device="cpu",
     )
 
-    def fill(folder: Path) -> None:
-        (folder / "members").mkdir()
-        for name, state in states.items():
-            torch.save(state, folder / f"members/{name}.pt")
-        write_manifest(folder, manifest)
-
-    folder = write_folder_atomically(work / "ensemble", fill)
+    folder = write_ensemble(work / "ensemble", manifest, {name: member_bytes(state) for name, state in states.items()})
     pool = load_faces(data / "train.csv.gz").images
     test = pd.DataFrame({"ImageId": np.arange(1, faces + 1), "Image": images_to_strings(pool[np.arange(faces) % len(pool)])})
     test.to_csv(work / "test.csv", index=False)

@@ -9,14 +9,14 @@ from pathlib import Path
 import numpy as np
 
 from common.errors import UserError, exits_on_bad_input
-from common.files import write_folder_atomically
 from data.transforms import rmse_px
 from search.results import SearchFolder
 from training.checkpoint import load_model
 from training.device import pick_device, uses_bf16
 
-from .candidates import Candidate, latest_run, load_candidates, member_file
-from .ensemble import MANIFEST, Ensemble, Manifest, Member, predict_members, write_manifest
+from .candidates import Candidate, latest_run, load_candidates
+from .ensemble import Ensemble, predict_members
+from .folder import Manifest, Member, member_bytes, member_file, write_ensemble
 from .select import select
 from .submission import add_submission_args, check_submission_args, check_submission_inputs, check_writable, write_submission
 
@@ -50,7 +50,7 @@ def validation_images(candidate: Candidate) -> np.ndarray:
 
 def build(candidates: list[Candidate], budget_mb: float, dtype: str, rounds: int, run: Path, out: Path, amp: str = "auto") -> Path:
     states = [c.state_dict(dtype) for c in candidates]
-    files = [member_file(s) for s in states]
+    files = [member_bytes(s) for s in states]
     sizes = np.array([len(f) for f in files])
     targets = candidates[0].val_targets
     selection = select(np.stack([c.val_predictions for c in candidates]), targets, sizes, budget_mb * 1e6, rounds)
@@ -67,7 +67,7 @@ def build(candidates: list[Candidate], budget_mb: float, dtype: str, rounds: int
     max_diff = max(float(np.abs(p - candidates[i].val_predictions).max()) for p, i in zip(alone, chosen))
     weights = selection.weights[chosen]
     members = [
-        Member(candidates[i].name, candidates[i].config.arch, f"members/{candidates[i].name}.pt", float(w), sizes[i] / 1e6,
+        Member(candidates[i].name, candidates[i].config.arch, member_file(candidates[i].name), float(w), sizes[i] / 1e6,
                rmse_px(p, targets), candidates[i].config.to_dict())
         for i, w, p in zip(chosen, weights, alone)
     ]
@@ -85,13 +85,7 @@ def build(candidates: list[Candidate], budget_mb: float, dtype: str, rounds: int
         data={"train": c.train, "val": c.val or f"{c.val_fraction:.0%} of train, split seed {c.split_seed}", "val_faces": len(targets)},
     )
 
-    def fill(folder: Path) -> None:
-        (folder / "members").mkdir()
-        for i in chosen:
-            (folder / f"members/{candidates[i].name}.pt").write_bytes(files[i])
-        write_manifest(folder, manifest)
-
-    return write_folder_atomically(out, fill)
+    return write_ensemble(out, manifest, {candidates[i].name: files[i] for i in chosen})
 
 
 def format_members(manifest: Manifest, best_single: Candidate) -> str:
@@ -119,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
     out = build(candidates, args.max_mb, args.dtype, args.rounds, run, out, args.amp)
     ensemble = Ensemble(out, amp=args.amp)
     print(format_members(ensemble.manifest, min(candidates, key=lambda c: c.val_rmse)))
-    print(f"ensemble: {out} ({MANIFEST} + members/); reuse it with python -m ensemble.predict --ensemble {out} --test FILE")
+    print(f"ensemble: {out}; reuse it with python -m ensemble.predict --ensemble {out} --test FILE")
     if submission:
         write_submission(submission, ensemble, tta=args.tta == "flip")
     if out == SearchFolder(run).ensemble_folder:

@@ -3,7 +3,6 @@ or diverged) with a complete checkpoint, read through the search folder's typed 
 
 from __future__ import annotations
 
-import io
 import pickle
 import sys
 import zipfile
@@ -49,15 +48,6 @@ class Candidate:
     def state_dict(self, dtype: str = "fp32") -> dict[str, torch.Tensor]:
         """The weights as shipped: floating tensors in `dtype`."""
         return self.checkpoint.weights(DTYPES[dtype])
-
-
-def member_file(state: dict[str, torch.Tensor]) -> bytes:
-    """The member file's bytes, exactly as the ensemble folder will hold them: the budget is measured on
-    these and these are written (torch.save to a path names its archive after the file, so a save to
-    the path itself would differ from the measured bytes by the name's length)."""
-    buffer = io.BytesIO()
-    torch.save(state, buffer)
-    return buffer.getvalue()
 
 
 def latest_run(runs_dir: Path) -> Path:

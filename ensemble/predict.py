@@ -8,7 +8,8 @@ from pathlib import Path
 
 from common.errors import UserError, exits_on_bad_input
 
-from .ensemble import MANIFEST, Ensemble
+from .ensemble import Ensemble
+from .folder import is_ensemble
 from .submission import add_submission_args, check_submission_args, check_submission_inputs, write_submission
 
 
@@ -21,8 +22,8 @@ def main(argv: list[str] | None = None) -> None:
     check_submission_args(p, args)
     if not args.test:
         p.error("--test is required")
-    if not (args.ensemble / MANIFEST).is_file():
-        raise UserError(str(args.ensemble), f"no {MANIFEST}: not an ensemble folder")
+    if not is_ensemble(args.ensemble):
+        raise UserError(str(args.ensemble), "not an ensemble folder (python -m ensemble.build writes one)")
     submission = check_submission_inputs(args)  # a bad test file or lookup fails here, before any model loads
     ensemble = Ensemble(args.ensemble, amp=args.amp)
     print(f"ensemble of {len(ensemble.models)} members on {ensemble.device}{' (bf16 compute)' if ensemble.bf16 else ''}, "

@@ -124,9 +124,10 @@ def write_report(search: SearchFolder, trials: list[TrialRecord] | None = None) 
 
 def _ensemble(search: SearchFolder, split: Split):
     """(manifest, validation predictions) of the search's ensemble, or None when none was built."""
-    from ensemble.ensemble import MANIFEST, Ensemble
+    from ensemble.ensemble import Ensemble
+    from ensemble.folder import is_ensemble
 
-    if not (search.ensemble_folder / MANIFEST).is_file():
+    if not is_ensemble(search.ensemble_folder):
         return None
     ensemble = Ensemble(search.ensemble_folder)
     return ensemble.manifest, ensemble.predict(split.val.images)

@@ -65,7 +65,8 @@ class ResumableOptunaSearch(OptunaSearch):
     Ray's OptunaSearch records every trial Tune completes with a result as COMPLETE with its last value,
     so a trial ASHA stopped at a rung would reach TPE as if its mid-schedule score were final. Here only a
     trial that ran its own schedule to the end (its last result says `finished`) is COMPLETE; one stopped
-    before (by ASHA, or the search's time budget) is PRUNED, with its epoch-by-epoch values.
+    before (by ASHA, or the search's time budget) is PRUNED, with its epoch-by-epoch values; one that
+    diverged (its last result says `diverged`) is FAIL.
 
     Tune saves its trials' states every few seconds; Optuna's study is written the moment a trial ends. A
     search killed in between resumes with the trial finished in Optuna but unfinished in Tune, which runs
@@ -77,7 +78,7 @@ class ResumableOptunaSearch(OptunaSearch):
         self._finished_before_resume: set[str] = set()  # Tune trial ids; saved with the searcher's state
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
-        if trial_id in self._finished_before_resume:
+        if trial_id in self._finished_before_resume or result.get("diverged"):  # a diverged trial's score is no score
             return
         try:
             super().on_trial_result(trial_id, result)
@@ -87,6 +88,9 @@ class ResumableOptunaSearch(OptunaSearch):
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         if trial_id in self._finished_before_resume:
+            return
+        if result is not None and result.get("diverged"):
+            super().on_trial_complete(trial_id, None, error=True)  # FAIL
             return
         stopped_early = result is not None and not error and not result.get("finished", True)  # "finished": absent before it existed
         super().on_trial_complete(trial_id, None if stopped_early else result, error)  # no result, no error: Ray's OptunaSearch prunes
@@ -173,7 +177,8 @@ def run_search(settings: SearchSettings, space: SearchSpace, split: Split, addre
         search.refresh_report()
     failed = [t for t in trials if t.status in ("ERROR", "DIVERGED")]
     for trial in failed:
-        print(f"trial {trial.id} {'crashed' if trial.status == 'ERROR' else 'diverged'}: {trial.error}  (full traceback: {trial.folder}/error.txt)")
+        traceback = f"  (full traceback: {trial.error_file})" if trial.error_file else ""
+        print(f"trial {trial.id} {'crashed' if trial.status == 'ERROR' else 'diverged'}: {trial.error}{traceback}")
     for trial in trials:
         if trial.status == "UNFINISHED" and trial.history.empty:
             print(f"trial {trial.id}: stopped before its first epoch ended; nothing of it is kept, --resume runs it again")

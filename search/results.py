@@ -1,13 +1,18 @@
-"""A search folder (runs/NAME), read through Tune's own API: one typed record per trial. The leaderboard,
-the plots, the ensemble and the tests read trials here, never by parsing Tune's folder names.
+"""A search folder (runs/NAME), read through Tune's own API: one typed record per trial. This module
+alone knows the folder's layout; the leaderboard, the plots, the ensemble, the report, the benches and
+the tests go through `SearchFolder`, never through file names or Tune's folder conventions.
 
-    runs/NAME/search.json           SearchSettings: what --resume needs, with the config every trial shares
-    runs/NAME/<trial>/params.json   what Optuna sampled for the trial (Tune's)
-    runs/NAME/<trial>/checkpoint_*  training.checkpoint folders with the full resolved config; Tune keeps
-                                    the latest, which holds the trial's kept (best) weights
+    runs/NAME/search.json           format_version and SearchSettings: what --resume needs, with the
+                                    config every trial shares
+    runs/NAME/<trial>/              Tune's: params.json (what Optuna sampled), results, error.txt,
+                                    TensorBoard event files, and checkpoint_* (training.checkpoint
+                                    folders; Tune keeps the latest, which holds the kept weights)
     runs/NAME/optuna.db             the Optuna study
     runs/NAME/machine.json          what it ran on
     runs/NAME/leaderboard.csv, search.png, report/, ensemble/
+
+Versions: 2 records a diverged trial in its last result (`diverged`, `error`); 1 (search.json without
+format_version) only in the text of the trial's error.
 """
 
 from __future__ import annotations
@@ -24,18 +29,21 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from common.versions import check_readable
 from training.checkpoint import Checkpoint
 from training.config import TrainConfig
 
 from .settings import SearchSettings
 
-if TYPE_CHECKING:  # Ray is imported only where trials are read: the CLIs check their input first
+if TYPE_CHECKING:  # Ray and Optuna are imported only where trials are read: the CLIs check their input first
+    import optuna
     from ray.tune import Result
 
 METRIC = "best_val_rmse"  # what the search minimises: the validation RMSE (px) of the weights a trial keeps
-SETTINGS, OPTUNA_DB, MACHINE = "search.json", "optuna.db", "machine.json"
+SETTINGS, OPTUNA_DB, MACHINE, VERSION = "search.json", "optuna.db", "machine.json", 2
 STATUSES = ("DONE", "UNFINISHED", "DIVERGED", "ERROR")
 TUNE_ANALYSIS_LOGGER = "ray.tune.analysis.experiment_analysis"  # where Tune warns about trials it has no results of
+TUNE_ERROR_FILE = "error.txt"  # the traceback Tune writes into a crashed trial's folder
 
 
 @dataclass(frozen=True)
@@ -46,6 +54,7 @@ class TrialRecord:
     config: TrainConfig | None  # the checkpoint's, else the shared config plus the sampled values; None if those are invalid
     status: str  # DONE: finished (epochs, early stopping or ASHA); DIVERGED; ERROR: crashed; UNFINISHED: interrupted
     error: str  # the error's last line, "" when none
+    error_file: Path | None  # the full traceback of a crash
     metrics: dict  # the last reported epoch's metrics
     history: pd.DataFrame  # one row per reported epoch (epoch, train_loss, val_rmse, best_val_rmse, ...)
     checkpoint: Checkpoint | None  # its kept weights with their validation predictions; None if none was reported
@@ -88,28 +97,36 @@ def _config(sampled: dict, checkpoint: Checkpoint | None, base: dict) -> TrainCo
         return None
 
 
-def _record(result: Result, state: str, trial_config: dict, base: dict) -> TrialRecord:
+def _status(result: Result, state: str, version: int) -> str:
+    metrics = result.metrics or {}
+    if metrics.get("diverged"):
+        return "DIVERGED"
+    if result.error:  # a version 1 search raised TrainingDiverged: Ray's wrapper of it names the class
+        return "DIVERGED" if version < 2 and "TrainingDiverged" in str(result.error) else "ERROR"
+    # Finished is Tune's word (TERMINATED), not the last result's `done`: a search stopped between the two
+    # has a last result marked done for a trial that Tune will run again on --resume.
+    return "DONE" if state == "TERMINATED" else "UNFINISHED"
+
+
+def _record(result: Result, state: str, trial_config: dict, base: dict, version: int) -> TrialRecord:
     """One trial from Tune's result, status and config; `base`: the config every trial of the search shares."""
     folder = Path(result.path)
     metrics = result.metrics or {}
     checkpoint = Checkpoint(Path(result.checkpoint.path)) if result.checkpoint else None
     sampled = _sampled(result, trial_config)
-    error = ""
+    error = metrics.get("error", "")
     if result.error:
         error = [line for line in str(result.error).splitlines() if line.strip()][-1].strip()
-    # Read back from disk, the error is Ray's wrapper of the trial's exception: its text names the class.
-    # Finished is Tune's word (TERMINATED), not the last result's `done`: a search stopped between the two
-    # has a last result marked done for a trial that Tune will run again on --resume.
-    status = "DIVERGED" if "TrainingDiverged" in str(result.error or "") else "ERROR" if result.error else \
-        "DONE" if state == "TERMINATED" else "UNFINISHED"
+    error_file = folder / TUNE_ERROR_FILE
     history = result.metrics_dataframe if result.metrics_dataframe is not None else pd.DataFrame()
     return TrialRecord(
         id=metrics.get("trial_id") or folder.name,
         folder=folder,
         sampled=sampled,
         config=_config(sampled, checkpoint, base),
-        status=status,
+        status=_status(result, state, version),
         error=error,
+        error_file=error_file if error_file.is_file() else None,
         metrics=metrics,
         history=history,
         checkpoint=checkpoint,
@@ -122,11 +139,36 @@ class SearchFolder:
 
     @property
     def settings(self) -> SearchSettings:
-        return SearchSettings(**json.loads((self.folder / SETTINGS).read_text()))
+        saved = self._saved_settings()
+        saved.pop("format_version", None)
+        return SearchSettings(**saved)
+
+    @property
+    def version(self) -> int:
+        """The folder's format version; a newer one than this kptune reads is a UserError."""
+        version = self._saved_settings().get("format_version", 1)
+        check_readable(str(self.folder), "a search folder", version, VERSION)
+        return version
+
+    def _saved_settings(self) -> dict:
+        return json.loads((self.folder / SETTINGS).read_text())
 
     def write_settings(self, settings: SearchSettings) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        (self.folder / SETTINGS).write_text(json.dumps(settings.to_dict(), indent=2) + "\n")
+        (self.folder / SETTINGS).write_text(json.dumps({"format_version": VERSION, **settings.to_dict()}, indent=2) + "\n")
+
+    def leaderboard(self) -> pd.DataFrame:
+        """The leaderboard as search.run last wrote it."""
+        return pd.read_csv(self.leaderboard_csv)
+
+    def study(self) -> optuna.Study:
+        import optuna
+
+        return optuna.load_study(study_name=self.settings.name, storage=self.optuna_url)
+
+    def event_files(self) -> list[Path]:
+        """Tune's TensorBoard event files, one set per trial."""
+        return sorted(self.folder.glob("*/events.out.tfevents.*"))
 
     @property
     def leaderboard_csv(self) -> Path:
@@ -169,11 +211,12 @@ class SearchFolder:
         """Every trial Tune has recorded in this folder (no Ray needed)."""
         from ray.tune import ExperimentAnalysis, ResultGrid
 
+        version, base = self.version, self.settings.base  # a folder of a newer format is refused before Tune reads it
         # absolute: Tune reads the folder through pyarrow, which takes a relative path for a URI and fails
         with _quiet_about_trials_without_results():
             analysis = ExperimentAnalysis(str(self.folder.resolve()), default_metric=METRIC, default_mode="min")
         trials = {trial.path: trial for trial in analysis.trials}  # by folder, as ResultGrid names them
-        return [_record(result, trials[result.path].status, trials[result.path].config, self.settings.base) for result in ResultGrid(analysis)]
+        return [_record(result, trials[result.path].status, trials[result.path].config, base, version) for result in ResultGrid(analysis)]
 
 
 class _DropMissingMetrics(logging.Filter):

@@ -20,7 +20,7 @@ from data.synthetic import demo_dataset
 from training.config import TrainConfig
 from training.device import machine
 
-from .results import SETTINGS, SearchFolder, latest_search
+from .results import SearchFolder, latest_search
 from .settings import SearchSettings
 from .space import SearchSpace, load_space
 
@@ -113,7 +113,8 @@ def settings_to_resume(args: argparse.Namespace) -> SearchSettings:
     if search is None:
         raise UserError(str(storage), "no search to resume here")
     if not search.is_search():
-        raise UserError(str(search.folder), f"no {SETTINGS}: not a search folder, nothing to resume")
+        raise UserError(str(search.folder), "not a search folder, nothing to resume")
+    search.version  # noqa: B018 (a folder of a newer format is refused here, before anything starts)
     return search.settings
 
 

@@ -20,7 +20,7 @@ from data.split import Split
 from models import keras_param_count, saved_size_bytes
 from training.checkpoint import Checkpoint, EpochResult
 from training.config import TrainConfig
-from training.trainer import Trainer
+from training.trainer import Trainer, TrainingDiverged
 
 from .results import METRIC
 
@@ -59,4 +59,7 @@ def train_trial(sampled: dict[str, Any], base: dict[str, Any], split: Split) -> 
             checkpoint = trainer.save(Path(tmp) / "checkpoint")
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(checkpoint.folder))
 
-    trainer.fit(on_epoch=report)
+    try:
+        trainer.fit(on_epoch=report)
+    except TrainingDiverged as err:  # the trial ends here, recorded as diverged (rerunning it would diverge again)
+        tune.report({"epoch": len(trainer.history) + 1, METRIC: trainer.best_rmse, "finished": True, "diverged": True, "error": str(err), **size})

@@ -1,7 +1,6 @@
 """Ensembles of a real smoke search: the budget holds, the ensemble is no worse than its best member,
 fp16 agrees with fp32, and the submissions have the right shape."""
 
-import json
 import os
 import subprocess
 import sys
@@ -14,8 +13,9 @@ import torch
 
 from common.errors import UserError
 from ensemble.build import build
-from ensemble.candidates import load_candidates, member_file
+from ensemble.candidates import load_candidates
 from ensemble.ensemble import Ensemble, predict_members
+from ensemble.folder import member_bytes, read_ensemble
 from ensemble.select import select
 from ensemble.submission import clip_to_frame, kaggle_frame, read_lookup
 
@@ -26,31 +26,30 @@ def candidates(smoke_search):
 
 
 def _sizes(candidates, dtype="fp32"):
-    return np.array([len(member_file(c.state_dict(dtype))) for c in candidates])
+    return np.array([len(member_bytes(c.state_dict(dtype))) for c in candidates])
 
 
 def test_budget_below_the_total_is_respected_and_ensemble_beats_best_member(candidates, smoke_search, tmp_path):
     sizes = _sizes(candidates)
     budget_mb = (sizes.sum() - 1) / 1e6  # not all of them fit
     folder = build(candidates, budget_mb, "fp32", 50, smoke_search, tmp_path / "ens")
-    manifest = json.loads((folder / "manifest.json").read_text())
-    files = [folder / m["file"] for m in manifest["members"]]
-    assert sum(f.stat().st_size for f in files) <= budget_mb * 1e6
-    assert manifest["val_rmse"] <= min(c.val_rmse for c in candidates) + 1e-6
-    assert sum(m["weight"] for m in manifest["members"]) == pytest.approx(1.0)
+    manifest, states = read_ensemble(folder)
+    assert sum(len(member_bytes(s)) for s in states) <= budget_mb * 1e6
+    assert manifest.val_rmse <= min(c.val_rmse for c in candidates) + 1e-6
+    assert sum(m.weight for m in manifest.members) == pytest.approx(1.0)
 
 
 def test_member_files_on_disk_fit_a_budget_set_exactly_at_the_edge(candidates, smoke_search, tmp_path):
     smallest = _sizes(candidates).min()
     budget_mb = np.nextafter(smallest / 1e6, 1.0)  # room for the smallest member's bytes, not one byte more
     folder = build(candidates, budget_mb, "fp32", 50, smoke_search, tmp_path / "edge")
-    files = list((folder / "members").iterdir())
-    assert len(files) == 1 and files[0].stat().st_size <= budget_mb * 1e6
+    manifest = read_ensemble(folder)[0]
+    assert len(manifest.members) == 1 and (folder / manifest.members[0].file).stat().st_size <= budget_mb * 1e6
 
 
 def test_the_manifest_names_the_device_its_figures_were_computed_on(candidates, smoke_search, tmp_path):
-    manifest = json.loads((build(candidates, 10, "fp32", 50, smoke_search, tmp_path / "ens") / "manifest.json").read_text())
-    assert manifest["device"] == ("cuda" if torch.cuda.is_available() else "cpu")
+    manifest = read_ensemble(build(candidates, 10, "fp32", 50, smoke_search, tmp_path / "ens"))[0]
+    assert manifest.device == ("cuda" if torch.cuda.is_available() else "cpu")
 
 
 @pytest.mark.parametrize("origin", [0.0, 1.0])
@@ -79,8 +78,8 @@ def test_budget_below_the_smallest_candidate_is_a_clear_error(candidates, smoke_
 def test_fp16_members_are_half_the_size_and_agree_with_fp32(candidates, smoke_search, tmp_path):
     assert (_sizes(candidates, "fp16") < 0.6 * _sizes(candidates)).all()
     folder = build(candidates, 10, "fp16", 50, smoke_search, tmp_path / "half")
-    manifest = json.loads((folder / "manifest.json").read_text())
-    assert manifest["dtype"] == "fp16" and manifest["max_diff_px"] < 0.05
+    manifest = read_ensemble(folder)[0]
+    assert manifest.dtype == "fp16" and manifest.max_diff_px < 0.05
 
 
 def test_kaggle_lookup_gets_exactly_its_row_ids_back():
@@ -185,8 +184,8 @@ def test_two_builds_at_once_leave_one_whole_ensemble_and_two_whole_submissions(s
 
     builds = [start(1), start(2)]
     assert [b.wait(timeout=300) for b in builds] == [0, 0], [b.stderr.read() for b in builds]
-    manifest = json.loads((tmp_path / "ens/manifest.json").read_text())
-    assert {p.name for p in (tmp_path / "ens/members").iterdir()} == {f"{m['name']}.pt" for m in manifest["members"]}
+    manifest, states = read_ensemble(tmp_path / "ens")  # whole: every member the manifest names loads
+    assert len(states) == len(manifest.members) >= 1
     for n in (1, 2):
         assert pd.read_csv(tmp_path / f"s{n}.csv").shape == (12, 30)
 

@@ -4,6 +4,7 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -53,7 +54,8 @@ def test_report_cli_writes_the_page_of_the_latest_search(smoke_search):
     run = subprocess.run([sys.executable, "-m", "report", "--runs-dir", str(smoke_search.parent)],
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
-    assert "report: " in run.stdout and (smoke_search / "report/index.html").is_file()
+    page = Path(run.stdout.split("report: ")[1].strip())
+    assert page.is_file() and page.parent == SearchFolder(smoke_search).report_folder
 
 
 @pytest.mark.parametrize("finished, figures", [(1, ["optuna_history.png"]), (2, ["optuna_history.png", "optuna_importances.png"])])

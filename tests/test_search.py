@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from search.results import SearchFolder
@@ -11,7 +10,7 @@ from search.results import SearchFolder
 
 def test_leaderboard_has_a_row_per_trial_best_first(smoke_search):
     folder = smoke_search
-    table = pd.read_csv(folder / "leaderboard.csv")
+    table = SearchFolder(folder).leaderboard()
     assert len(table) == 3
     assert (table["status"] == "DONE").all()
     assert table["best_val_rmse"].is_monotonic_increasing
@@ -37,13 +36,11 @@ def test_all_trials_are_scored_on_the_same_validation_faces(smoke_search):
 
 
 def test_search_leaves_optuna_study_and_plots(smoke_search):
-    import optuna
-
     folder = smoke_search
-    study = optuna.load_study(study_name="smoke", storage=f"sqlite:///{folder / 'optuna.db'}")
-    assert len(study.trials) == 3
-    assert (folder / "search.png").stat().st_size > 0
-    assert list(folder.glob("*/events.out.tfevents.*"))
+    search = SearchFolder(folder)
+    assert len(search.study().trials) == 3
+    assert search.plot_png.stat().st_size > 0
+    assert search.event_files()
 
 
 def test_a_diverging_trial_ends_diverged_fails_in_optuna_and_stays_out_of_the_ensemble(ray_cluster, tmp_path, capsys):
@@ -74,9 +71,10 @@ def test_crashed_trials_are_recorded_and_reported(ray_cluster, tmp_path, capsys)
     with pytest.raises(SystemExit, match="all 2 trials crashed"):
         main(["--smoke", "--trials", "2", "--space", str(space), "--storage", str(tmp_path), "--name", "crash", "--no-dashboard"])
     assert "crashed:" in capsys.readouterr().out
-    table = pd.read_csv(tmp_path / "crash" / "leaderboard.csv")
+    search = SearchFolder(tmp_path / "crash")
+    table = search.leaderboard()
     assert (table["status"] == "ERROR").all() and len(table) == 2
-    assert len(list((tmp_path / "crash").glob("*/error.txt"))) == 2
+    assert all(t.error_file.is_file() for t in search.trials())
 
 
 def test_a_second_search_under_an_existing_name_is_refused(smoke_search, capsys):

@@ -7,12 +7,16 @@
     history.csv           one row per epoch up to the checkpoint
     train_state.pt        what continues training exactly: the latest raw weights, EMA, optimizer,
                           schedule and random-number states
+    format.json           {"version": 2}; a folder without it is version 1
+
+Versions: 2 adds the GPU's random state to train_state.pt; 1 (no format.json) is read with an empty one.
 
 Every file loads with torch.load(..., weights_only=True) or as plain text and arrays.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
@@ -23,13 +27,15 @@ import pandas as pd
 import torch
 
 from common.files import write_folder_atomically
+from common.versions import check_readable
 from data.transforms import rmse_px
 from models import create_model
 
 from .config import TrainConfig
 
 WEIGHTS, CONFIG, VAL_PREDICTIONS, HISTORY, TRAIN_STATE = "weights.pt", "config.json", "val_predictions.npz", "history.csv", "train_state.pt"
-FILES = (WEIGHTS, CONFIG, VAL_PREDICTIONS, HISTORY, TRAIN_STATE)
+FILES = (WEIGHTS, CONFIG, VAL_PREDICTIONS, HISTORY, TRAIN_STATE)  # a complete checkpoint holds all of these
+FORMAT, VERSION = "format.json", 2
 
 
 @dataclass(frozen=True)
@@ -68,18 +74,29 @@ class Checkpoint:
             np.savez(tmp / VAL_PREDICTIONS, ids=val.ids, predictions=val.predictions, targets=val.targets)
             pd.DataFrame([asdict(r) for r in history]).to_csv(tmp / HISTORY, index=False)
             torch.save(train_state, tmp / TRAIN_STATE)
+            (tmp / FORMAT).write_text(json.dumps({"version": VERSION}) + "\n")
 
         return cls(write_folder_atomically(Path(folder), fill))
+
+    @cached_property
+    def version(self) -> int:
+        """The folder's format version; a newer one than this kptune reads is a UserError."""
+        path = self.folder / FORMAT
+        version = json.loads(path.read_text())["version"] if path.is_file() else 1
+        check_readable(str(self.folder), "a checkpoint", version, VERSION)
+        return version
 
     def is_complete(self) -> bool:
         return all((self.folder / name).is_file() for name in FILES)
 
     @cached_property
     def config(self) -> TrainConfig:
+        self.version  # noqa: B018 (refuses a newer format)
         return TrainConfig.load(self.folder / CONFIG)
 
     def weights(self, dtype: torch.dtype | None = None) -> dict[str, torch.Tensor]:
         """The kept weights on the CPU; floating tensors cast to `dtype` when given."""
+        self.version  # noqa: B018 (refuses a newer format)
         state = torch.load(self.folder / WEIGHTS, map_location="cpu", weights_only=True)
         return {k: v.to(dtype) if dtype is not None and v.is_floating_point() else v for k, v in state.items()}
 
@@ -94,7 +111,10 @@ class Checkpoint:
 
     def train_state(self) -> dict[str, Any]:
         """On the CPU (random-number states must be); load_state_dict moves the rest where it belongs."""
-        return torch.load(self.folder / TRAIN_STATE, map_location="cpu", weights_only=True)
+        state = torch.load(self.folder / TRAIN_STATE, map_location="cpu", weights_only=True)
+        if self.version < 2:  # written before the GPU's random state was saved: none to restore
+            state["cuda_rng"] = torch.empty(0, dtype=torch.uint8)
+        return state
 
     def build_model(self, device: torch.device | str = "cpu") -> torch.nn.Module:
         """The architecture its config names, with every argument it was built with, holding the kept weights."""

@@ -189,7 +189,7 @@ class Trainer:
         self.schedule.load_state_dict(state["schedule"])
         self.generator.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
-        if self.device.type == "cuda" and len(state.get("cuda_rng", ())):  # absent in checkpoints written on a CPU
+        if self.device.type == "cuda" and len(state["cuda_rng"]):  # empty in checkpoints written on a CPU
             torch.cuda.set_rng_state(state["cuda_rng"], self.device)
         self.history = checkpoint.history()
         self.best_rmse = min(r.val_rmse for r in self.history)

@@ -1,0 +1,92 @@
+"""The ensemble folder. This module alone knows its layout; everyone else goes through `write_ensemble`
+and `read_ensemble`:
+
+    members/<name>.pt   each member's state_dict, in the shipped dtype (loads with weights_only=True)
+    manifest.json       format_version; the members (arch, file, weight, size, val RMSE, full config), the
+                        ensemble's val RMSE, the budget, the dtype, the device and precision its figures were
+                        computed in, and the data it was built on
+
+Versions: 2 records the device; 1 (no format_version) computed its figures on the CPU.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from common.files import folder_lock, write_folder_atomically
+from common.versions import check_readable
+
+MANIFEST, VERSION = "manifest.json", 2
+
+
+@dataclass(frozen=True)
+class Member:
+    name: str  # trial id
+    arch: str
+    file: str  # relative to the ensemble folder
+    weight: float  # share in the average; the weights sum to 1
+    size_mb: float  # of the member file as shipped
+    val_rmse: float  # the member alone, px, with the shipped weights
+    config: dict  # the full TrainConfig it was trained with
+
+
+@dataclass(frozen=True)
+class Manifest:
+    members: list[Member]
+    val_rmse: float  # the weighted average with the shipped weights, px (selected on these faces: optimistic)
+    total_mb: float  # the distinct member files together
+    budget_mb: float
+    dtype: str  # fp32 or fp16
+    bf16: bool  # members compute in bfloat16 autocast where this machine has it natively (amp=auto)
+    max_diff_px: float  # largest |shipped - trained| member prediction on the validation faces (fp16 weights, bf16 compute)
+    run: str  # the search it came from
+    data: dict  # train/val files and validation face count
+    device: str  # where val_rmse, the members' val_rmse and max_diff_px were computed: the device Ensemble predicts
+    # on on the machine that built it (cuda when it has a GPU)
+
+
+def member_file(name: str) -> str:
+    """Where member `name`'s weights lie, relative to the folder."""
+    return f"members/{name}.pt"
+
+
+def member_bytes(state: dict[str, torch.Tensor]) -> bytes:
+    """The member file's bytes, exactly as the ensemble folder will hold them: the budget is measured on
+    these and these are written (torch.save to a path names its archive after the file, so a save to
+    the path itself would differ from the measured bytes by the name's length)."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return buffer.getvalue()
+
+
+def write_ensemble(out: Path, manifest: Manifest, files: dict[str, bytes]) -> Path:
+    """The whole folder, atomically: `files` maps each member's name to its file's bytes."""
+
+    def fill(folder: Path) -> None:
+        (folder / "members").mkdir()
+        for name, data in files.items():
+            (folder / member_file(name)).write_bytes(data)
+        (folder / MANIFEST).write_text(json.dumps({"format_version": VERSION, **asdict(manifest)}, indent=2) + "\n")
+
+    return write_folder_atomically(out, fill)
+
+
+def is_ensemble(folder: Path) -> bool:
+    return (Path(folder) / MANIFEST).is_file()
+
+
+def read_ensemble(folder: Path) -> tuple[Manifest, list[dict[str, torch.Tensor]]]:
+    """The manifest and each member's weights (on the CPU), read whole even while a build swaps the folder."""
+    with folder_lock(folder, shared=True):
+        raw = json.loads((Path(folder) / MANIFEST).read_text())
+        version = raw.pop("format_version", 1)
+        check_readable(str(folder), "an ensemble folder", version, VERSION)
+        if version < 2:
+            raw["device"] = "cpu"  # version 1 computed every figure on the CPU
+        manifest = Manifest(**{**raw, "members": [Member(**m) for m in raw["members"]]})
+        return manifest, [torch.load(Path(folder) / m.file, map_location="cpu", weights_only=True) for m in manifest.members]

@@ -1,0 +1,101 @@
+"""Every folder kptune writes carries a format version: an older one is read through its owner's
+migration, a newer one is refused in one line. (Older folders are made by rewriting the files each
+owner names, through the owner's own constants.)"""
+
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from common.errors import UserError
+from ensemble.ensemble import Ensemble
+from ensemble.folder import MANIFEST, Manifest, Member, member_bytes, member_file, write_ensemble
+from models import create_model
+from search.results import SETTINGS, SearchFolder, _status
+from search.settings import SearchSettings
+from training.checkpoint import FORMAT, TRAIN_STATE, Checkpoint, ValPredictions
+from training.config import TrainConfig
+
+NO_VAL = ValPredictions(np.zeros(1), np.zeros((1, 30)), np.zeros((1, 30)))
+
+
+def _checkpoint(folder) -> Checkpoint:
+    config = TrainConfig(arch="cnn_gap")
+    return Checkpoint.write(folder, weights=create_model("cnn_gap").state_dict(), config=config, val=NO_VAL, history=[],
+                            train_state={"torch_rng": torch.get_rng_state(), "cuda_rng": torch.empty(0, dtype=torch.uint8)})
+
+
+def _set_version(path, key: str | None, version: int | None) -> None:
+    """Rewrite a JSON file as another version wrote it (key None: the whole file is the version record)."""
+    if key is None:
+        path.unlink() if version is None else path.write_text(json.dumps({"version": version}))
+        return
+    saved = json.loads(path.read_text())
+    saved.pop(key, None)
+    path.write_text(json.dumps(saved if version is None else {key: version, **saved}))
+
+
+def test_a_checkpoint_from_before_versions_reads_with_no_gpu_random_state(tmp_path):
+    checkpoint = _checkpoint(tmp_path / "c")
+    state = torch.load(checkpoint.folder / TRAIN_STATE, weights_only=True)
+    del state["cuda_rng"]  # as version 1 wrote it
+    torch.save(state, checkpoint.folder / TRAIN_STATE)
+    _set_version(checkpoint.folder / FORMAT, None, None)
+    old = Checkpoint(checkpoint.folder)
+    assert old.version == 1 and len(old.train_state()["cuda_rng"]) == 0 and old.config.arch == "cnn_gap"
+
+
+def test_a_checkpoint_of_a_newer_format_is_refused_in_one_line(tmp_path):
+    checkpoint = _checkpoint(tmp_path / "c")
+    _set_version(checkpoint.folder / FORMAT, None, 99)
+    with pytest.raises(UserError, match="format version 99, written by a newer kptune") as err:
+        Checkpoint(checkpoint.folder).weights()
+    assert "\n" not in str(err.value)
+
+
+def _ensemble(folder):
+    state = create_model("cnn_gap").state_dict()
+    member = Member("m", "cnn_gap", member_file("m"), 1.0, 1.0, 2.0, TrainConfig(arch="cnn_gap", label_origin="0").to_dict())
+    manifest = Manifest([member], 2.0, 1.0, 50, "fp32", False, 0.0, "run", {}, device="cpu")
+    return write_ensemble(folder, manifest, {"m": member_bytes(state)})
+
+
+def test_an_ensemble_from_before_versions_reads_as_computed_on_the_cpu(tmp_path):
+    folder = _ensemble(tmp_path / "e")
+    _set_version(folder / MANIFEST, "format_version", None)
+    saved = json.loads((folder / MANIFEST).read_text())
+    del saved["device"]  # version 1 had no device
+    (folder / MANIFEST).write_text(json.dumps(saved))
+    ensemble = Ensemble(folder, device="cpu")
+    assert ensemble.manifest.device == "cpu" and ensemble.predict(np.zeros((2, 96, 96), np.uint8)).shape == (2, 30)
+
+
+def test_an_ensemble_of_a_newer_format_is_refused_in_one_line(tmp_path):
+    folder = _ensemble(tmp_path / "e")
+    _set_version(folder / MANIFEST, "format_version", 3)
+    with pytest.raises(UserError, match="is an ensemble folder of format version 3, written by a newer kptune"):
+        Ensemble(folder)
+
+
+def _search(folder) -> SearchFolder:
+    search = SearchFolder(folder)
+    search.write_settings(SearchSettings("s", str(folder.parent), "space.yaml", 1, 1, 1, 3, 0, 1, 0, 0, 0, {}))
+    return search
+
+
+def test_a_search_from_before_versions_reads_its_divergence_from_the_error_text(tmp_path):
+    search = _search(tmp_path / "s")
+    _set_version(tmp_path / "s" / SETTINGS, "format_version", None)
+    raised = SimpleNamespace(metrics={}, error="ray.exceptions.RayTaskError(TrainingDiverged): diverged in epoch 1")
+    assert search.version == 1 and _status(raised, "ERROR", search.version) == "DIVERGED"
+    assert _status(raised, "ERROR", 2) == "ERROR"  # version 2 records divergence as a field, never as a crash
+    assert _status(SimpleNamespace(metrics={"diverged": True}, error=None), "TERMINATED", 2) == "DIVERGED"
+
+
+def test_a_search_of_a_newer_format_is_refused_in_one_line(tmp_path):
+    _search(tmp_path / "s")
+    _set_version(tmp_path / "s" / SETTINGS, "format_version", 7)
+    with pytest.raises(UserError, match="is a search folder of format version 7, written by a newer kptune"):
+        SearchFolder(tmp_path / "s").trials()
