@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from bench.common import FACES15, cpu_start_point, machine, write_json  # noqa: E402
 from training.config import TrainConfig  # noqa: E402
-from training.trainer import Trainer  # noqa: E402
+from training.trainer import Trainer, prepare_process  # noqa: E402
 
 
 def main() -> None:
@@ -37,6 +37,7 @@ def main() -> None:
         for value in args.values:
             config = TrainConfig.from_dict({args.field: value, "seed": seed}, base=base)
             start = time.perf_counter()
+            prepare_process(config)
             trainer = Trainer(config, split)
             trainer.fit()
             runs.append({"value": value, "seed": seed, "val_rmse": trainer.best_rmse, "seconds": time.perf_counter() - start})

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from bench.common import FACES15, machine, write_json  # noqa: E402
 from training.config import TrainConfig  # noqa: E402
-from training.trainer import Trainer  # noqa: E402
+from training.trainer import Trainer, prepare_process  # noqa: E402
 
 
 def main() -> None:
@@ -36,6 +36,7 @@ def main() -> None:
         for amp in runs:
             config = TrainConfig(train=str(args.data / "train.csv.gz"), val=str(args.data / "val.csv.gz"), arch=args.arch, dropout=0.0,
                                  batch_size=32, epochs=args.epochs, patience=args.epochs, schedule=args.schedule, amp=amp, seed=seed)
+            prepare_process(config)
             trainer = Trainer(config, config.load_split())
             print(f"== {args.arch}, {args.schedule}, amp {amp}, seed {seed}", flush=True)
             history = trainer.fit(verbose=True)

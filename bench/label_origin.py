@@ -22,11 +22,12 @@ from bench.common import FACES15, cpu_start_point, flip_tta_rmse, machine, write
 from data.keypoints import X_COLUMNS  # noqa: E402
 from data.origin import estimate_origin  # noqa: E402
 from training.config import TrainConfig  # noqa: E402
-from training.trainer import Trainer  # noqa: E402
+from training.trainer import Trainer, prepare_process  # noqa: E402
 
 
 def run(split, epochs: int, label_origin: str) -> dict:
     config = TrainConfig.from_dict({**cpu_start_point(), "epochs": epochs, "patience": epochs, "label_origin": label_origin})
+    prepare_process(config)
     trainer = Trainer(config, split)
     start = time.perf_counter()
     trainer.fit()

@@ -22,7 +22,7 @@ import torch  # noqa: E402
 
 from bench.common import FACES15, flip_tta_rmse, machine, write_json  # noqa: E402
 from training.config import TrainConfig  # noqa: E402
-from training.trainer import Trainer  # noqa: E402
+from training.trainer import Trainer, prepare_process  # noqa: E402
 
 SEED = {"arch": "vgg_opt", "dropout": 1.0, "batch_size": 256, "optimizer": "adam", "lr": 1e-3, "amp": "off", "patience": 10}
 TODAY = {"arch": "cnn_small", "dropout": 0.0, "batch_size": 32, "optimizer": "adam", "lr": 1e-3, "amp": "off", "patience": 5}
@@ -65,6 +65,7 @@ def run_rung(name: str, values: dict, data: Path, box_s: float) -> dict:
         config = TrainConfig.from_dict({"epochs": epochs, "patience": epochs}, base=base)
     print(f"== {name}: {values} (epochs {config.epochs if config.schedule != 'constant' else 'until the box ends'})", flush=True)
     start = time.perf_counter()
+    prepare_process(config)
     trainer = Trainer(config, split)
     history = trainer.fit(verbose=True, time_budget_s=box_s)
     wall = time.perf_counter() - start

@@ -18,7 +18,7 @@ import torch  # noqa: E402
 
 from bench.common import FACES15, machine, write_json  # noqa: E402
 from training.config import TrainConfig  # noqa: E402
-from training.trainer import Trainer  # noqa: E402
+from training.trainer import Trainer, prepare_process  # noqa: E402
 
 
 def main() -> None:
@@ -35,6 +35,7 @@ def main() -> None:
             train=str(args.data / "train.csv.gz"), val=str(args.data / "val.csv.gz"), arch=arch,
             optimizer="adam", lr=1e-3, batch_size=256, epochs=200, patience=10, seed=0,
         )
+        prepare_process(config)
         trainer = Trainer(config, config.load_split())
         print(f"== {arch} on {trainer.device}, {torch.get_num_threads()} threads, budget {args.minutes_each:g} min", flush=True)
         start = time.perf_counter()

@@ -42,7 +42,7 @@ from training.checkpoint import Checkpoint  # noqa: E402
 from training.config import TrainConfig  # noqa: E402
 from training.device import pick_device  # noqa: E402
 from training.predict import predict_keypoints  # noqa: E402
-from training.trainer import Trainer  # noqa: E402
+from training.trainer import Trainer, prepare_process  # noqa: E402
 
 
 def random_split(n: int) -> Split:
@@ -70,7 +70,9 @@ def training_speed(archs: list[str], batches: list[int], seconds: float) -> list
         for batch in batches:
             row = {"arch": arch, "batch": batch}
             for amp in ("off", "bf16"):
-                trainer = Trainer(TrainConfig(arch=arch, batch_size=batch, dropout=0.0, amp=amp), split)
+                config = TrainConfig(arch=arch, batch_size=batch, dropout=0.0, amp=amp)
+                prepare_process(config)
+                trainer = Trainer(config, split)
                 index = torch.arange(batch, device=trainer.device)
                 row[f"train_img_s_{'fp32' if amp == 'off' else 'bf16'}"] = batch / timed(lambda t=trainer, i=index: t.train_step(i), seconds)
             print(f"train  {arch:<12} batch {batch:>3}: {row['train_img_s_fp32']:7.1f} img/s fp32, {row['train_img_s_bf16']:7.1f} bf16", flush=True)

@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-
-# Checkpointing only on improvement with num_to_keep=1 makes Tune snapshot often on tiny data, and
-# warn about it; the snapshots are cheap here, so the warning is noise.
-os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
-# Ray starts worker processes at nice 15. Here a trial is the work itself: at that priority it yields
-# its core to Ray's own housekeeping, and its OpenMP threads wait for the one that yielded.
-os.environ.setdefault("RAY_worker_niceness", "0")
 
 import optuna
 import ray
 from optuna.samplers import TPESampler
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler
-from ray.tune.search.optuna import OptunaSearch
 
 from common.files import write_csv_atomically
 from data.split import Split
 
+from .internals import ResumableOptunaSearch, requeue, set_ray_environment
 from .leaderboard import format_table, leaderboard
 from .plots import plot_search
 from .results import METRIC, SearchFolder
@@ -33,6 +25,7 @@ from .trainable import train_trial
 def start_ray(address: str | None, dashboard_host: str | None) -> None:
     if ray.is_initialized():  # e.g. the tests share one Ray instance
         return
+    set_ray_environment()
     if address:
         context = ray.init(address=address)
     else:
@@ -56,44 +49,6 @@ def trial_resources(settings: SearchSettings) -> dict[str, float]:
 
 def make_trainable(settings: SearchSettings, split: Split):
     return tune.with_resources(tune.with_parameters(train_trial, base=settings.base, split=split), trial_resources(settings))
-
-
-class ResumableOptunaSearch(OptunaSearch):
-    """OptunaSearch that tells Optuna how each trial ended, and survives a hard kill between Optuna's
-    record of a finished trial and Tune's.
-
-    Ray's OptunaSearch records every trial Tune completes with a result as COMPLETE with its last value,
-    so a trial ASHA stopped at a rung would reach TPE as if its mid-schedule score were final. Here only a
-    trial that ran its own schedule to the end (its last result says `finished`) is COMPLETE; one stopped
-    before (by ASHA, or the search's time budget) is PRUNED, with its epoch-by-epoch values; one that
-    diverged (its last result says `diverged`) is FAIL.
-
-    Tune saves its trials' states every few seconds; Optuna's study is written the moment a trial ends. A
-    search killed in between resumes with the trial finished in Optuna but unfinished in Tune, which runs
-    it again from its checkpoint. A finished Optuna trial cannot be updated (`UpdateFinishedTrialError`),
-    so Optuna keeps the outcome it was told first, and the rerun's results are not reported to it again."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._finished_before_resume: set[str] = set()  # Tune trial ids; saved with the searcher's state
-
-    def on_trial_result(self, trial_id: str, result: dict) -> None:
-        if trial_id in self._finished_before_resume or result.get("diverged"):  # a diverged trial's score is no score
-            return
-        try:
-            super().on_trial_result(trial_id, result)
-        except optuna.exceptions.UpdateFinishedTrialError:
-            self._finished_before_resume.add(trial_id)
-            print(f"trial {trial_id}: rerun after the search was killed; Optuna keeps the result it recorded before")
-
-    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
-        if trial_id in self._finished_before_resume:
-            return
-        if result is not None and result.get("diverged"):
-            super().on_trial_complete(trial_id, None, error=True)  # FAIL
-            return
-        stopped_early = result is not None and not error and not result.get("finished", True)  # "finished": absent before it existed
-        super().on_trial_complete(trial_id, None if stopped_early else result, error)  # no result, no error: Ray's OptunaSearch prunes
 
 
 def new_tuner(settings: SearchSettings, space: SearchSpace, split: Split) -> tune.Tuner:
@@ -148,7 +103,7 @@ def requeue_orphans(search: SearchFolder) -> None:
     for orphan in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         proposed = orphan.params and any(all(sampled.get(k) == v for k, v in orphan.params.items()) for sampled in known)
         if not proposed:  # never handed to Tune (or killed before its values were drawn)
-            storage.set_trial_state_values(orphan._trial_id, state=TrialState.WAITING)  # Optuna has no public id setter
+            requeue(storage, orphan)
             print(f"Optuna trial {orphan.number} was proposed but never started before the search stopped: proposed again")
 
 

@@ -18,11 +18,9 @@ format_version) only in the text of the trial's error.
 from __future__ import annotations
 
 import json
-import logging
 import math
 import subprocess
 import sys
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -42,7 +40,6 @@ if TYPE_CHECKING:  # Ray and Optuna are imported only where trials are read: the
 METRIC = "best_val_rmse"  # what the search minimises: the validation RMSE (px) of the weights a trial keeps
 SETTINGS, OPTUNA_DB, MACHINE, VERSION = "search.json", "optuna.db", "machine.json", 2
 STATUSES = ("DONE", "UNFINISHED", "DIVERGED", "ERROR")
-TUNE_ANALYSIS_LOGGER = "ray.tune.analysis.experiment_analysis"  # where Tune warns about trials it has no results of
 TUNE_ERROR_FILE = "error.txt"  # the traceback Tune writes into a crashed trial's folder
 
 
@@ -74,16 +71,6 @@ class TrialRecord:
         return self.healthy and self.checkpoint is not None and self.checkpoint.is_complete()
 
 
-def _sampled(result, trial_config: dict) -> dict:
-    """What the space gave the trial (Optuna's values and the space's fixed ones): Tune's experiment
-    state holds them from the moment the trial is created, its params.json and results only once it
-    has started and reported."""
-    from ray.air.constants import EXPR_PARAM_FILE  # Tune's record of them, written as a trial starts
-
-    params = Path(result.path) / EXPR_PARAM_FILE
-    return trial_config or result.config or (json.loads(params.read_text()) if params.is_file() else {})
-
-
 def _config(sampled: dict, checkpoint: Checkpoint | None, base: dict) -> TrainConfig | None:
     """The checkpoint's config, else the shared one with the sampled values; None when nothing was
     sampled (never the shared config alone: that is not what the trial would have run)."""
@@ -113,7 +100,7 @@ def _record(result: Result, state: str, trial_config: dict, base: dict, version:
     folder = Path(result.path)
     metrics = result.metrics or {}
     checkpoint = Checkpoint(Path(result.checkpoint.path)) if result.checkpoint else None
-    sampled = _sampled(result, trial_config)
+    sampled = trial_config or result.config or {}  # Tune's experiment state holds it from the trial's creation on
     error = metrics.get("error", "")
     if result.error:
         error = [line for line in str(result.error).splitlines() if line.strip()][-1].strip()
@@ -211,29 +198,14 @@ class SearchFolder:
         """Every trial Tune has recorded in this folder (no Ray needed)."""
         from ray.tune import ExperimentAnalysis, ResultGrid
 
+        from .internals import quiet_about_trials_without_results
+
         version, base = self.version, self.settings.base  # a folder of a newer format is refused before Tune reads it
         # absolute: Tune reads the folder through pyarrow, which takes a relative path for a URI and fails
-        with _quiet_about_trials_without_results():
+        with quiet_about_trials_without_results():
             analysis = ExperimentAnalysis(str(self.folder.resolve()), default_metric=METRIC, default_mode="min")
         trials = {trial.path: trial for trial in analysis.trials}  # by folder, as ResultGrid names them
         return [_record(result, trials[result.path].status, trials[result.path].config, base, version) for result in ResultGrid(analysis)]
-
-
-class _DropMissingMetrics(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith("Failed to fetch metrics")
-
-
-@contextmanager
-def _quiet_about_trials_without_results():
-    """A trial stopped before its first result has no result files, and Tune's reader warns about it
-    with a traceback's worth of text; kptune lists such a trial itself (UNFINISHED, empty history)."""
-    logger, drop = logging.getLogger(TUNE_ANALYSIS_LOGGER), _DropMissingMetrics()
-    logger.addFilter(drop)
-    try:
-        yield
-    finally:
-        logger.removeFilter(drop)
 
 
 def latest_search(storage: Path) -> SearchFolder | None:

@@ -20,7 +20,7 @@ from data.split import Split
 from models import keras_param_count, saved_size_bytes
 from training.checkpoint import Checkpoint, EpochResult
 from training.config import TrainConfig
-from training.trainer import Trainer, TrainingDiverged
+from training.trainer import Trainer, TrainingDiverged, prepare_process
 
 from .results import METRIC
 
@@ -32,6 +32,7 @@ def train_trial(sampled: dict[str, Any], base: dict[str, Any], split: Split) -> 
     threads = int(os.environ.get("OMP_NUM_THREADS", "1"))
     config = TrainConfig.from_dict({**sampled, "device": device, "threads": threads}, base=TrainConfig.from_dict(base))
 
+    prepare_process(config)
     trainer = Trainer(config, split)
     checkpoint = tune.get_checkpoint()
     if checkpoint:  # a resumed trial continues exactly from its latest checkpoint

@@ -4,6 +4,8 @@ product code carries no test hooks. FLAGS is a folder through which the test and
 processes:
 
   raise_once           a trial's second epoch raises, once in the whole search (FLAGS/raised marks it)
+  kill_trial_once      a trial's process SIGKILLs itself as its second epoch starts, as the out-of-memory
+                       killer would, once in the whole search (FLAGS/killed marks it)
   kill_mid_checkpoint  once the test creates FLAGS/armed, the next file a checkpoint writes is cut in half
                        and the search's whole process group (driver, Ray, trials) is SIGKILLed, as by a
                        power cut (FLAGS/killed marks it)
@@ -41,6 +43,19 @@ def raise_once(flags: Path, search_group: int) -> None:
     Trainer.train_epoch = faulty
 
 
+def kill_trial_once(flags: Path, search_group: int) -> None:
+    from training.trainer import Trainer
+
+    train_epoch = Trainer.train_epoch
+
+    def killed(self, *args, **kwargs):
+        if len(self.history) == 1 and _first(flags / "killed"):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return train_epoch(self, *args, **kwargs)
+
+    Trainer.train_epoch = killed
+
+
 def kill_mid_checkpoint(flags: Path, search_group: int) -> None:
     import torch
 
@@ -71,7 +86,7 @@ def kill_after_optuna_tells(flags: Path, search_group: int) -> None:
     Study.tell = tell_then_die
 
 
-IN_TRIALS = {"raise_once": raise_once, "kill_mid_checkpoint": kill_mid_checkpoint}
+IN_TRIALS = {"raise_once": raise_once, "kill_trial_once": kill_trial_once, "kill_mid_checkpoint": kill_mid_checkpoint}
 IN_DRIVER = {"kill_after_optuna_tells": kill_after_optuna_tells}
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import torch
 from models import list_models
 from training.checkpoint import Checkpoint, ValPredictions, build_model
 from training.config import TrainConfig
-from training.trainer import Trainer
+from training.trainer import Trainer, prepare_process
 
 # Every part that carries state across epochs is on: dropout, EMA, one-cycle, AdamW, augmentation.
 STATEFUL = {"arch": "cnn_small", "dropout": 0.5, "ema": 0.5, "schedule": "onecycle", "optimizer": "adamw", "aug": 1.0,
@@ -18,6 +18,7 @@ NO_VAL = ValPredictions(np.zeros(1), np.zeros((1, 30)), np.zeros((1, 30)))
 
 def _trainer(tiny_data, **kw) -> Trainer:
     config = TrainConfig.from_dict({"train": str(tiny_data[0]), **kw})
+    prepare_process(config)
     return Trainer(config, config.load_split())
 
 

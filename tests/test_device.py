@@ -7,7 +7,7 @@ import torch
 from models import create_model
 from training.config import TrainConfig
 from training.device import cpu_has_native_bf16, uses_bf16
-from training.trainer import Trainer
+from training.trainer import Trainer, prepare_process
 
 CPU = torch.device("cpu")
 
@@ -49,6 +49,7 @@ def test_bf16_training_reaches_the_float32_loss(tiny_data):
     losses = {}
     for amp in ("off", "bf16"):
         config = TrainConfig(train=str(tiny_data[0]), arch="cnn_gap", batch_size=16, epochs=6, lr=3e-3, patience=99, amp=amp, device="cpu")
+        prepare_process(config)
         trainer = Trainer(config, config.load_split())
         conv_dtypes = set()  # of a convolution's output in training steps (validation is float32)
 

@@ -122,35 +122,12 @@ def test_a_trial_that_raises_once_is_retried_and_finishes(tmp_path):
     assert trial.status == "DONE" and trial.metrics["epoch"] == 4
 
 
-def _trial_processes(session: int) -> list[int]:
-    """Ray's trial processes (actors named ImplicitFunc) of the search running in `session`."""
-    found = subprocess.run(["pgrep", "-f", "ImplicitFunc"], capture_output=True, text=True).stdout.split()
-    return [int(pid) for pid in found if _session(int(pid)) == session]
-
-
-def _session(pid: int) -> int | None:
-    try:
-        return os.getsid(pid)
-    except ProcessLookupError:
-        return None
-
-
 def test_a_trial_whose_process_is_killed_is_restarted_and_finishes(tmp_path):
     """As when the out-of-memory killer takes a trial: Ray's failure handling restarts it once."""
-    cmd = [sys.executable, "-m", "search.run", "--smoke", "--trials", "1", "--max-epochs", "8", "--storage", str(tmp_path),
-           "--name", "oom", "--no-dashboard"]
-    process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    search = SearchFolder(tmp_path / "oom")
-    deadline, killed = time.time() + 300, False
-    while not killed and time.time() < deadline and process.poll() is None:
-        time.sleep(0.2)
-        try:
-            reported = any(t.checkpoint for t in search.trials())
-        except Exception:  # no experiment state yet
-            continue
-        if reported and _trial_processes(session=process.pid):
-            os.kill(_trial_processes(session=process.pid)[0], signal.SIGKILL)
-            killed = True
-    assert killed and process.wait(timeout=300) == 0
-    [trial] = search.trials()
-    assert trial.status == "DONE" and trial.metrics["epoch"] == 8
+    cmd = [*FAULTY_SEARCH, "kill_trial_once", str(tmp_path), "--smoke", "--trials", "1", "--max-epochs", "4",
+           "--storage", str(tmp_path), "--name", "oom", "--no-dashboard"]
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert (tmp_path / "killed").exists(), "the fault should have fired"
+    [trial] = SearchFolder(tmp_path / "oom").trials()
+    assert trial.status == "DONE" and trial.metrics["epoch"] == 4

@@ -2,11 +2,12 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from data.transforms import rmse_px
 from training.checkpoint import Checkpoint
 from training.config import TrainConfig
-from training.trainer import Trainer, TrainingDiverged
+from training.trainer import Trainer, TrainingDiverged, prepare_process
 
 
 def _config(tiny_data, **kw) -> TrainConfig:
@@ -17,6 +18,7 @@ def test_same_seed_same_result_on_cpu(tiny_data):
     runs = []
     for _ in range(2):
         config = _config(tiny_data, seed=7, device="cpu")
+        prepare_process(config)
         trainer = Trainer(config, config.load_split())
         runs.append([r.val_rmse for r in trainer.fit()])
     assert runs[0] == runs[1]
@@ -24,6 +26,7 @@ def test_same_seed_same_result_on_cpu(tiny_data):
 
 def test_early_stopping_ends_patience_epochs_after_the_best_and_restores_it(tiny_data):
     config = _config(tiny_data, epochs=6, patience=1, lr=2.0, optimizer="sgd")  # too hot: it soon stops improving
+    prepare_process(config)
     trainer = Trainer(config, config.load_split())
     history = trainer.fit()
     best = min(history, key=lambda r: r.val_rmse)
@@ -34,6 +37,7 @@ def test_early_stopping_ends_patience_epochs_after_the_best_and_restores_it(tiny
 
 def test_learning_reduces_validation_error(tiny_data):
     config = _config(tiny_data, epochs=4, lr=3e-3)
+    prepare_process(config)
     history = Trainer(config, config.load_split()).fit()
     assert min(r.val_rmse for r in history[1:]) < history[0].val_rmse
 
@@ -71,3 +75,9 @@ def test_train_cli_rejects_an_unknown_optimizer(tiny_data):
     run = subprocess.run([sys.executable, "-m", "training.train", "--optimizer", "rmsprop", "--train", str(tiny_data[0])],
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 2 and "optimizer must be one of" in run.stderr
+
+
+def test_building_a_trainer_seeds_nothing_and_sets_no_threads(tiny_data):
+    seed, threads = torch.initial_seed(), torch.get_num_threads()
+    Trainer(_config(tiny_data, seed=seed + 1, threads=threads + 1), TrainConfig(train=str(tiny_data[0])).load_split())
+    assert torch.initial_seed() == seed and torch.get_num_threads() == threads

@@ -44,9 +44,12 @@ def autocast(device: torch.device, bf16: bool) -> AbstractContextManager:
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
 
 
-def set_threads(device: torch.device, threads: int) -> None:
-    """CPU threads for torch's kernels (0 = every core); on CUDA, let cuDNN pick its fastest kernels
-    for the fixed 96x96 inputs."""
+def configure_process(device: torch.device, threads: int, seed: int) -> None:
+    """What a training process sets once, where it starts (training.train, a search trial, a bench or a
+    test), and nothing else in kptune changes: torch's global seed (weight initialisation and dropout
+    draw from it), its CPU threads (0 = every core), and on CUDA cuDNN's autotuning, which picks the
+    fastest kernels for the fixed 96x96 inputs."""
+    torch.manual_seed(seed)
     if device.type == "cpu":
         torch.set_num_threads(threads or os.cpu_count() or 1)
     else:

@@ -18,7 +18,7 @@ from data.synthetic import demo_dataset
 from .config import TrainConfig, config_fields
 from .device import describe
 from .plots import plot_history, plot_overlay
-from .trainer import Trainer, TrainingDiverged
+from .trainer import Trainer, TrainingDiverged, prepare_process
 
 
 def add_config_flags(parser: argparse.ArgumentParser, exclude: tuple[str, ...] = ()) -> None:
@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     out = args.out or Path("runs/train") / f"{config.arch}-{time.strftime('%Y%m%d-%H%M%S')}"
 
     split = config.load_split()
+    prepare_process(config)
     trainer = Trainer(config, split)
     print(f"{config.arch} on {describe(trainer.device, trainer.bf16)}: {len(split.train)} train faces, {len(split.val)} validation faces; "
           f"{describe_origin(trainer.config.origin)}")

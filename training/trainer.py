@@ -20,7 +20,7 @@ from data.transforms import mean_face_rmse, normalise_keypoints, rmse_px
 
 from .checkpoint import Checkpoint, EpochResult, ValPredictions, build_model
 from .config import TrainConfig
-from .device import autocast, pick_device, set_threads, uses_bf16
+from .device import autocast, configure_process, pick_device, uses_bf16
 from .losses import LOSSES
 from .optim import make_optimizer, make_schedule
 from .predict import as_input, predict_keypoints
@@ -41,13 +41,20 @@ def augmentation(c: TrainConfig) -> Augmentation:
                         noise=c.aug * c.aug_noise)
 
 
+def prepare_process(config: TrainConfig) -> None:
+    """Seed torch and set its threads for `config`, once where the process starts (training.device):
+    a Trainer built after this trains the same weights from the same seed."""
+    configure_process(pick_device(config.device), config.threads, config.seed)
+
+
 class Trainer:
+    """One configuration's training. It changes nothing process-wide: call prepare_process(config) first
+    where the process starts (weight initialisation and dropout draw from torch's global generator)."""
+
     def __init__(self, config: TrainConfig, split: Split):
         self.config = config = config.with_label_origin(split)  # resolved: the checkpoint records the number
         self.device = pick_device(config.device)
-        set_threads(self.device, config.threads)
         self.bf16 = uses_bf16(config.amp, self.device)
-        torch.manual_seed(config.seed)  # weights and dropout
         self.generator = torch.Generator(self.device).manual_seed(config.seed)  # batch order and augmentation
 
         self.split = split

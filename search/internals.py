@@ -1,0 +1,98 @@
+"""Everything kptune relies on in Ray Tune and Optuna beyond their documented use, in one place. Each
+reliance has a test in tests/test_internals.py that fails when an upgrade changes the behaviour it
+depends on, so an upgrade says what broke.
+
+- ResumableOptunaSearch keeps its own state across a resume only because Tune saves a searcher by
+  pickling its __dict__, and it relies on Ray's OptunaSearch telling Optuna PRUNED for a trial
+  completed with no result and FAIL for one completed with an error.
+- requeue_orphans puts an Optuna trial back in the queue through Optuna's private trial id.
+- quiet_about_trials_without_results filters one warning by its logger's name and its text.
+- set_ray_environment sets two variables that Ray reads when it starts (not at import).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import optuna
+from ray.tune.search.optuna import OptunaSearch
+
+TUNE_ANALYSIS_LOGGER = "ray.tune.analysis.experiment_analysis"  # where Tune warns about trials it has no results of
+RAY_ENVIRONMENT = {
+    # Checkpointing only on improvement with num_to_keep=1 makes Tune snapshot often on tiny data, and
+    # warn about it; the snapshots are cheap here, so the warning is noise.
+    "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "0",
+    # Ray starts worker processes at nice 15. Here a trial is the work itself: at that priority it yields
+    # its core to Ray's own housekeeping, and its OpenMP threads wait for the one that yielded.
+    "RAY_worker_niceness": "0",
+}
+
+
+def set_ray_environment() -> None:
+    """Before Ray starts in this process (a search's driver), unless the user set them."""
+    for name, value in RAY_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
+
+
+class ResumableOptunaSearch(OptunaSearch):
+    """OptunaSearch that tells Optuna how each trial ended, and survives a hard kill between Optuna's
+    record of a finished trial and Tune's.
+
+    Ray's OptunaSearch records every trial Tune completes with a result as COMPLETE with its last value,
+    so a trial ASHA stopped at a rung would reach TPE as if its mid-schedule score were final. Here only a
+    trial that ran its own schedule to the end (its last result says `finished`) is COMPLETE; one stopped
+    before (by ASHA, or the search's time budget) is PRUNED, with its epoch-by-epoch values; one that
+    diverged (its last result says `diverged`) is FAIL.
+
+    Tune saves its trials' states every few seconds; Optuna's study is written the moment a trial ends. A
+    search killed in between resumes with the trial finished in Optuna but unfinished in Tune, which runs
+    it again from its checkpoint. A finished Optuna trial cannot be updated (`UpdateFinishedTrialError`),
+    so Optuna keeps the outcome it was told first, and the rerun's results are not reported to it again."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._finished_before_resume: set[str] = set()  # Tune trial ids; saved with the searcher's state
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        if trial_id in self._finished_before_resume or result.get("diverged"):  # a diverged trial's score is no score
+            return
+        try:
+            super().on_trial_result(trial_id, result)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            self._finished_before_resume.add(trial_id)
+            print(f"trial {trial_id}: rerun after the search was killed; Optuna keeps the result it recorded before")
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        if trial_id in self._finished_before_resume:
+            return
+        if result is not None and result.get("diverged"):
+            super().on_trial_complete(trial_id, None, error=True)  # FAIL
+            return
+        stopped_early = result is not None and not error and not result.get("finished", True)  # "finished": absent before it existed
+        super().on_trial_complete(trial_id, None if stopped_early else result, error)  # no result, no error: Ray's OptunaSearch prunes
+
+
+def requeue(storage: optuna.storages.RDBStorage, trial: optuna.trial.FrozenTrial) -> None:
+    """Put a RUNNING Optuna trial back in the queue (WAITING, its values kept): the study's next ask()
+    returns it. Optuna has no public way to set a trial's state by number."""
+    storage.set_trial_state_values(trial._trial_id, state=optuna.trial.TrialState.WAITING)
+
+
+class _DropMissingMetrics(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Failed to fetch metrics")
+
+
+@contextmanager
+def quiet_about_trials_without_results() -> Iterator[None]:
+    """A trial stopped before its first result has no result files, and Tune's reader warns about it
+    with a traceback's worth of text; kptune lists such a trial itself (UNFINISHED, empty history)."""
+    logger, drop = logging.getLogger(TUNE_ANALYSIS_LOGGER), _DropMissingMetrics()
+    logger.addFilter(drop)
+    try:
+        yield
+    finally:
+        logger.removeFilter(drop)

@@ -1,0 +1,88 @@
+"""What kptune relies on in Ray Tune and Optuna beyond their documented use (search/internals.py), one
+test each: when an upgrade changes one of these behaviours, its test says so."""
+
+import os
+import subprocess
+import sys
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from search.internals import RAY_ENVIRONMENT, TUNE_ANALYSIS_LOGGER, ResumableOptunaSearch, requeue
+from search.results import METRIC
+
+
+def _searcher(tmp_path) -> ResumableOptunaSearch:
+    return ResumableOptunaSearch(space={"lr": optuna.distributions.FloatDistribution(1e-4, 1e-1, log=True)}, metric=METRIC, mode="min", study_name="t",
+                                 storage=optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 'optuna.db'}"))
+
+
+def _run(searcher: ResumableOptunaSearch, trial_id: str, scores: list[float], finished: bool) -> None:
+    """A trial reporting one score an epoch; its last result says whether its own schedule ended there."""
+    searcher.suggest(trial_id)
+    for epoch, score in enumerate(scores, 1):
+        result = {METRIC: score, "training_iteration": epoch, "finished": finished and epoch == len(scores)}
+        searcher.on_trial_result(trial_id, result)
+    searcher.on_trial_complete(trial_id, result)
+
+
+def test_a_trial_stopped_before_its_schedule_ends_is_pruned_with_its_epochs_and_a_finished_one_complete(tmp_path):
+    searcher = _searcher(tmp_path)
+    _run(searcher, "ran_to_the_end", [3.0, 2.5, 2.2], finished=True)
+    _run(searcher, "stopped_by_asha", [3.5, 3.1], finished=False)
+    done, stopped = optuna.load_study(study_name="t", storage=f"sqlite:///{tmp_path / 'optuna.db'}").trials
+    assert done.state == TrialState.COMPLETE and done.value == 2.2
+    assert stopped.state == TrialState.PRUNED and stopped.intermediate_values == {1: 3.5, 2: 3.1}
+
+
+def test_a_crashed_trial_fails(tmp_path):
+    searcher = _searcher(tmp_path)
+    searcher.suggest("crashed")
+    searcher.on_trial_complete("crashed", None, error=True)
+    (trial,) = optuna.load_study(study_name="t", storage=f"sqlite:///{tmp_path / 'optuna.db'}").trials
+    assert trial.state == TrialState.FAIL
+
+
+def test_the_searchers_own_state_survives_tunes_save_and_restore(tmp_path):
+    """Tune saves a searcher by pickling its __dict__: the set of trials Optuna already recorded survives."""
+    searcher = _searcher(tmp_path)
+    searcher._finished_before_resume.add("told_before_the_kill")
+    searcher.save(str(tmp_path / "searcher.pkl"))
+    restored = _searcher(tmp_path)
+    restored.restore(str(tmp_path / "searcher.pkl"))
+    assert restored._finished_before_resume == {"told_before_the_kill"}
+
+
+def test_a_requeued_optuna_trial_is_the_next_one_asked(tmp_path):
+    storage = optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 'optuna.db'}")
+    study = optuna.create_study(study_name="t", storage=storage)
+    orphan = study.ask({"lr": optuna.distributions.FloatDistribution(1e-4, 1e-1, log=True)})
+    requeue(storage, study.trials[0])
+    again = study.ask()
+    assert again.number == orphan.number and again.params == orphan.params
+
+
+def test_tune_warns_about_trials_without_results_through_the_logger_kptune_filters():
+    from ray.tune.analysis import experiment_analysis
+
+    assert experiment_analysis.logger.name == TUNE_ANALYSIS_LOGGER
+
+
+def test_ray_reads_the_environment_kptune_sets_when_it_starts_not_at_import(monkeypatch):
+    from ray._private import ray_constants
+    from ray.tune.execution.experiment_state import _ExperimentCheckpointManager
+
+    assert ray_constants.RAY_WORKER_NICENESS in RAY_ENVIRONMENT  # the variable Ray's workers read for their priority
+    monkeypatch.setenv("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", RAY_ENVIRONMENT["TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S"])
+    assert _ExperimentCheckpointManager(storage=None, checkpoint_period="auto")._excessive_sync_threshold == 0
+
+
+@pytest.mark.slow  # a subprocess
+def test_importing_kptune_changes_nothing_process_wide():
+    script = ("import os, matplotlib; env, backend = dict(os.environ), matplotlib.rcParams['backend']\n"
+              "import search.experiment, search.run, ensemble.build, report.page, training.train\n"
+              "assert dict(os.environ) == env, set(os.environ.items()) ^ set(env.items())\n"
+              "assert matplotlib.rcParams['backend'] == backend")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env={**os.environ, "MPLBACKEND": ""})
+    assert run.returncode == 0, run.stderr[-2000:]
