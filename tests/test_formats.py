@@ -57,7 +57,7 @@ def test_a_checkpoint_of_a_newer_format_is_refused_in_one_line(tmp_path):
 
 def _ensemble(folder):
     state = create_model("cnn_gap").state_dict()
-    member = Member("m", "cnn_gap", member_file("m"), 1.0, 1.0, 2.0, TrainConfig(arch="cnn_gap", label_origin="0").to_dict())
+    member = Member("m", "cnn_gap", member_file("m"), 1.0, 1.0, 2.0, TrainConfig(arch="cnn_gap", label_origin=0.0).to_dict())
     manifest = Manifest([member], 2.0, 1.0, 50, "fp32", False, 0.0, "run", {}, device="cpu")
     return write_ensemble(folder, manifest, {"m": member_bytes(state)})
 

@@ -89,19 +89,19 @@ def test_the_trainer_records_the_origin_it_resolved(faces):
 
     split = Split(_shifted(faces, 1.0), _shifted(faces, 1.0).subset(np.arange(50)))
     trainer = Trainer(TrainConfig(arch="cnn_gap", batch_size=16, epochs=1), split)
-    assert trainer.config.label_origin == "1.0" and trainer.augment.origin == 1.0
+    assert trainer.config.label_origin == 1.0 and trainer.augment.origin == 1.0
 
 
 def test_a_given_origin_is_kept_and_a_word_is_refused(faces):
     from data.split import Split
 
     split = Split(faces, faces)
-    assert TrainConfig(label_origin="0.5").with_label_origin(split).origin == 0.5
+    assert TrainConfig.from_dict({"label_origin": "0.5"}).with_label_origin(split).origin == 0.5
     with pytest.raises(ValueError, match="label_origin must be a number of pixels or auto"):
-        TrainConfig(label_origin="left")
+        TrainConfig.from_dict({"label_origin": "left"})
 
 
 def test_configs_saved_before_the_origin_existed_load_as_pixel_index():
-    saved = TrainConfig(label_origin="0").to_dict()
+    saved = TrainConfig(label_origin=0.0).to_dict()
     del saved["label_origin"]
     assert TrainConfig.from_saved(saved).origin == 0.0

@@ -81,3 +81,18 @@ def test_building_a_trainer_seeds_nothing_and_sets_no_threads(tiny_data):
     seed, threads = torch.initial_seed(), torch.get_num_threads()
     Trainer(_config(tiny_data, seed=seed + 1, threads=threads + 1), TrainConfig(train=str(tiny_data[0])).load_split())
     assert torch.initial_seed() == seed and torch.get_num_threads() == threads
+
+
+@pytest.mark.slow  # a subprocess
+def test_an_unknown_architecture_is_one_line_before_any_data_is_read(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "training.train", "--arch", "resnet_xl", "--train", str(tmp_path / "nowhere.csv")],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and "unknown architecture 'resnet_xl'" in run.stderr.strip().splitlines()[-1]
+    assert "nowhere.csv" not in run.stderr  # the data was never read
+
+
+def test_a_label_origin_is_a_number_or_auto():
+    assert TrainConfig.from_dict({"label_origin": "1"}).label_origin == 1.0
+    assert TrainConfig.from_dict({"label_origin": "auto"}).label_origin == "auto"
+    with pytest.raises(ValueError, match="label_origin must be a number of pixels or auto"):
+        TrainConfig.from_dict({"label_origin": "left"})

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from models import list_models
+
 from .losses import LOSSES
 from .optim import OPTIMIZERS, SCHEDULES
 
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
     from data.split import Split
 
 AMP_MODES = ("auto", "bf16", "off")
+AUTO = "auto"  # label_origin: estimate it from the training faces
 
 
 def _field(default: Any, help: str) -> Any:
@@ -33,7 +36,7 @@ class TrainConfig:
     val: str = _field("", "validation CSV; empty = hold out val_fraction of train")
     val_fraction: float = _field(0.15, "share of train held out for validation when no val file is given")
     split_seed: int = _field(0, "seed of the train/validation split (shared by every trial of a search)")
-    label_origin: str = _field("auto", "where the labels put the top-left pixel's centre, px: 0 (pixel column c at x = c), 1 "
+    label_origin: float | str = _field(AUTO, "where the labels put the top-left pixel's centre, px: 0 (pixel column c at x = c), 1 "
                                        "(1-based labels), 0.5 (pixel edges at whole numbers), or auto: estimated from the "
                                        "training faces (data.origin). Flips mirror about x = 47.5 + this")
     # model
@@ -86,23 +89,25 @@ class TrainConfig:
         for name in ("lr", "batch_size", "epochs", "patience"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, not {getattr(self, name)}")
-        if self.label_origin != "auto" and not _is_number(self.label_origin):
-            raise ValueError(f"label_origin must be a number of pixels or auto, not '{self.label_origin}'")
+        if self.label_origin != AUTO and not isinstance(self.label_origin, float):
+            raise ValueError(f"label_origin must be a number of pixels or auto, not {self.label_origin!r}")
+        if self.arch not in list_models():
+            raise ValueError(f"unknown architecture '{self.arch}' (python -m models lists them: {', '.join(list_models())})")
 
     @property
     def origin(self) -> float:
         """The label origin, px (data.origin); known once `with_label_origin` has resolved auto."""
-        if self.label_origin == "auto":
+        if self.label_origin == AUTO:
             raise RuntimeError("label_origin is still auto: resolve it with with_label_origin(split) first")
-        return float(self.label_origin)
+        return self.label_origin
 
     def with_label_origin(self, split: Split) -> TrainConfig:
         """This config with label_origin auto replaced by the convention its training faces follow."""
-        if self.label_origin != "auto":
+        if self.label_origin != AUTO:
             return self
         from data.origin import infer_origin
 
-        return dataclasses.replace(self, label_origin=str(infer_origin(split.train)))
+        return dataclasses.replace(self, label_origin=infer_origin(split.train))
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], base: TrainConfig | None = None) -> TrainConfig:
@@ -111,7 +116,7 @@ class TrainConfig:
         unknown = sorted(set(values) - set(fields))
         if unknown:
             raise ValueError(f"unknown config key(s): {', '.join(unknown)}; known: {', '.join(fields)}")
-        typed = {k: _coerce(v, type(fields[k].default), k) for k, v in values.items()}
+        typed = {k: _label_origin(v) if k == "label_origin" else _coerce(v, type(fields[k].default), k) for k, v in values.items()}
         return dataclasses.replace(base or cls(), **typed)
 
     def to_dict(self) -> dict[str, Any]:
@@ -134,7 +139,7 @@ class TrainConfig:
     def from_saved(cls, values: dict[str, Any]) -> TrainConfig:
         """A config saved with a checkpoint or an ensemble. Those saved before label_origin existed
         were trained in the pixel-index convention: origin 0."""
-        return cls.from_dict({"label_origin": "0", **values})
+        return cls.from_dict({"label_origin": 0.0, **values})
 
 
 def _coerce(value: Any, kind: type, name: str) -> Any:
@@ -148,12 +153,15 @@ def _coerce(value: Any, kind: type, name: str) -> Any:
         raise ValueError(f"{name} must be {kind.__name__}, not {value!r}") from None
 
 
-def _is_number(text: str) -> bool:
+def _label_origin(value: Any) -> float | str:
+    """auto, or a number of pixels (given as a number or as text, e.g. "1" from a flag or "1.0" as saved
+    before this field was typed)."""
+    if value == AUTO:
+        return AUTO
     try:
-        float(text)
-        return True
-    except ValueError:
-        return False
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"label_origin must be a number of pixels or auto, not {value!r}") from None
 
 
 def config_fields() -> list[dataclasses.Field]:
