@@ -1,6 +1,8 @@
-"""On-the-fly augmentation of a training batch, on the trainer's device: horizontal flip, a random
-affine (rotation, scale, shift) that moves the keypoints by the same matrix, and photometric changes
-(brightness, contrast, gamma, noise).
+"""On-the-fly augmentation of a training batch, on the trainer's device: horizontal flip, then the
+registered augmentations (`AUGMENTATIONS`): affine ones (rotation, scale, shift) composed into one warp
+that moves the keypoints by the same matrix, and pixel ones (contrast, brightness, gamma, noise). A new
+augmentation is one function here, decorated with @register_augmentation; TrainConfig.augment sets its
+range and the strength `aug` scales every range.
 
 Geometry works in pixels. Images are indexed from pixel centres (the centre is (W - 1) / 2 = 47.5 and
 grid_sample runs with align_corners=True); keypoints are in the labels' convention, shifted from that by
@@ -10,8 +12,10 @@ that the transform pushes out of the frame becomes NaN: missing, so the masked l
 
 from __future__ import annotations
 
+import functools
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -23,52 +27,108 @@ CENTRE_PX = (IMAGE_SIZE - 1) / 2  # 47.5: the rotation and scaling centre, in pi
 
 
 @dataclass(frozen=True)
+class Op:
+    """One registered augmentation. An affine op draws (n, 2, 3) maps in pixel-index coordinates, composed
+    into one warp that moves pixels and keypoints together; a pixel op changes intensities only."""
+
+    kind: str  # "affine" or "pixels"
+    default: float  # its range at augmentation strength 1 (TrainConfig.augment overrides it)
+    what: str  # what the range means
+    draw: Callable[[torch.Tensor | int, float, torch.Generator], torch.Tensor]  # affine: (n, range, g) -> maps; pixels: (images, range, g) -> images
+
+
+AUGMENTATIONS: dict[str, Op] = {}  # applied (and drawing random numbers) in registration order
+
+
+def register_augmentation(name: str, kind: str, default: float, what: str) -> Callable:
+    def register(draw: Callable) -> Callable:
+        AUGMENTATIONS[name] = Op(kind, default, what, draw)
+        return draw
+
+    return register
+
+
+def default_ranges() -> dict[str, float]:
+    return {name: op.default for name, op in AUGMENTATIONS.items()}
+
+
+@register_augmentation("rotate", "affine", 15.0, "degrees either way")
+def _rotate(n: int, degrees: float, generator: torch.Generator) -> torch.Tensor:
+    angle = math.radians(degrees) * _uniform(n, generator)
+    return affine_matrices(angle, torch.ones_like(angle), torch.zeros(n, 2, device=angle.device))
+
+
+@register_augmentation("scale", "affine", 0.1, "zoom, share either way")
+def _scale(n: int, share: float, generator: torch.Generator) -> torch.Tensor:
+    zoom = 1 + share * _uniform(n, generator)
+    return affine_matrices(torch.zeros_like(zoom), zoom, torch.zeros(n, 2, device=zoom.device))
+
+
+@register_augmentation("shift", "affine", 8.0, "pixels either way on each axis")
+def _shift(n: int, pixels: float, generator: torch.Generator) -> torch.Tensor:
+    shift = pixels * _uniform((n, 2), generator)
+    return affine_matrices(torch.zeros(n, device=shift.device), torch.ones(n, device=shift.device), shift)
+
+
+@register_augmentation("contrast", "pixels", 0.3, "contrast around the face's mean, share either way")
+def _contrast(images: torch.Tensor, share: float, generator: torch.Generator) -> torch.Tensor:
+    mean = images.mean(dim=(1, 2, 3), keepdim=True)
+    return (images - mean) * (1 + share * _uniform(_per_face(images), generator)) + mean
+
+
+@register_augmentation("brightness", "pixels", 0.15, "added to [0, 1] intensities, either way")
+def _brightness(images: torch.Tensor, amount: float, generator: torch.Generator) -> torch.Tensor:
+    return images + amount * _uniform(_per_face(images), generator)
+
+
+@register_augmentation("gamma", "pixels", 0.3, "intensity ** exp(either way)")
+def _gamma(images: torch.Tensor, amount: float, generator: torch.Generator) -> torch.Tensor:
+    return images.clamp(0, 1) ** torch.exp(amount * _uniform(_per_face(images), generator))
+
+
+@register_augmentation("noise", "pixels", 0.03, "Gaussian noise, largest standard deviation")
+def _noise(images: torch.Tensor, largest: float, generator: torch.Generator) -> torch.Tensor:
+    sigma = largest * torch.rand(_per_face(images), generator=generator, device=generator.device)
+    return images + sigma * torch.randn(images.shape, generator=generator, device=generator.device)
+
+
+@dataclass(frozen=True)
 class Augmentation:
-    """Ranges of the random changes; all zero but flip = the seed's recipe."""
+    """What a training batch goes through; flip alone (no ranges) = the seed's recipe."""
 
     flip: bool = True  # mirror half the faces, left/right keypoints swapped
     origin: float = 0.0  # px: where the labels put the top-left pixel's centre (data.origin)
-    rotate: float = 0.0  # degrees: angle ~ U(-rotate, rotate)
-    scale: float = 0.0  # zoom ~ U(1 - scale, 1 + scale)
-    shift: float = 0.0  # pixels: each axis ~ U(-shift, shift)
-    brightness: float = 0.0  # added to [0, 1] intensities ~ U(-brightness, brightness)
-    contrast: float = 0.0  # factor around the face's mean ~ U(1 - contrast, 1 + contrast)
-    gamma: float = 0.0  # intensity ** exp(U(-gamma, gamma))
-    noise: float = 0.0  # Gaussian noise, standard deviation ~ U(0, noise)
+    ranges: dict[str, float] = field(default_factory=dict)  # op name (AUGMENTATIONS) -> its range; absent or 0 = off
 
-    @property
-    def affine(self) -> bool:
-        return bool(self.rotate or self.scale or self.shift)
+    def _ops(self, kind: str) -> list[tuple[Op, float]]:
+        return [(op, self.ranges.get(name, 0.0)) for name, op in AUGMENTATIONS.items() if op.kind == kind]
 
     def __call__(self, images: torch.Tensor, keypoints_px: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """images (B, 1, 96, 96) in [0, 1], keypoints (B, 30) px (NaN = missing) -> both augmented."""
         if self.flip:
             images, keypoints_px = random_hflip(images, keypoints_px, generator, self.origin)
-        if self.affine:
+        if any(amount for _, amount in self._ops("affine")):
             images, keypoints_px = warp(images, keypoints_px, self.random_matrices(len(images), generator), self.origin)
-        return self.photometric(images, generator), keypoints_px
+        for op, amount in self._ops("pixels"):
+            if amount:
+                images = op.draw(images, amount, generator)
+        return images.clamp(0, 1), keypoints_px
 
     def random_matrices(self, n: int, generator: torch.Generator) -> torch.Tensor:
-        """(n, 2, 3) forward maps in pixels: p_out = s R (p_in - c) + c + shift."""
-        angle = math.radians(self.rotate) * _uniform(n, generator)
-        zoom = 1 + self.scale * _uniform(n, generator)
-        shift = self.shift * _uniform((n, 2), generator)
-        return affine_matrices(angle, zoom, shift)
+        """(n, 2, 3) forward maps in pixels, every affine op's composed in order (each draws, even at range
+        0, once any is on: the random numbers stay where they were)."""
+        maps = [op.draw(n, amount, generator) for op, amount in self._ops("affine")]
+        return functools.reduce(_then, maps)
 
-    def photometric(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        n = len(images)
-        per_face = (n, 1, 1, 1)
-        if self.contrast:
-            mean = images.mean(dim=(1, 2, 3), keepdim=True)
-            images = (images - mean) * (1 + self.contrast * _uniform(per_face, generator)) + mean
-        if self.brightness:
-            images = images + self.brightness * _uniform(per_face, generator)
-        if self.gamma:
-            images = images.clamp(0, 1) ** torch.exp(self.gamma * _uniform(per_face, generator))
-        if self.noise:
-            sigma = self.noise * torch.rand(per_face, generator=generator, device=generator.device)
-            images = images + sigma * torch.randn(images.shape, generator=generator, device=generator.device)
-        return images.clamp(0, 1)
+
+def _then(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+    """The map `second` after `first`, both (n, 2, 3)."""
+    linear = second[..., :2] @ first[..., :2]
+    return torch.cat([linear, second[..., :2] @ first[..., 2:] + second[..., 2:]], dim=-1)
+
+
+def _per_face(images: torch.Tensor) -> tuple[int, int, int, int]:
+    return (len(images), 1, 1, 1)
 
 
 def _uniform(shape, generator: torch.Generator) -> torch.Tensor:

@@ -79,7 +79,7 @@ def _config(sampled: dict, checkpoint: Checkpoint | None, base: dict) -> TrainCo
     if not sampled:
         return None
     try:
-        return TrainConfig.from_dict(sampled, base=TrainConfig.from_dict(base))
+        return TrainConfig.from_dict(sampled, base=TrainConfig.from_saved(base))
     except ValueError:  # the sampled values themselves were invalid: the trial crashed on them
         return None
 

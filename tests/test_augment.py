@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from data.augment import Augmentation, affine_matrices, random_hflip, warp
+from data.augment import AUGMENTATIONS, Augmentation, affine_matrices, random_hflip, warp
 from data.keypoints import KEYPOINT_NAMES, KEYPOINTS
 from data.transforms import mirror_keypoints
 
@@ -35,16 +35,18 @@ def test_each_dot_lands_under_its_keypoint_after_flip_and_affine(flip, origin):
     images, keypoints = _dots(), GRID.repeat(15, 1) + origin
     if flip:
         images, keypoints = images.flip(-1), mirror_keypoints(keypoints, origin)
-    matrices = Augmentation(rotate=15, scale=0.1, shift=4).random_matrices(15, generator)
+    matrices = Augmentation(ranges={"rotate": 15, "scale": 0.1, "shift": 4}).random_matrices(15, generator)
     images, keypoints = warp(images, keypoints, matrices, origin)
     for k in range(15):
         j = PARTNER[k] if flip else k  # a mirrored left eye is the face's right eye
         assert _dot_error(images[k, 0], keypoints[k].view(15, 2)[j] - origin) <= 0.5, KEYPOINT_NAMES[k]
 
 
-def test_random_augmentation_keeps_every_dot_under_its_own_or_partner_keypoint():
+@pytest.mark.parametrize("name", list(AUGMENTATIONS))
+def test_every_registered_augmentation_keeps_every_dot_under_its_own_or_partner_keypoint(name):
+    """Each op alone at its default range (flip on too): a dot is where its keypoint says it is."""
     generator = torch.Generator().manual_seed(0)
-    augment = Augmentation(flip=True, rotate=15, scale=0.1, shift=4, brightness=0.1, contrast=0.1)
+    augment = Augmentation(flip=True, ranges={name: AUGMENTATIONS[name].default})
     images, keypoints = augment(_dots(), GRID.repeat(15, 1), generator)
     for k in range(15):
         errors = torch.tensor([_dot_error(images[k, 0], keypoints[k].view(15, 2)[j]) for j in {k, PARTNER[k]}])
@@ -74,7 +76,7 @@ def test_random_hflip_keeps_missing_labels_missing_and_flips_some():
 def test_photometric_changes_stay_in_range_and_leave_keypoints_alone():
     generator = torch.Generator().manual_seed(0)
     images, keypoints = torch.rand(8, 1, 96, 96), GRID.repeat(8, 1)
-    augment = Augmentation(flip=False, brightness=0.3, contrast=0.3, gamma=0.3, noise=0.05)
+    augment = Augmentation(flip=False, ranges={"brightness": 0.3, "contrast": 0.3, "gamma": 0.3, "noise": 0.05})
     out_images, out_keypoints = augment(images, keypoints, generator)
     assert out_images.min() >= 0 and out_images.max() <= 1 and not torch.equal(out_images, images)
     torch.testing.assert_close(out_keypoints, keypoints)

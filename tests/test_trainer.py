@@ -96,3 +96,12 @@ def test_a_label_origin_is_a_number_or_auto():
     assert TrainConfig.from_dict({"label_origin": "auto"}).label_origin == "auto"
     with pytest.raises(ValueError, match="label_origin must be a number of pixels or auto"):
         TrainConfig.from_dict({"label_origin": "left"})
+
+
+def test_augmentation_ranges_come_by_name_over_the_defaults_and_old_fields_migrate():
+    config = TrainConfig.from_dict({"augment": "rotate=5, noise=0"})
+    assert config.augment["rotate"] == 5.0 and config.augment["noise"] == 0.0 and config.augment["shift"] == 8.0
+    with pytest.raises(ValueError, match="augment takes ranges"):
+        TrainConfig.from_dict({"augment": {"twirl": 1.0}})
+    saved = {k: v for k, v in TrainConfig().to_dict().items() if k != "augment"}
+    assert TrainConfig.from_saved({**saved, "aug_rotate": 7.0}).augment["rotate"] == 7.0  # saved before `augment` existed

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from data.augment import AUGMENTATIONS, default_ranges
 from models import list_models
 
 from .losses import LOSSES
@@ -57,16 +58,12 @@ class TrainConfig:
     batch_size: int = _field(256, "faces per step")
     epochs: int = _field(100, "maximum epochs (early stopping may end sooner); schedules span all of them")
     patience: int = _field(10, "stop after this many epochs without a better validation RMSE")
-    # augmentation, on the fly (aug = 0: flip only, the seed's recipe). Each range below is at aug = 1.
+    # augmentation, on the fly (aug = 0: flip only, the seed's recipe)
     flip: bool = _field(True, "random horizontal flip with left/right keypoints swapped")
-    aug: float = _field(0.0, "strength of the affine and photometric augmentation: scales every range below")
-    aug_rotate: float = _field(15.0, "rotation, degrees either way")
-    aug_scale: float = _field(0.1, "zoom, share either way")
-    aug_shift: float = _field(8.0, "shift, pixels either way on each axis")
-    aug_brightness: float = _field(0.15, "brightness, added to [0, 1] intensities either way")
-    aug_contrast: float = _field(0.3, "contrast, share either way")
-    aug_gamma: float = _field(0.3, "gamma, exp(either way)")
-    aug_noise: float = _field(0.03, "Gaussian noise, largest standard deviation")
+    aug: float = _field(0.0, "strength of the registered augmentations: scales every range in `augment`")
+    augment: dict = field(default_factory=default_ranges, metadata={"help": "range of each augmentation at aug = 1, by name: "
+                          + ", ".join(f"{name} ({op.what}, {op.default:g})" for name, op in AUGMENTATIONS.items())
+                          + "; given as name=range,... on the command line, the ones not named keep their range"})
     # run
     seed: int = _field(0, "seed for weights, batch order and augmentation")
     device: str = _field("auto", "auto (CUDA when present, else CPU), cpu, or cuda[:N]")
@@ -79,6 +76,9 @@ class TrainConfig:
                 raise ValueError(f"{name} must be one of {', '.join(known)}, not '{getattr(self, name)}'")
         if not 0 <= self.warmup < 1:
             raise ValueError(f"warmup must be in [0, 1), not {self.warmup}")
+        unknown = sorted(set(self.augment) - set(AUGMENTATIONS))
+        if unknown or any(v < 0 for v in self.augment.values()):
+            raise ValueError(f"augment takes ranges of 0 or more for {', '.join(AUGMENTATIONS)}, not {self.augment}")
         for name in ("grad_clip", "ema", "aug"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be 0 or more, not {getattr(self, name)}")
@@ -116,8 +116,10 @@ class TrainConfig:
         unknown = sorted(set(values) - set(fields))
         if unknown:
             raise ValueError(f"unknown config key(s): {', '.join(unknown)}; known: {', '.join(fields)}")
-        typed = {k: _label_origin(v) if k == "label_origin" else _coerce(v, type(fields[k].default), k) for k, v in values.items()}
-        return dataclasses.replace(base or cls(), **typed)
+        base = base or cls()
+        typed = {k: _label_origin(v) if k == "label_origin" else _ranges(v, base.augment) if k == "augment" else
+                 _coerce(v, type(fields[k].default), k) for k, v in values.items()}
+        return dataclasses.replace(base, **typed)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -137,9 +139,12 @@ class TrainConfig:
 
     @classmethod
     def from_saved(cls, values: dict[str, Any]) -> TrainConfig:
-        """A config saved with a checkpoint or an ensemble. Those saved before label_origin existed
-        were trained in the pixel-index convention: origin 0."""
-        return cls.from_dict({"label_origin": 0.0, **values})
+        """A config saved with a checkpoint, an ensemble or a search. Those saved before label_origin
+        existed were trained in the pixel-index convention: origin 0; those saved before `augment` held
+        each range in a field of its own, aug_NAME."""
+        values = {"label_origin": 0.0, **values}
+        ranges = {name: values.pop(f"aug_{name}") for name in AUGMENTATIONS if f"aug_{name}" in values}
+        return cls.from_dict({**values, "augment": {**ranges, **values.get("augment", {})}} if ranges else values)
 
 
 def _coerce(value: Any, kind: type, name: str) -> Any:
@@ -151,6 +156,19 @@ def _coerce(value: Any, kind: type, name: str) -> Any:
         return kind(value)
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be {kind.__name__}, not {value!r}") from None
+
+
+def _ranges(value: Any, base: dict[str, float]) -> dict[str, float]:
+    """Augmentation ranges: a dict, or "name=range,..." from a flag, applied over `base`."""
+    if isinstance(value, str):
+        try:
+            value = dict(item.split("=") for item in value.replace(" ", "").split(",") if item)
+        except ValueError:
+            raise ValueError(f"augment must be name=range,... (e.g. rotate=10,noise=0), not {value!r}") from None
+    try:
+        return {**base, **{str(k): float(v) for k, v in dict(value).items()}}
+    except (TypeError, ValueError):
+        raise ValueError(f"augment ranges must be numbers, not {value!r}") from None
 
 
 def _label_origin(value: Any) -> float | str:

@@ -25,7 +25,8 @@ def add_config_flags(parser: argparse.ArgumentParser, exclude: tuple[str, ...] =
     """One flag per TrainConfig field, parsed as strings and checked by TrainConfig.from_dict."""
     for f in config_fields():
         if f.name not in exclude:
-            parser.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, default=None, help=f"{f.metadata['help']} (default: {f.default})")
+            default = getattr(TrainConfig(), f.name)
+            parser.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, default=None, help=f"{f.metadata['help']} (default: {default})")
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:

@@ -36,9 +36,7 @@ class TrainingDiverged(RuntimeError):
 
 def augmentation(c: TrainConfig) -> Augmentation:
     """The config's augmentation: every range scaled by the strength `aug` (0 = flip only)."""
-    return Augmentation(flip=c.flip, origin=c.origin, rotate=c.aug * c.aug_rotate, scale=c.aug * c.aug_scale, shift=c.aug * c.aug_shift,
-                        brightness=c.aug * c.aug_brightness, contrast=c.aug * c.aug_contrast, gamma=c.aug * c.aug_gamma,
-                        noise=c.aug * c.aug_noise)
+    return Augmentation(flip=c.flip, origin=c.origin, ranges={name: c.aug * r for name, r in c.augment.items()})
 
 
 def prepare_process(config: TrainConfig) -> None:
