@@ -3,7 +3,7 @@ does), then `--resume`d: were the finished trials kept unchanged, was the killed
 checkpoint, does the Optuna study hold exactly one finished record per Tune trial, and how much work was
 lost.
 
-    python bench/kill_resume.py [--data ../shared/data/faces15] [--trials 3] [--epochs 4]
+    python -m bench.kill_resume [--data ../shared/data/faces15] [--trials 3] [--epochs 4]
 
 The tests do the same with a tiny synthetic search; this is the real-sized case (seconds-long epochs,
 megabyte checkpoints), killed while a trial is halfway through an epoch.
@@ -19,12 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+import optuna
 
-import optuna  # noqa: E402
-
-from bench.common import FACES15, ROOT, machine, write_json  # noqa: E402
-from search.results import SearchFolder, TrialRecord  # noqa: E402
+from bench.common import FACES15, ROOT, write_results
+from search.results import SearchFolder, TrialRecord
 
 logging.getLogger("ray.tune").setLevel(logging.ERROR)  # polled mid-search, Tune warns of trials without results yet
 
@@ -94,7 +92,6 @@ def main() -> None:
             for i, t in finished.items()
         )
         report = {
-            "machine": machine(),
             "trials": args.trials,
             "epochs": args.epochs,
             "killed_after_s": killed_after,
@@ -114,7 +111,7 @@ def main() -> None:
           f"its checkpoint held {checkpointed_epochs} epochs; resumed in {resume_seconds:.0f} s to {len(after)} trials "
           f"(all DONE: {report['all_done']}), finished ones unchanged: {unchanged}; Optuna: {report['optuna_records']} records, "
           f"{report['optuna_complete']} complete")
-    write_json(report, args.out)
+    write_results("kill_resume", args, report, args.out)
 
 
 if __name__ == "__main__":

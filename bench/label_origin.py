@@ -3,39 +3,29 @@ epochs and seed: flipping about the pixel-index axis (label_origin 0, kptune's b
 about the axis the faces' own labels imply (auto). Validation RMSE, with flip TTA, and the mean x and y
 error (a wrong axis shows as an x bias).
 
-    python bench/label_origin.py [--data ../shared/data/faces15] [--epochs 12]
+    python -m bench.label_origin [--data ../shared/data/faces15] [--epochs 12]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
-import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+import numpy as np
+import torch
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from bench.common import FACES15, cpu_start_point, flip_tta_rmse, machine, write_json  # noqa: E402
-from data.keypoints import X_COLUMNS  # noqa: E402
-from data.origin import estimate_origin  # noqa: E402
-from training.config import TrainConfig  # noqa: E402
-from training.trainer import Trainer, prepare_process  # noqa: E402
+from bench.common import FACES15, cpu_start_point, train_and_score, write_results
+from data.keypoints import X_COLUMNS
+from data.origin import estimate_origin
+from training.config import TrainConfig
 
 
 def run(split, epochs: int, label_origin: str) -> dict:
     config = TrainConfig.from_dict({**cpu_start_point(), "epochs": epochs, "patience": epochs, "label_origin": label_origin})
-    prepare_process(config)
-    trainer = Trainer(config, split)
-    start = time.perf_counter()
-    trainer.fit()
-    val = split.val
-    error = trainer.best_predictions - val.keypoints  # (N, 30) px
-    result = {"label_origin": trainer.config.label_origin, "val_rmse": trainer.best_rmse, "val_rmse_flip_tta": flip_tta_rmse(trainer, val),
-              "mean_x_error_px": float(np.nanmean(error[:, X_COLUMNS])), "mean_y_error_px": float(np.nanmean(error[:, X_COLUMNS + 1])),
-              "seconds": time.perf_counter() - start}
+    trainer, scores = train_and_score(config, split)
+    error = trainer.best_predictions - split.val.keypoints  # (N, 30) px
+    result = {"label_origin": trainer.config.label_origin, **scores,
+              "mean_x_error_px": float(np.nanmean(error[:, X_COLUMNS])), "mean_y_error_px": float(np.nanmean(error[:, X_COLUMNS + 1]))}
     print(f"label_origin {label_origin:>4} -> {result['label_origin']}: val RMSE {result['val_rmse']:.3f} px, flip TTA {result['val_rmse_flip_tta']:.3f}, "
           f"mean error x {result['mean_x_error_px']:+.2f} y {result['mean_y_error_px']:+.2f} px ({result['seconds']:.0f} s)", flush=True)
     return result
@@ -52,7 +42,7 @@ def main() -> None:
     estimates = {"train": estimate_origin(split.train).value, "val": estimate_origin(split.val).value}
     print(f"estimated label origin: train {estimates['train']:.3f} px, val {estimates['val']:.3f} px", flush=True)
     runs = [run(split, args.epochs, origin) for origin in ("0", "auto")]
-    write_json({"machine": machine(), "config": {**cpu_start_point(), "epochs": args.epochs}, "estimated_origin": estimates, "runs": runs}, args.out)
+    write_results("label_origin", args, {"config": {**cpu_start_point(), "epochs": args.epochs}, "estimated_origin": estimates, "runs": runs}, args.out)
 
 
 if __name__ == "__main__":

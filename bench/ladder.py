@@ -2,7 +2,7 @@
 one before, from the seed's vgg_opt recipe to a residual net with a heatmap head, one-cycle, AdamW,
 augmentation and an EMA. Validation RMSE (px), with and without flip TTA, and epochs per rung.
 
-    python bench/ladder.py [--data ../shared/data/faces15] [--minutes 8] [--rungs NAME ...]
+    python -m bench.ladder [--data ../shared/data/faces15] [--minutes 8] [--rungs NAME ...]
 
 A rung with a schedule gets as many epochs as fit its box (from a timed probe of 10 steps), so the
 schedule ends when the box does: augmentation pays late, so rung and schedule length must agree.
@@ -12,17 +12,14 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+import torch
 
-import torch  # noqa: E402
-
-from bench.common import FACES15, flip_tta_rmse, machine, write_json  # noqa: E402
-from training.config import TrainConfig  # noqa: E402
-from training.trainer import Trainer, prepare_process  # noqa: E402
+from bench.common import FACES15, faces15_config, train_and_score, write_results
+from training.config import TrainConfig
+from training.trainer import Trainer
 
 SEED = {"arch": "vgg_opt", "dropout": 1.0, "batch_size": 256, "optimizer": "adam", "lr": 1e-3, "amp": "off", "patience": 10}
 TODAY = {"arch": "cnn_small", "dropout": 0.0, "batch_size": 32, "optimizer": "adam", "lr": 1e-3, "amp": "off", "patience": 5}
@@ -57,22 +54,16 @@ def epochs_in(box_s: float, config: TrainConfig, split) -> int:
 
 
 def run_rung(name: str, values: dict, data: Path, box_s: float) -> dict:
-    base = TrainConfig.from_dict({"train": str(data / "train.csv.gz"), "val": str(data / "val.csv.gz"), "epochs": 1000, **values})
+    base = faces15_config(data, epochs=1000, **values)
     split = base.load_split()
     config = base
     if base.schedule != "constant":  # the schedule must end with the box
         epochs = epochs_in(box_s, base, split)
         config = TrainConfig.from_dict({"epochs": epochs, "patience": epochs}, base=base)
     print(f"== {name}: {values} (epochs {config.epochs if config.schedule != 'constant' else 'until the box ends'})", flush=True)
-    start = time.perf_counter()
-    prepare_process(config)
-    trainer = Trainer(config, split)
-    history = trainer.fit(verbose=True, time_budget_s=box_s)
-    wall = time.perf_counter() - start
-    result = {"rung": name, "config": config.to_dict(), "val_rmse": trainer.best_rmse, "val_rmse_flip_tta": flip_tta_rmse(trainer, split.val),
-              "epochs": len(history), "best_epoch": min(history, key=lambda r: r.val_rmse).epoch,
-              "seconds_per_epoch": sum(r.seconds for r in history) / len(history), "wall_s": wall}
-    print(f"{name}: {result['val_rmse']:.3f} px ({result['val_rmse_flip_tta']:.3f} with flip TTA), {len(history)} epochs, "
+    _, scores = train_and_score(config, split, verbose=True, time_budget_s=box_s)
+    result = {"rung": name, "config": config.to_dict(), **scores, "seconds_per_epoch": scores["seconds"] / scores["epochs"]}
+    print(f"{name}: {result['val_rmse']:.3f} px ({result['val_rmse_flip_tta']:.3f} with flip TTA), {result['epochs']} epochs, "
           f"{result['seconds_per_epoch']:.1f} s/epoch", flush=True)
     return result
 
@@ -86,10 +77,10 @@ def main() -> None:
     args = parser.parse_args()
 
     chosen = [list(RUNGS)[i] for i in args.rungs] if args.rungs else list(RUNGS)
-    report = {"machine": machine(), "minutes_per_rung": args.minutes, "rungs": []}
+    report = {"rungs": []}
     for name in chosen:
         report["rungs"].append(run_rung(name, RUNGS[name], args.data, args.minutes * 60))
-        write_json(report, args.out)  # after every rung: a cut-off run keeps what it measured
+        write_results("ladder", args, report, args.out)  # after every rung: a cut-off run keeps what it measured
     print(f"\n{'rung':<48} {'val RMSE':>9} {'+flip TTA':>10} {'epochs':>7}")
     for r in report["rungs"]:
         print(f"{r['rung']:<48} {r['val_rmse']:>9.3f} {r['val_rmse_flip_tta']:>10.3f} {r['epochs']:>7}")

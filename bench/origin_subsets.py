@@ -1,23 +1,20 @@
 """How sure is the label-origin estimate on small data? data.origin's estimate, its 90 % interval and
 the convention it picks (or its warning) on random subsets of faces15's training faces.
 
-    python bench/origin_subsets.py [--data ../shared/data/faces15] [--sizes 50 150 400 1000] [--seeds 5]
+    python -m bench.origin_subsets [--data ../shared/data/faces15] [--sizes 50 150 400 1000] [--seeds 5]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from bench.common import FACES15, machine, write_json  # noqa: E402
-from data.origin import estimate_origin  # noqa: E402
-from data.reader import load_faces  # noqa: E402
+from bench.common import FACES15, write_results
+from data.origin import estimate_origin
+from data.reader import load_faces
 
 
 def main() -> None:
@@ -46,7 +43,7 @@ def main() -> None:
             print(f"{size:>5} faces, seed {seed}: {estimate} R^2 {estimate.signal:.2f} -> "
                   f"{row['convention']:g}{'' if estimate.is_sure else ' (warns: ' + ' or '.join(f'{c:g}' for c in estimate.candidates) + ')'}"
                   f"  {row['seconds']:.2f} s", flush=True)
-    write_json({"machine": machine(), "data": "faces15/train.csv.gz", "rows": rows}, args.out)
+    write_results("origin_subsets", args, {"rows": rows}, args.out)
 
 
 if __name__ == "__main__":

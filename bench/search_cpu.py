@@ -3,7 +3,7 @@ best trial and the ensemble on val, wall time, trials per hour and the projected
 and how well ASHA's first rung ranks the trials that ran to the end (Spearman's rho between each such
 trial's validation RMSE at the first rung and its final one).
 
-    python bench/search_cpu.py [--data ../shared/data/faces15] [--trials 12]
+    python -m bench.search_cpu [--data ../shared/data/faces15] [--trials 12]
 
 The projection scales the measured wall time per trial to 50 trials: the same mix of start points,
 TPE proposals and ASHA stops, so it holds while the first trials are typical of the rest.
@@ -12,19 +12,16 @@ TPE proposals and ASHA stops, so it holds while the first trials are typical of 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+from scipy.stats import spearmanr
 
-from scipy.stats import spearmanr  # noqa: E402
-
-from bench.common import FACES15, machine, write_json  # noqa: E402
-from ensemble.build import main as build_main  # noqa: E402
-from ensemble.ensemble import Ensemble  # noqa: E402
-from search.results import SearchFolder  # noqa: E402
-from search.run import main as search_main  # noqa: E402
+from bench.common import FACES15, write_results
+from ensemble.build import main as build_main
+from ensemble.ensemble import Ensemble
+from search.results import SearchFolder
+from search.run import main as search_main
 
 PROJECTED_TRIALS = 50
 
@@ -65,8 +62,7 @@ def main() -> None:
     best = min((t for t in trials if t.status == "DONE"), key=lambda t: t.best_val_rmse)
     manifest = Ensemble(search.ensemble_folder).manifest
     report = {
-        "machine": machine(),
-        "settings": search.settings.to_dict(),
+        "settings": {k: v for k, v in search.settings.to_dict().items() if k not in ("storage", "base", "space")},  # no paths of this machine
         "wall_s": wall,
         "trials_per_hour": len(trials) * 3600 / wall,
         "projected_hours": PROJECTED_TRIALS * wall / len(trials) / 3600,
@@ -78,7 +74,7 @@ def main() -> None:
         "leaderboard": [{"id": t.id, "arch": t.config.arch, "status": t.status, "epochs": int(t.metrics.get("epoch", 0)),
                          "val_rmse": t.best_val_rmse} for t in sorted(trials, key=lambda t: t.best_val_rmse)],
     }
-    write_json(report, args.out)
+    write_results("search_cpu", args, report, args.out)
     rho = report["rank_correlation"]
     print(f"\n{len(trials)} trials in {wall / 60:.1f} min ({report['trials_per_hour']:.1f}/hour): best {best.best_val_rmse:.3f} px "
           f"({best.config.arch}); ensemble {manifest.val_rmse:.3f} px ({len(manifest.members)} members, {manifest.total_mb:.1f} MB)")

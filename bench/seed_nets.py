@@ -2,23 +2,15 @@
 best-weight restore, flip augmentation) on faces15 train -> val, each within a time budget, and
 write val RMSE and seconds per epoch to JSON.
 
-    python bench/seed_nets.py [--data ../shared/data/faces15] [--minutes-each 15] [--out bench/results/seed_nets.json]
+    python -m bench.seed_nets [--data ../shared/data/faces15] [--minutes-each 15] [--out bench/results/seed_nets.json]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
-import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
-
-import torch  # noqa: E402
-
-from bench.common import FACES15, machine, write_json  # noqa: E402
-from training.config import TrainConfig  # noqa: E402
-from training.trainer import Trainer, prepare_process  # noqa: E402
+from bench.common import FACES15, faces15_config, train_and_score, write_results
 
 
 def main() -> None:
@@ -31,30 +23,12 @@ def main() -> None:
 
     results = []
     for arch in args.archs:
-        config = TrainConfig(
-            train=str(args.data / "train.csv.gz"), val=str(args.data / "val.csv.gz"), arch=arch,
-            optimizer="adam", lr=1e-3, batch_size=256, epochs=200, patience=10, seed=0,
-        )
-        prepare_process(config)
-        trainer = Trainer(config, config.load_split())
-        print(f"== {arch} on {trainer.device}, {torch.get_num_threads()} threads, budget {args.minutes_each:g} min", flush=True)
-        start = time.perf_counter()
-        history = trainer.fit(verbose=True, time_budget_s=args.minutes_each * 60)
-        seconds = [r.seconds for r in history]
-        results.append({
-            "arch": arch,
-            "best_val_rmse_px": trainer.best_rmse,
-            "best_epoch": min(history, key=lambda r: r.val_rmse).epoch,
-            "epochs_run": len(history),
-            "seconds_per_epoch": sum(seconds) / len(seconds),
-            "wall_seconds": time.perf_counter() - start,
-            "val_rmse_per_epoch": [r.val_rmse for r in history],
-            "config": config.to_dict(),
-        })
-        print(f"{arch}: best val RMSE {trainer.best_rmse:.3f} px after {len(history)} epochs, {results[-1]['seconds_per_epoch']:.1f} s/epoch", flush=True)
-
-    report = {"machine": machine(), "results": results}
-    write_json(report, args.out)
+        config = faces15_config(args.data, arch=arch, optimizer="adam", lr=1e-3, batch_size=256, epochs=200, patience=10, seed=0)
+        print(f"== {arch}, budget {args.minutes_each:g} min", flush=True)
+        _, scores = train_and_score(config, config.load_split(), verbose=True, time_budget_s=args.minutes_each * 60)
+        results.append({"arch": arch, **scores, "seconds_per_epoch": scores["seconds"] / scores["epochs"], "config": config.to_dict()})
+        print(f"{arch}: best val RMSE {scores['val_rmse']:.3f} px after {scores['epochs']} epochs, {results[-1]['seconds_per_epoch']:.1f} s/epoch", flush=True)
+    write_results("seed_nets", args, {"runs": results})
 
 
 if __name__ == "__main__":

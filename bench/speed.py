@@ -2,7 +2,7 @@
 images per second (float32 and bfloat16), what Ray Tune costs a trial, trials per hour with one trial
 on every core against one trial per core, and a submission from a 50 MB ensemble.
 
-    python bench/speed.py [--data ../shared/data/faces15] [--quick] [--out bench/results/speed.json]
+    python -m bench.speed [--data ../shared/data/faces15] [--quick] [--out bench/results/speed.json]
 
 Training speed is the project's own step (Trainer.train_step: flip, forward, masked loss, backward,
 optimizer) on random faces; inference is predict_keypoints. The Tune overhead ratio is the wall time of
@@ -21,28 +21,26 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+import numpy as np
+import pandas as pd
+import torch
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import torch  # noqa: E402
-
-from bench.common import FACES15, cpu_start_point, machine, write_json  # noqa: E402
-from configs import CPU_SPACE, DEFAULT_SPACE  # noqa: E402
-from data.faces import Faces  # noqa: E402
-from data.reader import load_faces  # noqa: E402
-from data.split import Split  # noqa: E402
-from data.synthetic import images_to_strings  # noqa: E402
-from ensemble.folder import Manifest, Member, member_bytes, member_file, write_ensemble  # noqa: E402
-from models import create_model, list_models, saved_size_bytes  # noqa: E402
-from search.experiment import start_ray  # noqa: E402
-from search.results import SearchFolder  # noqa: E402
-from search.space import load_space  # noqa: E402
-from training.checkpoint import Checkpoint  # noqa: E402
-from training.config import TrainConfig  # noqa: E402
-from training.device import pick_device  # noqa: E402
-from training.predict import predict_keypoints  # noqa: E402
-from training.trainer import Trainer, prepare_process  # noqa: E402
+from bench.common import FACES15, cpu_start_point, write_results
+from configs import CPU_SPACE, DEFAULT_SPACE
+from data.faces import Faces
+from data.reader import load_faces
+from data.split import Split
+from data.synthetic import images_to_strings
+from ensemble.folder import Manifest, Member, member_bytes, member_file, write_ensemble
+from models import create_model, list_models, saved_size_bytes
+from search.experiment import start_ray
+from search.results import SearchFolder
+from search.space import load_space
+from training.checkpoint import Checkpoint
+from training.config import TrainConfig
+from training.device import pick_device
+from training.predict import predict_keypoints
+from training.trainer import Trainer, prepare_process
 
 
 def random_split(n: int) -> Split:
@@ -209,7 +207,7 @@ def main() -> None:
     space = load_space(DEFAULT_SPACE if gpu else CPU_SPACE)
     batches = [64] if args.quick else sorted(next(p.values for p in space.params if p.name == "batch_size"))
     seconds = 1.0 if args.quick else 3.0
-    report: dict = {"machine": machine(), "quick": args.quick}
+    report: dict = {}
     if "training" in run:
         report["training"] = training_speed(list_models(), batches, seconds)
     if "inference" in run:
@@ -227,7 +225,7 @@ def main() -> None:
             ray.shutdown()
         if "ensemble_predict" in run:
             report["ensemble_predict"] = ensemble_predict(args.data, args.ensemble.split(","), args.ensemble_dtype, 1783, Path(tmp))
-    write_json(report, args.out)
+    write_results("speed", args, report, args.out)
 
 
 if __name__ == "__main__":

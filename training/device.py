@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import platform
+from pathlib import Path
 from contextlib import AbstractContextManager
 
 import torch
@@ -57,14 +58,26 @@ def configure_process(device: torch.device, threads: int, seed: int) -> None:
 
 
 def machine() -> dict[str, object]:
-    """The facts a figure needs beside it: cores, whether the CPU has native bf16, the GPU."""
+    """The facts a figure needs beside it: cores, the CPU's model, whether it has native bf16, the GPU."""
     return {
         "cpus": os.cpu_count(),
+        "cpu_model": cpu_model(),
         "processor": platform.processor() or platform.machine(),
         "native_bf16": cpu_has_native_bf16(),
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "torch": torch.__version__,
     }
+
+
+def cpu_model() -> str:
+    """The CPU's name as the kernel reports it (Linux), else the platform's word for it."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def describe(device: torch.device, bf16: bool) -> str:
