@@ -77,8 +77,10 @@ def settings_from_args(args: argparse.Namespace) -> SearchSettings:
     if args.train:
         train, val = str(Path(args.train).resolve()), str(Path(args.val).resolve()) if args.val else ""
     else:
-        train, val = str(demo_dataset(mode.demo_faces, seed=args.seed) / "train.csv"), ""
-        print(f"{'--smoke' if args.smoke else 'no --train given'}: searching on synthetic demo faces ({train})")
+        demo = demo_dataset(mode.demo_faces, seed=args.seed)
+        train, val = str(demo / "train.csv"), ""
+        print(f"{'--smoke' if args.smoke else 'no --train given'}: searching on synthetic demo faces ({train}); "
+              f"their test faces, for ensemble.build --test: {demo / 'test.csv'}")
     max_epochs = args.max_epochs or mode.max_epochs
     base = TrainConfig(train=train, val=val, epochs=max_epochs, seed=args.seed, split_seed=args.seed)
     return SearchSettings(
