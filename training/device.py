@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import os
 import platform
-from pathlib import Path
 from contextlib import AbstractContextManager
+from pathlib import Path
 
 import torch
 
