@@ -12,7 +12,6 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from bench.common import FACES15, cpu_start_point, train_and_score, write_results
 from data.keypoints import X_COLUMNS
@@ -37,7 +36,6 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--out", type=Path, default=Path("bench/results/label_origin.json"))
     args = parser.parse_args()
-    torch.manual_seed(0)
     split = TrainConfig(train=str(args.data / "train.csv.gz"), val=str(args.data / "val.csv.gz")).load_split()
     estimates = {"train": estimate_origin(split.train).value, "val": estimate_origin(split.val).value}
     print(f"estimated label origin: train {estimates['train']:.3f} px, val {estimates['val']:.3f} px", flush=True)
