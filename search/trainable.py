@@ -8,6 +8,7 @@ re-read the data nor need the data files on their node).
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -63,4 +64,5 @@ def train_trial(sampled: dict[str, Any], base: dict[str, Any], split: Split) -> 
     try:
         trainer.fit(on_epoch=report)
     except TrainingDiverged as err:  # the trial ends here, recorded as diverged (rerunning it would diverge again)
-        tune.report({"epoch": len(trainer.history) + 1, METRIC: trainer.best_rmse, "finished": True, "diverged": True, "error": str(err), **size})
+        best = trainer.best_rmse if math.isfinite(trainer.best_rmse) else math.nan  # NaN: ASHA's rung cut-offs skip it
+        tune.report({"epoch": len(trainer.history) + 1, METRIC: best, "finished": True, "diverged": True, "error": str(err), **size})

@@ -124,6 +124,6 @@ def test_a_trial_tune_created_but_never_started_shows_the_sampled_config_or_none
 
     never_started = SimpleNamespace(path=str(tmp_path), metrics={}, checkpoint=None, error=None, metrics_dataframe=None, config=None)
     base = {"arch": "vgg_opt", "batch_size": 256}
-    assert _record(never_started, "PENDING", {"arch": "resnet_m_hm", "batch_size": 32}, base).config.arch == "resnet_m_hm"
-    nothing = _record(never_started, "PENDING", {}, base)
+    assert _record(never_started, "PENDING", {"arch": "resnet_m_hm", "batch_size": 32}, base, 2).config.arch == "resnet_m_hm"
+    nothing = _record(never_started, "PENDING", {}, base, 2)
     assert nothing.config is None and nothing.status == "UNFINISHED"
