@@ -11,7 +11,7 @@ from training.config import TrainConfig
 from training.trainer import Trainer, prepare_process
 
 # Every part that carries state across epochs is on: dropout, EMA, one-cycle, AdamW, augmentation.
-STATEFUL = {"arch": "cnn_small", "dropout": 0.5, "ema": 0.5, "schedule": "onecycle", "optimizer": "adamw", "aug": 1.0,
+STATEFUL = {"arch": "cnn_gap", "dropout": 0.5, "ema": 0.5, "schedule": "onecycle", "optimizer": "adamw", "aug": 1.0,
             "batch_size": 16, "epochs": 3, "patience": 9, "device": "cpu"}
 NO_VAL = ValPredictions(np.zeros(1), np.zeros((1, 30)), np.zeros((1, 30)))
 
