@@ -90,21 +90,30 @@ def new_tuner(settings: SearchSettings, space: SearchSpace, split: Split) -> tun
     )
 
 
-def requeue_orphans(search: SearchFolder) -> None:
-    """A search killed hard (power cut, SIGKILL) can leave an Optuna trial RUNNING that Tune never
-    recorded: proposed, but killed before Tune saved its state. Put each back in Optuna's queue
-    (WAITING, its values kept), so that Tune's next proposal is that same trial: the study then holds
-    exactly one record per Tune trial, none lost and none twice."""
+def reconcile_optuna(search: SearchFolder) -> None:
+    """A search killed hard (power cut, SIGKILL) can leave Optuna records that Tune never saved:
+    - a trial RUNNING in Optuna, proposed but killed before Tune recorded it: put back in Optuna's
+      queue (WAITING, its values kept), so that Tune's next proposal is that same trial;
+    - a trial proposed, run and finished (a single epoch, then stopped by ASHA) between two of Tune's
+      state saves: Optuna keeps it, a real evaluation, and Tune runs another trial in its place; said
+      in one line, as the study then holds one record more than Tune has trials."""
     from optuna.trial import TrialState
 
     storage = optuna.storages.RDBStorage(search.optuna_url)
     study = optuna.load_study(study_name=search.settings.name, storage=storage)
     known = [trial.config for trial in tune.ExperimentAnalysis(str(search.folder)).trials]  # pending ones too
+
+    def tune_knows(trial: optuna.trial.FrozenTrial) -> bool:
+        return bool(trial.params) and any(all(sampled.get(k) == v for k, v in trial.params.items()) for sampled in known)
+
     for orphan in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        proposed = orphan.params and any(all(sampled.get(k) == v for k, v in orphan.params.items()) for sampled in known)
-        if not proposed:  # never handed to Tune (or killed before its values were drawn)
+        if not tune_knows(orphan):  # never handed to Tune (or killed before its values were drawn)
             requeue(storage, orphan)
             print(f"Optuna trial {orphan.number} was proposed but never started before the search stopped: proposed again")
+    for lost in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)):
+        if not tune_knows(lost):
+            print(f"Optuna trial {lost.number} finished just before the search was killed, before Tune recorded it: "
+                  "Optuna keeps it; Tune runs another trial in its place")
 
 
 def run_search(settings: SearchSettings, space: SearchSpace, split: Split, address: str | None, dashboard_host: str | None, resume: bool) -> None:
@@ -115,7 +124,7 @@ def run_search(settings: SearchSettings, space: SearchSpace, split: Split, addre
     if resume:
         if not tune.Tuner.can_restore(path):
             raise SystemExit(f"error: {path}: no Tune experiment state to resume from")
-        requeue_orphans(SearchFolder(settings.folder))
+        reconcile_optuna(SearchFolder(settings.folder))
         tuner = tune.Tuner.restore(path, trainable=make_trainable(settings, split), resume_unfinished=True, resume_errored=False)
     else:
         tuner = new_tuner(settings, space, split)

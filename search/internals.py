@@ -5,7 +5,7 @@ depends on, so an upgrade says what broke.
 - ResumableOptunaSearch keeps its own state across a resume only because Tune saves a searcher by
   pickling its __dict__, and it relies on Ray's OptunaSearch telling Optuna PRUNED for a trial
   completed with no result and FAIL for one completed with an error.
-- requeue_orphans puts an Optuna trial back in the queue through Optuna's private trial id.
+- requeue puts an Optuna trial back in the queue through Optuna's private trial id.
 - quiet_about_trials_without_results filters one warning by its logger's name and its text.
 - set_ray_environment sets two variables that Ray reads when it starts (not at import).
 """

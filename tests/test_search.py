@@ -127,3 +127,19 @@ def test_a_trial_tune_created_but_never_started_shows_the_sampled_config_or_none
     assert _record(never_started, "PENDING", {"arch": "resnet_m_hm", "batch_size": 32}, base, 2).config.arch == "resnet_m_hm"
     nothing = _record(never_started, "PENDING", {}, base, 2)
     assert nothing.config is None and nothing.status == "UNFINISHED"
+
+
+def test_an_optuna_record_tune_never_saw_is_named_on_resume(smoke_search, tmp_path, capsys):
+    """As a trial that ran and finished between two of Tune's state saves, just before a kill, leaves it."""
+    import shutil
+
+    import optuna
+
+    from search.experiment import reconcile_optuna
+
+    search = SearchFolder(shutil.copytree(smoke_search, tmp_path / "smoke"))
+    study = search.study()
+    lr = optuna.distributions.FloatDistribution(1e-3, 1e-2, log=True)
+    study.add_trial(optuna.trial.create_trial(params={"lr": 0.00123}, distributions={"lr": lr}, state=optuna.trial.TrialState.PRUNED))
+    reconcile_optuna(search)
+    assert capsys.readouterr().out.count("before Tune recorded it") == 1
