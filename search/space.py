@@ -27,6 +27,7 @@ class Param:
     kind: str  # one of KINDS, or "fixed"
     values: tuple  # choices, (low, high), or (value,) when fixed
     when: dict[str, Any]  # sample only if earlier parameters have these values
+    otherwise: Any = None  # with `when`: the value when they do not (None: the config's own)
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class SearchSpace:
         fixed: dict[str, Any] = {}
         for p in self.params:
             if any(drawn.get(k, fixed.get(k)) != v for k, v in p.when.items()):
+                if p.otherwise is not None:
+                    fixed[p.name] = p.otherwise
                 continue
             if p.kind == "fixed":
                 fixed[p.name] = p.values[0]
@@ -80,8 +83,8 @@ def load_space(path: str | Path) -> SearchSpace:
     if unknown:
         raise ValueError(f"{path}: unknown architecture '{unknown[0]}'; known: {', '.join(list_models())}")
     for p in params:  # every value a trial can get must make a valid TrainConfig
-        if p.kind in ("choice", "fixed"):
-            for v in p.values:
+        if p.kind in ("choice", "fixed") or p.otherwise is not None:
+            for v in (p.values if p.kind in ("choice", "fixed") else ()) + ((p.otherwise,) if p.otherwise is not None else ()):
                 try:
                     TrainConfig.from_dict({p.name: v})
                 except ValueError as err:
@@ -107,8 +110,10 @@ def _start_point(path: Path, point: Any, params: list[Param]) -> dict[str, Any]:
 def _param(path: Path, name: str, spec: Any, seen: set[str]) -> Param:
     if not isinstance(spec, dict):
         return Param(name, "fixed", (spec,), {})
-    when = spec.get("when", {})
-    kinds = [k for k in spec if k != "when"]
+    when, otherwise = spec.get("when", {}), spec.get("otherwise")
+    if otherwise is not None and not when:
+        raise ValueError(f"{path}: {name}: 'otherwise' goes with 'when'")
+    kinds = [k for k in spec if k not in ("when", "otherwise")]
     if len(kinds) != 1 or kinds[0] not in KINDS:
         raise ValueError(f"{path}: {name}: give exactly one of {', '.join(KINDS)} (found {', '.join(map(str, kinds)) or 'none'})")
     kind, values = kinds[0], spec[kinds[0]]
@@ -123,4 +128,4 @@ def _param(path: Path, name: str, spec: Any, seen: set[str]) -> Param:
         raise ValueError(f"{path}: {name}: low must be below high, not {values!r}")
     if not isinstance(when, dict) or not set(when) <= seen:
         raise ValueError(f"{path}: {name}: 'when' must name parameters listed above it")
-    return Param(name, kind, tuple(values), dict(when))
+    return Param(name, kind, tuple(values), dict(when), otherwise)

@@ -90,3 +90,17 @@ def test_start_points_are_proposed_first(tmp_path):
 def test_start_point_outside_the_space_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="start: lr=0.5 is outside loguniform"):
         load_space(_write(tmp_path, "start:\n  - {lr: 0.5}\nlr:\n  loguniform: [1.0e-4, 1.0e-2]\n"))
+
+
+def test_the_gpu_space_covers_the_briefs_families_with_their_optimizers_and_patience():
+    space = load_space(DEFAULT_SPACE)
+    families = {"cnn", "cnn_gap", "vgg16", "vgg16_gap", "vgg_opt", "vgg_opt_gap", "resnet_m", "resnet_m_hm"}
+    assert families <= set(space.architectures)
+    searched = {p.name: p for p in space.params if p.kind != "fixed"}
+    assert set(searched["optimizer"].values) == {"adam", "adamw", "sgd"} and {"schedule", "batch_size", "lr"} <= set(searched)
+    assert searched["patience"].when == {"schedule": "constant"}
+
+
+def test_a_conditional_parameter_takes_its_otherwise_value_when_its_condition_fails(tmp_path):
+    space = load_space(_write(tmp_path, "schedule:\n  choice: [onecycle]\npatience:\n  choice: [5, 10]\n  when: {schedule: constant}\n  otherwise: 1000\n"))
+    assert space.sample(optuna.create_study().ask()) == {"patience": 1000}
