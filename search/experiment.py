@@ -17,7 +17,7 @@ from .internals import ResumableOptunaSearch, requeue, set_ray_environment
 from .leaderboard import format_table, leaderboard
 from .plots import plot_search
 from .results import METRIC, SearchFolder
-from .settings import SearchSettings
+from .settings import OPTUNA_TRIAL, SearchSettings
 from .space import SearchSpace
 from .trainable import train_trial
 
@@ -102,8 +102,12 @@ def reconcile_optuna(search: SearchFolder) -> None:
     storage = optuna.storages.RDBStorage(search.optuna_url)
     study = optuna.load_study(study_name=search.settings.name, storage=storage)
     known = [trial.config for trial in tune.ExperimentAnalysis(str(search.folder)).trials]  # pending ones too
+    numbers = {config[OPTUNA_TRIAL] for config in known if OPTUNA_TRIAL in config}
 
     def tune_knows(trial: optuna.trial.FrozenTrial) -> bool:
+        if numbers:  # each Tune trial names its Optuna trial
+            return trial.number in numbers
+        # a search from before that: by the sampled values (one killed while sampling can pass for another)
         return bool(trial.params) and any(all(sampled.get(k) == v for k, v in trial.params.items()) for sampled in known)
 
     for orphan in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):

@@ -3,8 +3,9 @@ reliance has a test in tests/test_internals.py that fails when an upgrade change
 depends on, so an upgrade says what broke.
 
 - ResumableOptunaSearch keeps its own state across a resume only because Tune saves a searcher by
-  pickling its __dict__, and it relies on Ray's OptunaSearch telling Optuna PRUNED for a trial
-  completed with no result and FAIL for one completed with an error.
+  pickling its __dict__; it relies on Ray's OptunaSearch telling Optuna PRUNED for a trial completed
+  with no result and FAIL for one completed with an error, and reads the Optuna trial it asked for a
+  Tune trial from Ray's private `_ot_trials`, to put its number in the trial's config.
 - requeue puts an Optuna trial back in the queue through Optuna's private trial id.
 - quiet_about_trials_without_results filters one warning by its logger's name and its text.
 - set_ray_environment sets two variables that Ray reads when it starts (not at import).
@@ -19,6 +20,8 @@ from contextlib import contextmanager
 
 import optuna
 from ray.tune.search.optuna import OptunaSearch
+
+from .settings import OPTUNA_TRIAL
 
 TUNE_ANALYSIS_LOGGER = "ray.tune.analysis.experiment_analysis"  # where Tune warns about trials it has no results of
 RAY_ENVIRONMENT = {
@@ -55,6 +58,12 @@ class ResumableOptunaSearch(OptunaSearch):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._finished_before_resume: set[str] = set()  # Tune trial ids; saved with the searcher's state
+
+    def suggest(self, trial_id: str) -> dict | None:
+        """The sampled values, and the Optuna trial's number (OPTUNA_TRIAL): after a kill, Optuna's
+        records are matched to Tune's trials by it."""
+        config = super().suggest(trial_id)
+        return {**config, OPTUNA_TRIAL: self._ot_trials[trial_id].number} if isinstance(config, dict) else config
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         if trial_id in self._finished_before_resume or result.get("diverged"):  # a diverged trial's score is no score

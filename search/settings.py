@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+OPTUNA_TRIAL = "optuna_trial"  # the key under which a trial's Tune config carries its Optuna trial number
+
 
 @dataclass(frozen=True)
 class SearchSettings:

@@ -86,3 +86,12 @@ def test_importing_kptune_changes_nothing_process_wide():
               "assert matplotlib.rcParams['backend'] == backend")
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env={**os.environ, "MPLBACKEND": ""})
     assert run.returncode == 0, run.stderr[-2000:]
+
+
+def test_each_suggestion_names_its_optuna_trial(tmp_path):
+    """Read from Ray's private map of Tune trials to Optuna trials: after a kill, records are matched by it."""
+    from search.settings import OPTUNA_TRIAL
+
+    searcher = _searcher(tmp_path)
+    first, second = searcher.suggest("a"), searcher.suggest("b")
+    assert (first[OPTUNA_TRIAL], second[OPTUNA_TRIAL]) == (0, 1) and "lr" in first

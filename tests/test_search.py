@@ -143,3 +143,19 @@ def test_an_optuna_record_tune_never_saw_is_named_on_resume(smoke_search, tmp_pa
     study.add_trial(optuna.trial.create_trial(params={"lr": 0.00123}, distributions={"lr": lr}, state=optuna.trial.TrialState.PRUNED))
     reconcile_optuna(search)
     assert capsys.readouterr().out.count("before Tune recorded it") == 1
+
+
+def test_an_optuna_proposal_killed_while_sampling_is_proposed_again(smoke_search, tmp_path):
+    """Its first values alone match every trial of the search: it is matched by its number instead."""
+    import shutil
+
+    import optuna
+
+    from search.experiment import reconcile_optuna
+
+    search = SearchFolder(shutil.copytree(smoke_search, tmp_path / "smoke"))
+    study = search.study()
+    half_sampled = study.ask()
+    half_sampled.suggest_categorical("arch", ["cnn_gap"])  # killed here, before the rest was drawn
+    reconcile_optuna(search)
+    assert study.trials[half_sampled.number].state == optuna.trial.TrialState.WAITING
