@@ -29,6 +29,7 @@ from search.plots import plot_search
 from search.results import STATUSES, SearchFolder, TrialRecord
 from training.plots import plot_overlay
 
+PAGE = "index.html"  # the page, in the search folder's report folder
 FACES_SHOWN = 8  # best- and worst-predicted validation faces on the page
 
 
@@ -117,9 +118,9 @@ def write_report(search: SearchFolder, trials: list[TrialRecord] | None = None) 
 
     def fill(folder: Path) -> None:
         sections = _sections(search, trials, best, split, baseline, ensemble, folder)
-        (folder / "index.html").write_text(_page(settings.name, sections))
+        (folder / PAGE).write_text(_page(settings.name, sections))
 
-    return write_folder_atomically(search.report_folder, fill) / "index.html"
+    return write_folder_atomically(search.report_folder, fill) / PAGE
 
 
 def _ensemble(search: SearchFolder, split: Split):

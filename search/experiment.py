@@ -120,7 +120,8 @@ def reconcile_optuna(search: SearchFolder) -> None:
                   "Optuna keeps it; Tune runs another trial in its place")
 
 
-def run_search(settings: SearchSettings, space: SearchSpace, split: Split, address: str | None, dashboard_host: str | None, resume: bool) -> None:
+def run_search(settings: SearchSettings, space: SearchSpace, split: Split, address: str | None, dashboard_host: str | None, resume: bool,
+               report: bool = True) -> None:
     start_ray(address, dashboard_host)
     path = str(settings.folder)
     print(f"search '{settings.name}': {settings.trials} trials, up to {settings.max_epochs} epochs each, space {Path(settings.space).name}")
@@ -141,7 +142,7 @@ def run_search(settings: SearchSettings, space: SearchSpace, split: Split, addre
     print(f"\ntop trials by validation RMSE (px):\n{format_table(table)}")
     print(f"\nleaderboard: {search.leaderboard_csv}   plots: {search.plot_png}")
     print(f"next: python -m ensemble.build --max-mb 50 --runs-dir {settings.storage} --run {settings.name} --test TEST.csv")
-    if any(t.usable for t in trials):
+    if report and any(t.usable for t in trials):
         search.refresh_report()
     failed = [t for t in trials if t.status in ("ERROR", "DIVERGED")]
     for trial in failed:

@@ -68,6 +68,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--smoke", action="store_true", help="tiny synthetic data, 1 epoch: checks the whole pipeline in a minute")
     p.add_argument("--dashboard-host", default="127.0.0.1", help="where the Ray dashboard listens (default 127.0.0.1)")
     p.add_argument("--no-dashboard", action="store_true", help="do not start the Ray dashboard")
+    p.add_argument("--no-report", action="store_true", help="do not write the report page at the end (python -m report writes it later)")
     return p.parse_args(argv)
 
 
@@ -150,7 +151,8 @@ def main(argv: list[str] | None = None) -> None:
 
     from .experiment import run_search  # imports Ray: only once the input is known to be good
 
-    run_search(settings, space, split, address=args.address, dashboard_host=None if args.no_dashboard else args.dashboard_host, resume=args.resume)
+    run_search(settings, space, split, address=args.address, dashboard_host=None if args.no_dashboard else args.dashboard_host, resume=args.resume,
+               report=not args.no_report)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ def _finished(search: SearchFolder) -> dict:
 
 def _search(tmp_path, name: str, trials: int) -> list[str]:
     return [sys.executable, "-m", "search.run", "--smoke", "--trials", str(trials), "--max-epochs", "3",
-            "--storage", str(tmp_path), "--name", name, "--no-dashboard"]
+            "--storage", str(tmp_path), "--name", name, "--no-dashboard", "--no-report"]
 
 
 def _stop_mid_search(cmd: list[str], search: SearchFolder, stop) -> dict:
@@ -117,7 +117,7 @@ def test_a_search_killed_after_optuna_recorded_a_trial_resumes_to_all_trials(tmp
 def test_a_trial_that_raises_once_is_retried_and_finishes(tmp_path):
     """Ray's failure handling restarts the trial from its last checkpoint; it ends DONE, all epochs run."""
     cmd = [*FAULTY_SEARCH, "raise_once", str(tmp_path), "--smoke", "--trials", "1", "--max-epochs", "4", "--storage", str(tmp_path),
-           "--name", "flaky", "--no-dashboard"]
+           "--name", "flaky", "--no-dashboard", "--no-report"]
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     assert (tmp_path / "raised").exists(), "the fault should have fired"
@@ -128,7 +128,7 @@ def test_a_trial_that_raises_once_is_retried_and_finishes(tmp_path):
 def test_a_trial_whose_process_is_killed_is_restarted_and_finishes(tmp_path):
     """As when the out-of-memory killer takes a trial: Ray's failure handling restarts it once."""
     cmd = [*FAULTY_SEARCH, "kill_trial_once", str(tmp_path), "--smoke", "--trials", "1", "--max-epochs", "4",
-           "--storage", str(tmp_path), "--name", "oom", "--no-dashboard"]
+           "--storage", str(tmp_path), "--name", "oom", "--no-dashboard", "--no-report"]
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     assert (tmp_path / "killed").exists(), "the fault should have fired"

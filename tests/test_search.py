@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from report.page import PAGE
 from search.results import SearchFolder
 
 
@@ -60,6 +61,7 @@ def test_a_diverging_trial_ends_diverged_fails_in_optuna_and_stays_out_of_the_en
     ended = {lr: optuna.trial.TrialState.COMPLETE if trials[lr].metrics["finished"] else optuna.trial.TrialState.PRUNED for lr in (0.003, 0.005)}
     assert states == {10.0: optuna.trial.TrialState.FAIL, **ended}  # PRUNED: ASHA stopped it at its rung
     assert {c.name for c in load_candidates(tmp_path / "hot")} == {trials[0.003].id, trials[0.005].id}
+    assert (SearchFolder(tmp_path / "hot").report_folder / PAGE).is_file()  # a search ends by writing its report
 
 
 def test_crashed_trials_are_recorded_and_reported(ray_cluster, tmp_path, capsys):
@@ -69,7 +71,7 @@ def test_crashed_trials_are_recorded_and_reported(ray_cluster, tmp_path, capsys)
     space = tmp_path / "crash.yaml"
     space.write_text("arch: cnn_gap\nlr: {uniform: [-2.0, -1.0]}\n")
     with pytest.raises(SystemExit, match="all 2 trials crashed"):
-        main(["--smoke", "--trials", "2", "--space", str(space), "--storage", str(tmp_path), "--name", "crash", "--no-dashboard"])
+        main(["--smoke", "--trials", "2", "--space", str(space), "--storage", str(tmp_path), "--name", "crash", "--no-dashboard", "--no-report"])
     assert "crashed:" in capsys.readouterr().out
     search = SearchFolder(tmp_path / "crash")
     table = search.leaderboard()
