@@ -38,7 +38,7 @@ def start_ray(address: str | None, dashboard_host: str | None) -> None:
 
 
 def trial_resources(settings: SearchSettings) -> dict[str, float]:
-    """Without GPUs: one CPU per trial, so as many trials at once as there are cores (bench/speed.py: 16 %
+    """Without GPUs: one CPU per trial, so as many trials at once as there are cores (bench.speed: 16 %
     more trials an hour on 2 cores than one trial on both). With GPUs: one GPU (or the given fraction)
     and 2 CPUs per trial."""
     cluster = ray.cluster_resources()
