@@ -130,7 +130,7 @@ def _asymmetry(images: np.ndarray) -> np.ndarray:
     """(N, 96, 96) uint8 -> (N, 288): pooled pixels (standardised per face) minus their mirror image,
     left half only (the right half is its negative)."""
     n, size = len(images), IMAGE_SIZE // POOL
-    pooled = images.astype(np.float32).reshape(n, size, POOL, size, POOL).mean(axis=(2, 4))  # (N, 12, 12)
+    pooled = images.astype(np.float32).reshape(n, size, POOL, size, POOL).mean(axis=(2, 4))  # (N, 24, 24)
     pooled = (pooled - pooled.mean((1, 2), keepdims=True)) / (pooled.std((1, 2), keepdims=True) + 1e-6)
     return (pooled - pooled[:, :, ::-1])[:, :, : size // 2].reshape(n, -1)
 

@@ -40,6 +40,7 @@ class Ensemble:
         self.device = pick_device(device)
         self.bf16 = uses_bf16(amp, self.device)
         self.manifest, states = read_ensemble(self.folder)
+        self.configs = [TrainConfig.from_saved(m.config) for m in self.manifest.members]
         self.models = [load_model(config, state, self.device) for config, state in zip(self.configs, states)]
         self.weights = np.array([m.weight for m in self.manifest.members])
 
@@ -51,7 +52,3 @@ class Ensemble:
     def origin(self) -> float:
         """The members' label origin (their weighted mean, should they differ), px: the frame of the predictions."""
         return float(np.dot(self.weights, [c.origin for c in self.configs]))
-
-    @property
-    def configs(self) -> list[TrainConfig]:
-        return [TrainConfig.from_saved(m.config) for m in self.manifest.members]

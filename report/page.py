@@ -103,11 +103,10 @@ def _table(frame: pd.DataFrame) -> str:
     return f"<div class='scroll'>{frame.to_html(index=False, border=0, classes='table', na_rep='', escape=True)}</div>"
 
 
-def write_report(search: SearchFolder, trials: list[TrialRecord] | None = None) -> Path:
-    """Write runs/NAME/report/ atomically; returns index.html. `trials`: the search's records when the
-    caller has just read them (else they are read here)."""
+def write_report(search: SearchFolder) -> Path:
+    """Write runs/NAME/report/ atomically; returns its page."""
     settings = search.settings
-    trials = search.trials() if trials is None else trials
+    trials = search.trials()
     usable = [t for t in trials if t.usable]
     if not usable:
         raise UserError(str(search.folder), "no trial with a checkpoint yet: nothing to report")

@@ -31,7 +31,7 @@ from common.versions import check_readable
 from training.checkpoint import Checkpoint
 from training.config import TrainConfig
 
-from .settings import OPTUNA_TRIAL, SearchSettings
+from .settings import SearchSettings, train_values
 
 if TYPE_CHECKING:  # Ray and Optuna are imported only where trials are read: the CLIs check their input first
     import optuna
@@ -79,7 +79,7 @@ def _config(sampled: dict, checkpoint: Checkpoint | None, base: dict) -> TrainCo
     if not sampled:
         return None
     try:
-        return TrainConfig.from_dict({k: v for k, v in sampled.items() if k != OPTUNA_TRIAL}, base=TrainConfig.from_saved(base))
+        return TrainConfig.from_dict(train_values(sampled), base=TrainConfig.from_saved(base))
     except ValueError:  # the sampled values themselves were invalid: the trial crashed on them
         return None
 

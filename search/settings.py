@@ -10,6 +10,11 @@ from typing import Any
 OPTUNA_TRIAL = "optuna_trial"  # the key under which a trial's Tune config carries its Optuna trial number
 
 
+def train_values(trial_config: dict[str, Any]) -> dict[str, Any]:
+    """The TrainConfig values in a trial's Tune config: all but its Optuna trial number."""
+    return {k: v for k, v in trial_config.items() if k != OPTUNA_TRIAL}
+
+
 @dataclass(frozen=True)
 class SearchSettings:
     name: str  # runs/NAME holds everything this search writes

@@ -83,12 +83,14 @@ def load_space(path: str | Path) -> SearchSpace:
     if unknown:
         raise ValueError(f"{path}: unknown architecture '{unknown[0]}'; known: {', '.join(list_models())}")
     for p in params:  # every value a trial can get must make a valid TrainConfig
-        if p.kind in ("choice", "fixed") or p.otherwise is not None:
-            for v in (p.values if p.kind in ("choice", "fixed") else ()) + ((p.otherwise,) if p.otherwise is not None else ()):
-                try:
-                    TrainConfig.from_dict({p.name: v})
-                except ValueError as err:
-                    raise ValueError(f"{path}: {p.name}: {err}") from None
+        values = list(p.values) if p.kind in ("choice", "fixed") else []
+        if p.otherwise is not None:
+            values.append(p.otherwise)
+        for v in values:
+            try:
+                TrainConfig.from_dict({p.name: v})
+            except ValueError as err:
+                raise ValueError(f"{path}: {p.name}: {err}") from None
     return space
 
 

@@ -24,7 +24,7 @@ from training.config import TrainConfig
 from training.trainer import Trainer, TrainingDiverged, prepare_process
 
 from .results import METRIC
-from .settings import OPTUNA_TRIAL
+from .settings import train_values
 
 
 def train_trial(sampled: dict[str, Any], base: dict[str, Any], split: Split) -> None:
@@ -32,8 +32,7 @@ def train_trial(sampled: dict[str, Any], base: dict[str, Any], split: Split) -> 
     # CPU even on a GPU node. OMP_NUM_THREADS is set by Ray to the trial's CPU share.
     device = "cuda" if ray.get_gpu_ids() else "cpu"
     threads = int(os.environ.get("OMP_NUM_THREADS", "1"))
-    values = {k: v for k, v in sampled.items() if k != OPTUNA_TRIAL}
-    config = TrainConfig.from_dict({**values, "device": device, "threads": threads}, base=TrainConfig.from_dict(base))
+    config = TrainConfig.from_dict({**train_values(sampled), "device": device, "threads": threads}, base=TrainConfig.from_dict(base))
 
     prepare_process(config)
     trainer = Trainer(config, split)
