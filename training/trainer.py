@@ -4,6 +4,7 @@ weights kept, divergence caught at once, and checkpoints (training.checkpoint) t
 
 from __future__ import annotations
 
+import copy
 import math
 import sys
 import time
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.optim import lr_scheduler
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from data.augment import Augmentation
@@ -84,10 +86,14 @@ class Trainer:
         """The weights that are scored, kept and shipped: the EMA when on, else the trained ones."""
         return self.ema.module if self.ema else self.model
 
+    def _epoch_batches(self) -> tuple[torch.Tensor, ...]:
+        """One epoch's batches of training-face indices, in a fresh random order."""
+        order = torch.randperm(len(self.train_images), generator=self.generator, device=self.device)
+        return order.split(self.config.batch_size)
+
     def train_epoch(self, progress: Callable[[int, int], None] | None = None) -> float:
         self.model.train()
-        order = torch.randperm(len(self.train_images), generator=self.generator, device=self.device)
-        batches = order.split(self.config.batch_size)
+        batches = self._epoch_batches()
         total = torch.zeros((), device=self.device)  # summed on the device: no GPU sync per batch
         for i, index in enumerate(batches):
             total += self.train_step(index)
@@ -148,6 +154,28 @@ class Trainer:
         self.evaluated.load_state_dict(self.best_state)
         return self.history
 
+    def cooldown_score(self, epochs: float) -> float:
+        """Validation RMSE (px) of a branch of the run whose learning rate falls linearly from where it is
+        to zero over `epochs`: about what the run would score if its schedule ended here (a one-cycle run
+        mid-schedule is still at a high learning rate; search.trainable gives this to ASHA as the rung
+        score). The run itself goes on untouched: its training state (weights, EMA, optimizer, schedule,
+        random numbers) is saved before the branch and restored after it, as a resume would."""
+        saved = copy.deepcopy(self._train_state())
+        schedule = self.schedule
+        steps = max(1, round(epochs * self.steps_per_epoch))
+        self.schedule = lr_scheduler.LinearLR(self.optimizer, start_factor=1.0, end_factor=0.0, total_iters=steps)
+        try:
+            self.model.train()
+            done = 0
+            while done < steps:
+                for index in self._epoch_batches()[: steps - done]:
+                    self.train_step(index)
+                    done += 1
+            return rmse_px(self.predict(self.val_images), self.split.val.keypoints)
+        finally:
+            self.schedule = schedule
+            self._load_train_state(saved)
+
     def _check_divergence(self, epoch: int, loss: float, val_rmse: float) -> None:
         if math.isfinite(loss) and math.isfinite(val_rmse) and not val_rmse > DIVERGENCE_FACTOR * self.mean_face_rmse:
             return
@@ -186,7 +214,12 @@ class Trainer:
     def restore(self, checkpoint: Checkpoint) -> None:
         """Continue exactly where `checkpoint` was written: same weights, optimizer, schedule, EMA and
         random numbers, so the run ends as an uninterrupted one would."""
-        state = checkpoint.train_state()
+        self._load_train_state(checkpoint.train_state())
+        self.history = checkpoint.history()
+        self.best_rmse = min(r.val_rmse for r in self.history)
+        self.best_state, self.best_predictions = checkpoint.weights(), checkpoint.val.predictions
+
+    def _load_train_state(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
         if self.ema:
             self.ema.load_state_dict(state["ema"])
@@ -196,9 +229,6 @@ class Trainer:
         torch.set_rng_state(state["torch_rng"])
         if self.device.type == "cuda" and len(state["cuda_rng"]):  # empty in checkpoints written on a CPU
             torch.cuda.set_rng_state(state["cuda_rng"], self.device)
-        self.history = checkpoint.history()
-        self.best_rmse = min(r.val_rmse for r in self.history)
-        self.best_state, self.best_predictions = checkpoint.weights(), checkpoint.val.predictions
 
 
 def _cpu_copy(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
