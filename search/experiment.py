@@ -16,7 +16,7 @@ from data.split import Split
 from .internals import ResumableOptunaSearch, requeue, set_ray_environment
 from .leaderboard import format_table, leaderboard
 from .plots import plot_search
-from .results import METRIC, SearchFolder
+from .results import METRIC, RUNG_METRIC, SearchFolder
 from .settings import OPTUNA_TRIAL, SearchSettings
 from .space import SearchSpace
 from .trainable import train_trial
@@ -48,7 +48,8 @@ def trial_resources(settings: SearchSettings) -> dict[str, float]:
 
 
 def make_trainable(settings: SearchSettings, split: Split):
-    return tune.with_resources(tune.with_parameters(train_trial, base=settings.base, split=split), trial_resources(settings))
+    trainable = tune.with_parameters(train_trial, base=settings.base, split=split, rungs=settings.rungs, cooldown=settings.rung_cooldown)
+    return tune.with_resources(trainable, trial_resources(settings))
 
 
 def new_tuner(settings: SearchSettings, space: SearchSpace, split: Split) -> tune.Tuner:
@@ -62,6 +63,8 @@ def new_tuner(settings: SearchSettings, space: SearchSpace, split: Split) -> tun
         storage=optuna.storages.RDBStorage(SearchFolder(settings.folder).optuna_url),
     )
     scheduler = ASHAScheduler(
+        metric=RUNG_METRIC,  # the rung score; Optuna gets the trial's own score (METRIC)
+        mode="min",
         time_attr="training_iteration",  # = epochs
         max_t=settings.max_epochs,
         grace_period=settings.grace_period,
@@ -69,9 +72,7 @@ def new_tuner(settings: SearchSettings, space: SearchSpace, split: Split) -> tun
     )
     return tune.Tuner(
         make_trainable(settings, split),
-        tune_config=tune.TuneConfig(
-            metric=METRIC,
-            mode="min",
+        tune_config=tune.TuneConfig(  # no metric here: the scheduler and the searcher each name their own
             search_alg=searcher,
             scheduler=scheduler,
             num_samples=settings.trials,
@@ -125,6 +126,9 @@ def run_search(settings: SearchSettings, space: SearchSpace, split: Split, addre
     start_ray(address, dashboard_host)
     path = str(settings.folder)
     print(f"search '{settings.name}': {settings.trials} trials, up to {settings.max_epochs} epochs each, space {Path(settings.space).name}")
+    if settings.rungs:
+        judged = f"a {settings.rung_cooldown:g}-epoch cooldown branch" if settings.rung_cooldown else "the best score so far"
+        print(f"  ASHA judges trials at epoch {', '.join(map(str, settings.rungs))} by {judged}, keeping about 1 in {settings.reduction_factor}")
     print(f"  results: {path}   TensorBoard: tensorboard --logdir {path}   Optuna: optuna-dashboard {SearchFolder(settings.folder).optuna_url}")
     if resume:
         if not tune.Tuner.can_restore(path):

@@ -19,6 +19,7 @@ def leaderboard(trials: list[TrialRecord]) -> pd.DataFrame:
             "trial": trial.id,
             **{k: config.get(k) for k in HYPERPARAMETERS},
             "best_val_rmse": trial.best_val_rmse,
+            "rung_rmse": trial.rung_rmse,  # what ASHA judged at the trial's last rung
             "epochs": trial.metrics.get("epoch", 0),
             "params": trial.metrics.get("params"),
             "mb": trial.metrics.get("mb"),
@@ -33,7 +34,7 @@ def leaderboard(trials: list[TrialRecord]) -> pd.DataFrame:
 def readable(table: pd.DataFrame) -> pd.DataFrame:
     """The leaderboard as people read it: rounded, momentum only where SGD uses it, no paths."""
     shown = table.drop(columns=["checkpoint"]).copy()
-    for column, digits in (("best_val_rmse", 3), ("mb", 1), ("dropout", 2), ("aug", 2), ("ema", 2)):
+    for column, digits in (("best_val_rmse", 3), ("rung_rmse", 3), ("mb", 1), ("dropout", 2), ("aug", 2), ("ema", 2)):
         shown[column] = shown[column].map(lambda v, d=digits: f"{v:.{d}f}" if isinstance(v, float) and not math.isnan(v) else "")
     for column in ("lr", "weight_decay"):
         shown[column] = shown[column].map(lambda v: f"{v:.1e}" if isinstance(v, float) and not math.isnan(v) else "")

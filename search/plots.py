@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 
 def plot_search(trials: list, path: Path, baseline_px: float | None = None, max_epochs: int | None = None) -> None:
     """Left: every trial's validation RMSE per epoch, trials stopped before the last epoch (by ASHA or
-    by patience) thin and grey.
+    by patience) thin and grey, and the rung scores ASHA judged them by (diamonds: a cooldown branch's score).
     Right: each trial's best, in start order, by architecture. Log scale and the mean-face baseline, so
     the good trials stay apart however far a poor one strays."""
     fig = Figure(figsize=(12, 4.2))
@@ -25,12 +25,15 @@ def plot_search(trials: list, path: Path, baseline_px: float | None = None, max_
         stopped = trial.status == "DONE" and max_epochs is not None and frame["epoch"].max() < max_epochs
         curves_ax.plot(frame["epoch"], frame["val_rmse"], color="0.65" if stopped else colour, alpha=0.7,
                        lw=0.8 if stopped else 1.5, ls="--" if stopped else "-", marker="." if not stopped else None)
+        if "rung_rmse" in frame:  # searches from before rung scores have none
+            rungs = frame[frame["rung_rmse"].notna()]
+            curves_ax.scatter(rungs["epoch"], rungs["rung_rmse"], color=colour, marker="D", s=18, zorder=3)
         best_ax.scatter([i + 1], [frame["best_val_rmse"].min()], color=colour, label=arch, marker="o" if not stopped else "s")
     for ax in (curves_ax, best_ax):
         ax.set_yscale("log")
         if baseline_px:
             ax.axhline(baseline_px, color="black", ls=":", lw=1, label="mean face")
-    curves_ax.set(xlabel="epoch", ylabel="val RMSE (px, log scale)", title="learning curves (grey dashed: stopped early)")
+    curves_ax.set(xlabel="epoch", ylabel="val RMSE (px, log scale)", title="learning curves (grey dashed: stopped early; diamonds: rung scores)")
     best_ax.set(xlabel="trial (in start order)", ylabel="best val RMSE (px, log scale)", title="best per trial (square: stopped early)")
     best_ax.xaxis.get_major_locator().set_params(integer=True)
     handles = {h.get_label(): h for h in [*best_ax.collections, *best_ax.lines]}

@@ -11,8 +11,10 @@ the tests go through `SearchFolder`, never through file names or Tune's folder c
     runs/NAME/machine.json          what it ran on
     runs/NAME/leaderboard.csv, search.png, report/, ensemble/
 
-Versions: 2 records a diverged trial in its last result (`diverged`, `error`); 1 (search.json without
-format_version) only in the text of the trial's error.
+Versions: 3 adds `rung_cooldown` to search.json (ASHA judges cooldown branches; before, the best
+score so far, which is what 0 means) and trials report `rung_rmse`; 2 records a diverged trial in its
+last result (`diverged`, `error`); 1 (search.json without format_version) only in the text of the
+trial's error.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ if TYPE_CHECKING:  # Ray and Optuna are imported only where trials are read: the
     from ray.tune import Result
 
 METRIC = "best_val_rmse"  # what the search minimises: the validation RMSE (px) of the weights a trial keeps
-SETTINGS, OPTUNA_DB, MACHINE, VERSION = "search.json", "optuna.db", "machine.json", 2
+RUNG_METRIC = "rung_rmse"  # what ASHA judges at its rungs: where the trial would end (search.trainable)
+SETTINGS, OPTUNA_DB, MACHINE, VERSION = "search.json", "optuna.db", "machine.json", 3
 STATUSES = ("DONE", "UNFINISHED", "DIVERGED", "ERROR")
 TUNE_ERROR_FILE = "error.txt"  # the traceback Tune writes into a crashed trial's folder
 
@@ -59,6 +62,13 @@ class TrialRecord:
     @property
     def best_val_rmse(self) -> float:
         return self.metrics.get(METRIC, math.nan)
+
+    @property
+    def rung_rmse(self) -> float:
+        """The score ASHA judged it by at its last rung (its final score once its schedule ended); NaN when
+        it reached no rung, and in searches from before rung scores."""
+        scores = self.history[RUNG_METRIC].dropna() if RUNG_METRIC in self.history else []
+        return float(scores.iloc[-1]) if len(scores) else math.nan
 
     @property
     def healthy(self) -> bool:
@@ -128,6 +138,7 @@ class SearchFolder:
     def settings(self) -> SearchSettings:
         saved = self._saved_settings()
         saved.pop("format_version", None)
+        saved.setdefault("rung_cooldown", 0.0)  # versions 1 and 2: ASHA judged the best score so far
         return SearchSettings(**saved)
 
     @property

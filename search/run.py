@@ -57,6 +57,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--max-epochs", type=int, help="epochs per trial, which its schedule spans (default 24; demo 8; smoke 1)")
     p.add_argument("--grace-period", type=int, help="epochs before ASHA may stop a trial (default 8; demo 3)")
     p.add_argument("--reduction-factor", type=int, default=3, help="ASHA's reduction factor (default 3)")
+    p.add_argument("--rung-cooldown", type=float, default=1.0,
+                   help="at each rung ASHA judges a copy of the trial trained this many more epochs with its learning rate "
+                        "falling to zero (default 1); 0 = judge the best score so far")
     p.add_argument("--cpus-per-trial", type=float, default=0, help="default: 1 without GPUs (a trial per core), 2 with")
     p.add_argument("--gpus-per-trial", type=float, default=-1, help="default: 1 when the cluster has GPUs; 0.25 = four trials per GPU")
     p.add_argument("--max-concurrent", type=int, default=0, help="trials at once (default: as resources allow; 1 makes a search reproducible)")
@@ -92,6 +95,7 @@ def settings_from_args(args: argparse.Namespace) -> SearchSettings:
         max_epochs=max_epochs,
         grace_period=min(args.grace_period or mode.grace_period, max_epochs),
         reduction_factor=args.reduction_factor,
+        rung_cooldown=args.rung_cooldown,
         seed=args.seed,
         cpus_per_trial=args.cpus_per_trial,
         gpus_per_trial=args.gpus_per_trial,

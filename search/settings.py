@@ -24,6 +24,7 @@ class SearchSettings:
     max_epochs: int  # epoch cap per trial; ASHA's max_t
     grace_period: int  # epochs every trial gets before ASHA may stop it
     reduction_factor: int  # ASHA keeps about 1 in this many trials at each rung
+    rung_cooldown: float  # epochs of the cooldown branch scored at each rung (Trainer.cooldown_score); 0 = the best score so far
     seed: int  # seeds the TPE sampler and every trial's training
     cpus_per_trial: float  # 0 = decide from the cluster
     gpus_per_trial: float  # -1 = decide from the cluster (1 per trial when GPUs exist); fractions share a GPU
@@ -34,6 +35,15 @@ class SearchSettings:
     @property
     def folder(self) -> Path:
         return Path(self.storage) / self.name
+
+    @property
+    def rungs(self) -> tuple[int, ...]:
+        """The epochs before the last at which ASHA judges a trial (Ray's ASHAScheduler, one bracket)."""
+        rungs, epoch = [], self.grace_period
+        while epoch < self.max_epochs:
+            rungs.append(epoch)
+            epoch *= self.reduction_factor
+        return tuple(rungs)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

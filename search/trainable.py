@@ -23,11 +23,14 @@ from training.checkpoint import Checkpoint, EpochResult
 from training.config import TrainConfig
 from training.trainer import Trainer, TrainingDiverged, prepare_process
 
-from .results import METRIC
+from .results import METRIC, RUNG_METRIC
 from .settings import train_values
 
 
-def train_trial(sampled: dict[str, Any], base: dict[str, Any], split: Split) -> None:
+def train_trial(sampled: dict[str, Any], base: dict[str, Any], split: Split, rungs: tuple[int, ...], cooldown: float) -> None:
+    """Train one trial, reporting every epoch. At the epochs in `rungs` (ASHA's, before the last) the
+    rung score (RUNG_METRIC) is a branch's cooled-down score (Trainer.cooldown_score over `cooldown`
+    epochs; 0: the best score so far); at the trial's own last epoch, its final score; else NaN."""
     # Ray gives a trial GPUs by setting CUDA_VISIBLE_DEVICES; with none assigned it must stay on the
     # CPU even on a GPU node. OMP_NUM_THREADS is set by Ray to the trial's CPU share.
     device = "cuda" if ray.get_gpu_ids() else "cpu"
@@ -42,12 +45,20 @@ def train_trial(sampled: dict[str, Any], base: dict[str, Any], split: Split) -> 
             trainer.restore(Checkpoint(Path(folder)))
     size = {"params": keras_param_count(trainer.model), "mb": saved_size_bytes(trainer.model) / 1e6, "device": device}
 
+    def rung_score(epoch: EpochResult) -> float:
+        if trainer.finished:
+            return trainer.best_rmse
+        if epoch.epoch not in rungs:
+            return math.nan  # ASHA reads this only at its rungs; Tune wants the key in every result
+        return trainer.cooldown_score(cooldown) if cooldown else trainer.best_rmse
+
     def report(epoch: EpochResult) -> None:
         metrics = {
             "epoch": epoch.epoch,
             "train_loss": epoch.train_loss,
             "val_rmse": epoch.val_rmse,
             METRIC: trainer.best_rmse,
+            RUNG_METRIC: rung_score(epoch),
             "epoch_seconds": epoch.seconds,
             "lr": epoch.lr,
             "finished": trainer.finished,  # the last epoch of the trial's own schedule (not a stop by ASHA or a budget)
@@ -66,4 +77,4 @@ def train_trial(sampled: dict[str, Any], base: dict[str, Any], split: Split) -> 
         trainer.fit(on_epoch=report)
     except TrainingDiverged as err:  # the trial ends here, recorded as diverged (rerunning it would diverge again)
         best = trainer.best_rmse if math.isfinite(trainer.best_rmse) else math.nan  # NaN: ASHA's rung cut-offs skip it
-        tune.report({"epoch": len(trainer.history) + 1, METRIC: best, "finished": True, "diverged": True, "error": str(err), **size})
+        tune.report({"epoch": len(trainer.history) + 1, METRIC: best, RUNG_METRIC: best, "finished": True, "diverged": True, "error": str(err), **size})

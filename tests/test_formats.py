@@ -81,8 +81,18 @@ def test_an_ensemble_of_a_newer_format_is_refused_in_one_line(tmp_path):
 
 def _search(folder) -> SearchFolder:
     search = SearchFolder(folder)
-    search.write_settings(SearchSettings("s", str(folder.parent), "space.yaml", 1, 1, 1, 3, 0, 1, 0, 0, 0, {}))
+    search.write_settings(SearchSettings(name="s", storage=str(folder.parent), space="space.yaml", trials=1, max_epochs=1, grace_period=1,
+                                         reduction_factor=3, rung_cooldown=1.0, seed=0, cpus_per_trial=1, gpus_per_trial=0,
+                                         max_concurrent=0, time_budget_s=0, base={}))
     return search
+
+
+def test_a_search_from_before_rung_branches_resumes_judging_the_best_score_so_far(tmp_path):
+    search = _search(tmp_path / "s")
+    saved = json.loads((tmp_path / "s" / SETTINGS).read_text())
+    del saved["rung_cooldown"]
+    (tmp_path / "s" / SETTINGS).write_text(json.dumps({**saved, "format_version": 2}))
+    assert search.version == 2 and search.settings.rung_cooldown == 0
 
 
 def test_a_search_from_before_versions_reads_its_divergence_from_the_error_text(tmp_path):

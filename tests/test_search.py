@@ -161,3 +161,30 @@ def test_an_optuna_proposal_killed_while_sampling_is_proposed_again(smoke_search
     half_sampled.suggest_categorical("arch", ["cnn_gap"])  # killed here, before the rest was drawn
     reconcile_optuna(search)
     assert study.trials[half_sampled.number].state == optuna.trial.TrialState.WAITING
+
+
+def test_asha_judges_each_trial_by_its_cooldown_branch_at_the_rung(ray_cluster, tmp_path):
+    """Three trials one after another, 2 epochs, a rung at epoch 1 (reduction factor 3): ASHA stops a
+    trial whose rung score is worse than two thirds of those recorded before it, and Optuna prunes it."""
+    import optuna
+
+    from search.run import main
+
+    space = tmp_path / "three.yaml"
+    space.write_text("start: [{lr: 0.004}, {lr: 0.0005}, {lr: 0.002}]\narch: cnn_gap\nbatch_size: 16\nschedule: onecycle\n"
+                     "lr: {loguniform: [1.0e-4, 1.0e-2]}\n")
+    main(["--smoke", "--trials", "3", "--max-epochs", "2", "--space", str(space), "--storage", str(tmp_path), "--name", "rungs",
+          "--max-concurrent", "1", "--no-dashboard", "--no-report"])
+    search = SearchFolder(tmp_path / "rungs")
+    trials = sorted(search.trials(), key=lambda t: t.history["timestamp"].min())
+    recorded = []
+    for trial in trials:
+        at_rung = trial.history.set_index("epoch").loc[1]
+        assert at_rung["rung_rmse"] != at_rung["val_rmse"]  # a cooldown branch's score, not the run's own
+        stopped = bool(recorded) and at_rung["rung_rmse"] > np.percentile(recorded, 100 * (1 - 1 / 3))
+        assert trial.metrics["epoch"] == (1 if stopped else 2)
+        assert trial.metrics["finished"] == (not stopped) and trial.rung_rmse == (at_rung["rung_rmse"] if stopped else trial.best_val_rmse)
+        recorded.append(at_rung["rung_rmse"])
+    states = [t.state for t in search.study().trials]
+    assert states == [optuna.trial.TrialState.COMPLETE if t.metrics["finished"] else optuna.trial.TrialState.PRUNED for t in trials]
+    assert "rung_rmse" in search.leaderboard()
