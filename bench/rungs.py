@@ -111,10 +111,10 @@ def asha_rungs(grace: int, factor: int, max_t: int) -> list[int]:
     return [grace * factor**k for k in range(16) if grace * factor**k < max_t]
 
 
-def replay_asha(runs: list[dict], kind: str, grace: int, factor: int, max_t: int, cooldown: float, rng: np.random.Generator) -> dict:
+def replay_asha(runs: list[dict], kind: str, grace: int, factor: int, max_t: int, branch_epochs: float, rng: np.random.Generator) -> dict:
     """Ray's ASHAScheduler deciding on the recorded curves, trials arriving one after another in random
-    orders: the best final RMSE among the trials it lets finish, and the epochs it spends (rung
-    branches included)."""
+    orders: the best final RMSE among the trials it lets finish, and the epochs it spends (a rung branch
+    counted as `branch_epochs`, what one cost as measured)."""
     from ray.tune.schedulers import ASHAScheduler, TrialScheduler
 
     kept, spent, found = [], [], []
@@ -131,7 +131,7 @@ def replay_asha(runs: list[dict], kind: str, grace: int, factor: int, max_t: int
                 epochs += 1
                 score = scores_at(run, epoch, "raw")
                 if epoch in rungs and kind == "rung":
-                    score, epochs = scores_at(run, epoch, "rung"), epochs + cooldown
+                    score, epochs = scores_at(run, epoch, "rung"), epochs + branch_epochs
                 if asha.on_trial_result(None, trial, {"epoch": epoch, "score": score}) == TrialScheduler.STOP:
                     break
             if epoch == len(run["val_rmse"]):
@@ -143,20 +143,38 @@ def replay_asha(runs: list[dict], kind: str, grace: int, factor: int, max_t: int
             "best_final_kept": float(np.mean(kept)), "epochs_spent": float(np.mean(spent)), "share_keeping_the_best": float(np.mean(found))}
 
 
-def analyse(runs: list[dict], milestones: list[int], max_t: int, cooldown: float, seed: int) -> dict:
+def analyse(runs: list[dict], milestones: list[int], max_t: int, seed: int) -> dict:
     runs = [r for r in runs if "diverged" not in r and len(r["val_rmse"]) == max_t]
     rng = np.random.default_rng(seed)
     ranks = [rank_figures(runs, m, kind, rng) for m in milestones for kind in ("raw", "rung")]
+    epoch_s = [np.mean(r["epoch_seconds"]) for r in runs]
+    branch_s = [r["rung_seconds"] / max(1, len(r["rung_rmse"])) for r in runs]
+    branch_epochs = float(np.mean(np.array(branch_s) / np.array(epoch_s)))
     replays = []
     for grace in milestones:
         for factor in (2, 3, 4):
             if set(asha_rungs(grace, factor, max_t)) <= set(milestones):  # every rung below max_t was recorded
-                replays += [replay_asha(runs, kind, grace, factor, max_t, cooldown, rng) for kind in ("raw", "rung")]
-    epoch_s = [np.mean(r["epoch_seconds"]) for r in runs]
-    branch_s = [r["rung_seconds"] / max(1, len(r["rung_rmse"])) for r in runs]
-    return {"runs_analysed": len(runs), "ranks": ranks, "asha_replay": replays,
-            "branch_cost_in_epochs": float(np.mean(np.array(branch_s) / np.array(epoch_s))),
+                replays += [replay_asha(runs, kind, grace, factor, max_t, branch_epochs, rng) for kind in ("raw", "rung")]
+    return {"runs_analysed": len(runs), "ranks": ranks, "asha_replay": replays, "branch_cost_in_epochs": branch_epochs,
             "no_stopping_epochs": len(runs) * max_t}
+
+
+def plot_scores(runs: list[dict], milestones: list[int], max_t: int, path: Path) -> None:
+    """Per milestone: each run's raw and rung score against its final score (log axes)."""
+    from matplotlib.figure import Figure
+
+    runs = [r for r in runs if "diverged" not in r and len(r["val_rmse"]) == max_t]
+    fig = Figure(figsize=(3.2 * len(milestones), 3.4))
+    end = [final(r) for r in runs]
+    for ax, m in zip(fig.subplots(1, len(milestones), sharey=True), milestones):
+        ax.scatter([scores_at(r, m, "raw") for r in runs], end, s=14, color="0.6", label="raw (best so far)")
+        ax.scatter([scores_at(r, m, "rung") for r in runs], end, s=14, color="C0", label="rung (cooldown branch)")
+        ax.set(xscale="log", yscale="log", title=f"epoch {m}", xlabel=f"score at epoch {m} (px)")
+    fig.axes[0].set_ylabel(f"final score at epoch {max_t} (px)")
+    fig.axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    print(f"wrote {path}")
 
 
 def print_figures(results: dict) -> None:
@@ -204,8 +222,9 @@ def main() -> None:
                "best_final": min((final(r) for r in done if r["val_rmse"]), default=math.nan)}
     complete = [r for r in done if "diverged" not in r and len(r["val_rmse"]) == args.epochs]
     if len(complete) >= 6:
-        results.update(analyse(done, args.milestones, args.epochs, args.cooldown, args.seed))
+        results.update(analyse(done, args.milestones, args.epochs, args.seed))
         print_figures(results)
+        plot_scores(done, args.milestones, args.epochs, args.out.with_suffix(".png"))
     write_results("rungs", args, results, args.out)
 
 

@@ -19,6 +19,7 @@ from .plots import plot_search
 from .results import METRIC, RUNG_METRIC, SearchFolder
 from .settings import OPTUNA_TRIAL, SearchSettings
 from .space import SearchSpace
+from .stopping import StuckAtMeanFace
 from .trainable import train_trial
 
 
@@ -83,6 +84,7 @@ def new_tuner(settings: SearchSettings, space: SearchSpace, split: Split) -> tun
         run_config=tune.RunConfig(
             name=settings.name,
             storage_path=settings.storage,
+            stop=StuckAtMeanFace(),  # a trial that sits at the mean face ends before ASHA's first rung
             checkpoint_config=tune.CheckpointConfig(num_to_keep=1),  # only improving epochs are checkpointed
             # a crashed trial (an exception, or its process killed, e.g. for memory) is restarted once from its
             # last checkpoint; if it crashes again it is recorded as ERROR and the search goes on

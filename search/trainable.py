@@ -57,6 +57,7 @@ def train_trial(sampled: dict[str, Any], base: dict[str, Any], split: Split, run
             "epoch": epoch.epoch,
             "train_loss": epoch.train_loss,
             "val_rmse": epoch.val_rmse,
+            "mean_face_rmse": trainer.mean_face_rmse,  # the baseline: search.stopping ends trials stuck there
             METRIC: trainer.best_rmse,
             RUNG_METRIC: rung_score(epoch),
             "epoch_seconds": epoch.seconds,
