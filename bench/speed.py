@@ -172,7 +172,7 @@ def ensemble_predict(data: Path, members: list[str], dtype: str, faces: int, wor
         members=[Member(name, arch, member_file(name), 1 / len(members), mb, float("nan"), {"arch": arch})
                  for (name, arch, mb) in zip(states, members, sizes)],
         val_rmse=float("nan"), total_mb=sum(sizes), budget_mb=50, dtype=dtype, bf16=False, max_diff_px=float("nan"),
-        run="bench.speed (random weights: timing only)", data={}, device="cpu",
+        run="bench.speed (random weights: timing only)", data={}, device="cpu", heldout=None,
     )
 
     folder = write_ensemble(work / "ensemble", manifest, {name: member_bytes(state) for name, state in states.items()})

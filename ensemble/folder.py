@@ -3,10 +3,10 @@ and `read_ensemble`:
 
     members/<name>.pt   each member's state_dict, in the shipped dtype (loads with weights_only=True)
     manifest.json       format_version; the members (arch, file, weight, size, val RMSE, full config), the
-                        ensemble's val RMSE, the budget, the dtype, the device and precision its figures were
-                        computed in, and the data it was built on
+                        ensemble's val RMSE and its held-out (cross-fitted) score, the budget, the dtype,
+                        the device and precision its figures were computed in, and the data it was built on
 
-Versions: 2 records the device; 1 (no format_version) computed its figures on the CPU.
+Versions: 3 adds the held-out score; 2 records the device; 1 (no format_version) computed its figures on the CPU.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import torch
 from common.files import folder_lock, write_folder_atomically
 from common.versions import check_readable
 
-MANIFEST, VERSION = "manifest.json", 2
+MANIFEST, VERSION = "manifest.json", 3
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,16 @@ class Member:
     size_mb: float  # of the member file as shipped
     val_rmse: float  # the member alone, px, with the shipped weights
     config: dict  # the full TrainConfig it was trained with
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """An honest score (ensemble.select.cross_fit): chosen on half the validation faces, scored on the
+    other half, both ways; from the trials' float32 validation predictions."""
+
+    seed: int  # splits the validation faces into the two halves
+    ensemble_rmse: float  # px: every face predicted by the ensemble selected on the other half
+    best_single_rmse: float  # px: every face predicted by the single candidate best on the other half
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,7 @@ class Manifest:
     data: dict  # train/val files and validation face count
     device: str  # where val_rmse, the members' val_rmse and max_diff_px were computed: the device Ensemble predicts
     # on on the machine that built it (cuda when it has a GPU)
+    heldout: HeldOut | None  # None in folders from before version 3
 
 
 def member_file(name: str) -> str:
@@ -88,5 +99,6 @@ def read_ensemble(folder: Path) -> tuple[Manifest, list[dict[str, torch.Tensor]]
         check_readable(str(folder), "an ensemble folder", version, VERSION)
         if version < 2:
             raw["device"] = "cpu"  # version 1 computed every figure on the CPU
-        manifest = Manifest(**{**raw, "members": [Member(**m) for m in raw["members"]]})
+        heldout = HeldOut(**raw["heldout"]) if raw.get("heldout") else None  # none before version 3
+        manifest = Manifest(**{**raw, "members": [Member(**m) for m in raw["members"]], "heldout": heldout})
         return manifest, [torch.load(Path(folder) / m.file, map_location="cpu", weights_only=True) for m in manifest.members]

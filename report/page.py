@@ -182,8 +182,11 @@ def _sections(search: SearchFolder, trials: list[TrialRecord], best: TrialRecord
         members = pd.DataFrame([{"member": m.name, "arch": m.arch, "weight": m.weight, "MB": m.size_mb, "val RMSE (px)": m.val_rmse}
                                 for m in manifest.members])
         _figure_members(members, manifest.budget_mb, folder / "members.png")
+        honest = (f" Held out (chosen on half the validation faces, scored on the other half, both ways): ensemble "
+                  f"{manifest.heldout.ensemble_rmse:.3f} px, best single trial {manifest.heldout.best_single_rmse:.3f} px; the "
+                  "figure before was chosen and scored on the same faces, so it flatters." if manifest.heldout else "")
         sections.append(f"<h2>Ensemble</h2><p>{manifest.dtype} weights, {manifest.total_mb:.1f} of {manifest.budget_mb:g} MB, "
-                        f"validation RMSE {manifest.val_rmse:.3f} px.</p>" + _table(members.round(3)) +
+                        f"validation RMSE {manifest.val_rmse:.3f} px.{honest}</p>" + _table(members.round(3)) +
                         _figure("members.png", "Members by size against the budget, with their weights"))
     return sections
 

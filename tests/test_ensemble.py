@@ -16,7 +16,7 @@ from ensemble.build import build
 from ensemble.candidates import load_candidates
 from ensemble.ensemble import Ensemble, predict_members
 from ensemble.folder import member_bytes, read_ensemble
-from ensemble.select import select
+from ensemble.select import cross_fit, select
 from ensemble.submission import clip_to_frame, kaggle_frame, read_lookup
 
 
@@ -68,6 +68,27 @@ def test_selection_only_uses_members_that_fit():
     chosen = select(predictions, targets, np.array([100, 10, 10, 10]), budget_bytes=30)
     assert chosen.counts[0] == 0 and chosen.size_bytes <= 30
     assert chosen.val_rmse < min(np.sqrt(np.mean((p - targets) ** 2)) for p in small)
+
+
+def test_the_held_out_score_is_what_selection_on_the_same_faces_overstates():
+    """30 candidates, each the truth plus its own noise, 40 faces: chosen on all the faces, the ensemble
+    fits some of their noise too; scored on faces it was not chosen on, it does worse."""
+    rng = np.random.default_rng(0)
+    targets = rng.uniform(0, 96, (40, 30))
+    predictions = targets + rng.normal(0, 2, (30, *targets.shape))
+    sizes = np.full(30, 10)
+    chosen = select(predictions, targets, sizes, budget_bytes=100)
+    heldout = cross_fit(predictions, targets, sizes, budget_bytes=100, rounds=50, seed=0)
+    assert heldout.ensemble_rmse > chosen.val_rmse
+    assert heldout.ensemble_rmse < heldout.best_single_rmse  # averaging independent errors still pays on unseen faces
+    assert cross_fit(predictions, targets, sizes, 100, 50, seed=0) == heldout
+    assert cross_fit(predictions, targets, sizes, 100, 50, seed=1) != heldout
+
+
+def test_the_manifest_holds_the_held_out_scores_beside_the_selection_score(candidates, smoke_search, tmp_path):
+    manifest = read_ensemble(build(candidates, 10, "fp32", 50, smoke_search, tmp_path / "ens", seed=3))[0]
+    assert manifest.heldout.seed == 3 and manifest.heldout.ensemble_rmse != manifest.val_rmse
+    assert 0 < manifest.heldout.best_single_rmse < 96
 
 
 def test_budget_below_the_smallest_candidate_is_a_clear_error(candidates, smoke_search, tmp_path):

@@ -11,7 +11,7 @@ import torch
 
 from common.errors import UserError
 from ensemble.ensemble import Ensemble
-from ensemble.folder import MANIFEST, Manifest, Member, member_bytes, member_file, write_ensemble
+from ensemble.folder import MANIFEST, HeldOut, Manifest, Member, member_bytes, member_file, write_ensemble
 from models import create_model
 from search.results import SETTINGS, SearchFolder, _status
 from search.settings import SearchSettings
@@ -58,7 +58,7 @@ def test_a_checkpoint_of_a_newer_format_is_refused_in_one_line(tmp_path):
 def _ensemble(folder):
     state = create_model("cnn_gap").state_dict()
     member = Member("m", "cnn_gap", member_file("m"), 1.0, 1.0, 2.0, TrainConfig(arch="cnn_gap", label_origin=0.0).to_dict())
-    manifest = Manifest([member], 2.0, 1.0, 50, "fp32", False, 0.0, "run", {}, device="cpu")
+    manifest = Manifest([member], 2.0, 1.0, 50, "fp32", False, 0.0, "run", {}, device="cpu", heldout=HeldOut(0, 2.5, 2.6))
     return write_ensemble(folder, manifest, {"m": member_bytes(state)})
 
 
@@ -66,16 +66,21 @@ def test_an_ensemble_from_before_versions_reads_as_computed_on_the_cpu(tmp_path)
     folder = _ensemble(tmp_path / "e")
     _set_version(folder / MANIFEST, "format_version", None)
     saved = json.loads((folder / MANIFEST).read_text())
-    del saved["device"]  # version 1 had no device
+    del saved["device"], saved["heldout"]  # version 1 had neither
     (folder / MANIFEST).write_text(json.dumps(saved))
     ensemble = Ensemble(folder, device="cpu")
     assert ensemble.manifest.device == "cpu" and ensemble.predict(np.zeros((2, 96, 96), np.uint8)).shape == (2, 30)
+    assert ensemble.manifest.heldout is None
+
+
+def test_an_ensemble_keeps_its_held_out_score_through_the_manifest(tmp_path):
+    assert Ensemble(_ensemble(tmp_path / "e"), device="cpu").manifest.heldout == HeldOut(seed=0, ensemble_rmse=2.5, best_single_rmse=2.6)
 
 
 def test_an_ensemble_of_a_newer_format_is_refused_in_one_line(tmp_path):
     folder = _ensemble(tmp_path / "e")
-    _set_version(folder / MANIFEST, "format_version", 3)
-    with pytest.raises(UserError, match="is an ensemble folder of format version 3, written by a newer kptune"):
+    _set_version(folder / MANIFEST, "format_version", 4)
+    with pytest.raises(UserError, match="is an ensemble folder of format version 4, written by a newer kptune"):
         Ensemble(folder)
 
 

@@ -99,3 +99,8 @@ def test_a_real_browser_renders_the_page_with_no_failed_request(report, tmp_path
     assert pixels.shape[1] == 1280  # nothing widens the page past the window: readable at 1280 px
     assert pixels[..., :3].std() > 0.05  # not a blank page
     shutil.copy(tmp_path / "report.png", report.parent / "screenshot.png")  # for a person to look at
+
+
+def test_the_ensemble_section_gives_the_held_out_scores(report):
+    section = report.read_text().split("<h2>Ensemble</h2>")[1]
+    assert re.search(r"Held out .*: ensemble \d+\.\d{3} px, best single trial \d+\.\d{3} px", section)
