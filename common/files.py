@@ -10,22 +10,32 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 import pandas as pd
 
 
-def write_csv_atomically(frame: pd.DataFrame, path: Path, *, index: bool = False, float_format: str | None = None) -> Path:
+def _write_atomically(path: Path, write: Callable[[TextIO], None]) -> Path:
+    """write(file) into a temporary sibling, then rename it to `path`: readers see the old file or the new one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", newline="") as f:
-            frame.to_csv(f, index=index, float_format=float_format)
+            write(f)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def write_csv_atomically(frame: pd.DataFrame, path: Path, *, index: bool = False, float_format: str | None = None) -> Path:
+    return _write_atomically(path, lambda f: frame.to_csv(f, index=index, float_format=float_format))
+
+
+def write_text_atomically(path: Path, text: str) -> Path:
+    return _write_atomically(path, lambda f: f.write(text))
 
 
 def write_folder_atomically(target: Path, fill: Callable[[Path], None]) -> Path:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from .keypoints import IMAGE_SIZE
+from .keypoints import FLIP_PERMUTATION, IMAGE_SIZE
 from .transforms import frame_px, mirror_keypoints
 
 CENTRE_PX = (IMAGE_SIZE - 1) / 2  # 47.5: the rotation and scaling centre, in pixel-index coordinates
@@ -103,16 +103,18 @@ class Augmentation:
     def _ops(self, kind: str) -> list[tuple[Op, float]]:
         return [(op, self.ranges.get(name, 0.0)) for name, op in AUGMENTATIONS.items() if op.kind == kind]
 
-    def __call__(self, images: torch.Tensor, keypoints_px: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """images (B, 1, 96, 96) in [0, 1], keypoints (B, 30) px (NaN = missing) -> both augmented."""
+    def __call__(self, images: torch.Tensor, keypoints_px: torch.Tensor, generator: torch.Generator,
+                 weights: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """images (B, 1, 96, 96) in [0, 1], keypoints (B, 30) px (NaN = missing), optional per-coordinate
+        loss weights (B, 30) -> all three augmented (the weights follow their keypoints' names on a flip)."""
         if self.flip:
-            images, keypoints_px = random_hflip(images, keypoints_px, generator, self.origin)
+            images, keypoints_px, weights = random_hflip(images, keypoints_px, generator, self.origin, weights)
         if any(amount for _, amount in self._ops("affine")):
             images, keypoints_px = warp(images, keypoints_px, self.random_matrices(len(images), generator), self.origin)
         for op, amount in self._ops("pixels"):
             if amount:
                 images = op.draw(images, amount, generator)
-        return images.clamp(0, 1), keypoints_px
+        return images.clamp(0, 1), keypoints_px, weights
 
     def random_matrices(self, n: int, generator: torch.Generator) -> torch.Tensor:
         """(n, 2, 3) forward maps in pixels, every affine op's composed in order (each draws, even at range
@@ -136,13 +138,16 @@ def _uniform(shape, generator: torch.Generator) -> torch.Tensor:
     return torch.rand(shape, generator=generator, device=generator.device) * 2 - 1
 
 
-def random_hflip(images: torch.Tensor, keypoints_px: torch.Tensor, generator: torch.Generator,
-                 origin: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mirror a random half of a batch; keypoints (B, 30) px follow, partners swapped."""
+def random_hflip(images: torch.Tensor, keypoints_px: torch.Tensor, generator: torch.Generator, origin: float = 0.0,
+                 weights: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Mirror a random half of a batch; keypoints (B, 30) px follow, partners swapped, and so do the
+    per-coordinate weights (B, 30) when given."""
     chosen = torch.rand(len(images), generator=generator, device=generator.device) < 0.5
     images = torch.where(chosen[:, None, None, None], images.flip(-1), images)
     keypoints_px = torch.where(chosen[:, None], mirror_keypoints(keypoints_px, origin), keypoints_px)
-    return images, keypoints_px
+    if weights is not None:
+        weights = torch.where(chosen[:, None], weights[:, torch.as_tensor(FLIP_PERMUTATION)], weights)
+    return images, keypoints_px, weights
 
 
 def affine_matrices(angle: torch.Tensor, zoom: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:

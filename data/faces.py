@@ -14,6 +14,7 @@ class Faces:
     ids: np.ndarray  # (N,) int64: the ImageId column, else the index column, else the row number
     source: str  # the file these faces came from
     from_cache: bool = field(default=False, compare=False)  # loaded from the parse cache
+    filled: np.ndarray | None = None  # (N, 30) bool: coordinates an ensemble filled in (ensemble.label); None = all true labels
 
     def __len__(self) -> int:
         return len(self.images)
@@ -24,4 +25,11 @@ class Faces:
 
     def subset(self, index: np.ndarray) -> Faces:
         keypoints = None if self.keypoints is None else self.keypoints[index]
-        return Faces(self.images[index], keypoints, self.ids[index], self.source)
+        filled = None if self.filled is None else self.filled[index]
+        return Faces(self.images[index], keypoints, self.ids[index], self.source, filled=filled)
+
+    def true_labels_only(self) -> Faces:
+        """The faces with every filled-in coordinate missing again: what they are scored on."""
+        if self.filled is None:
+            return self
+        return Faces(self.images, np.where(self.filled, np.nan, self.keypoints).astype(np.float32), self.ids, self.source)

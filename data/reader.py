@@ -26,9 +26,10 @@ from .keypoints import COLUMNS, IMAGE_SIZE, N_PIXELS
 
 IMAGE_COLUMN = "Image"
 ID_COLUMN = "ImageId"
+FILLED_COLUMN = "Filled"  # ensemble.label's: the names of a row's coordinates it filled in, space-separated
 INDEX_COLUMN = "Unnamed: 0"  # how pandas names a CSV's unnamed first column
 COORDINATE_MARGIN = 24.0  # px a keypoint may lie outside the 96x96 frame before it is called an error
-CACHE_VERSION = "1"  # bump when the cached layout changes
+CACHE_VERSION = "2"  # bump when the cached layout changes (2: the filled-in mask)
 
 
 def cache_dir() -> Path:
@@ -59,7 +60,7 @@ def has_id_column(path: str | os.PathLike) -> bool:
 def ignored_columns(path: str | os.PathLike) -> list[str]:
     """Columns of a CSV that kptune does not read (anything but the keypoints, Image and an id)."""
     header = pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns
-    return [str(c) for c in header if c not in (*COLUMNS, IMAGE_COLUMN, ID_COLUMN, INDEX_COLUMN)]
+    return [str(c) for c in header if c not in (*COLUMNS, IMAGE_COLUMN, ID_COLUMN, INDEX_COLUMN, FILLED_COLUMN)]
 
 
 def _load_cached(path: Path) -> Faces:
@@ -69,7 +70,8 @@ def _load_cached(path: Path) -> Faces:
     if cached.is_file():
         with np.load(cached) as z:
             keypoints = z["keypoints"] if z["keypoints"].size else None
-            return Faces(z["images"], keypoints, z["ids"], str(path), from_cache=True)
+            filled = z["filled"] if z["filled"].size else None
+            return Faces(z["images"], keypoints, z["ids"], str(path), from_cache=True, filled=filled)
     faces = parse_csv(path)
     _save_atomically(cached, faces)
     return faces
@@ -79,9 +81,10 @@ def _save_atomically(target: Path, faces: Faces) -> None:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         keypoints = np.empty(0, np.float32) if faces.keypoints is None else faces.keypoints
+        filled = np.empty(0, bool) if faces.filled is None else faces.filled
         fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, images=faces.images, keypoints=keypoints, ids=faces.ids)
+            np.savez(f, images=faces.images, keypoints=keypoints, ids=faces.ids, filled=filled)
         os.replace(tmp, target)
     except OSError as err:  # an unwritable cache only costs speed
         print(f"warning: cannot cache the parsed file in {target.parent} ({err.strerror}); it will be parsed again next time",
@@ -109,7 +112,23 @@ def parse_csv(path: Path) -> Faces:
     if IMAGE_COLUMN not in df.columns:
         raise UserError(name, f"missing column '{IMAGE_COLUMN}' (columns found: {', '.join(map(str, df.columns[:5]))}…)")
     images = _parse_images(df[IMAGE_COLUMN], name)
-    return Faces(images, _parse_keypoints(df, name), _ids(df), name)
+    keypoints = _parse_keypoints(df, name)
+    filled = _parse_filled(df[FILLED_COLUMN], keypoints, name) if FILLED_COLUMN in df.columns and keypoints is not None else None
+    return Faces(images, keypoints, _ids(df), name, filled=filled)
+
+
+def _parse_filled(column: pd.Series, keypoints: np.ndarray, name: str) -> np.ndarray:
+    """FILLED_COLUMN -> (N, 30) bool; each name must be a keypoint column that holds a value."""
+    filled = np.zeros(keypoints.shape, bool)
+    for row, cell in enumerate(column.fillna("").astype(str)):
+        for coordinate in cell.split():
+            if coordinate not in COLUMNS:
+                raise UserError(name, f"'{coordinate}' is not a keypoint column", row=row + 1, column=FILLED_COLUMN)
+            j = COLUMNS.index(coordinate)
+            if np.isnan(keypoints[row, j]):
+                raise UserError(name, f"'{coordinate}' is marked filled but holds no value", row=row + 1, column=FILLED_COLUMN)
+            filled[row, j] = True
+    return filled
 
 
 def _explain_parser_error(message: str) -> str:

@@ -14,8 +14,8 @@ from .reader import load_faces
 
 @dataclass(frozen=True)
 class Split:
-    train: Faces  # faces to fit on: every row with at least one label
-    val: Faces  # faces to score on (RMSE over their labelled coordinates)
+    train: Faces  # faces to fit on: every row with at least one label (filled-in ones included)
+    val: Faces  # faces to score on (RMSE over their labelled coordinates): true labels only, never filled-in ones
 
 
 def labelled_rows(faces: Faces) -> Faces:
@@ -27,7 +27,7 @@ def make_split(train_path: str, val_path: str | None = None, *, val_fraction: fl
     """A separate validation file, or a seeded hold-out of val_fraction of the train file's rows."""
     train = labelled_rows(load_faces(train_path, need_labels=True))
     if val_path is not None:
-        return Split(train, labelled_rows(load_faces(val_path, need_labels=True)))
+        return Split(train, labelled_rows(load_faces(val_path, need_labels=True).true_labels_only()))
     if len(train) < 2:
         raise UserError(train_path, f"has {len(train)} labelled rows: too few to hold out a validation set")
     # imported here: sklearn takes 0.6 s to import, and every trial process imports this module (to
@@ -35,4 +35,4 @@ def make_split(train_path: str, val_path: str | None = None, *, val_fraction: fl
     from sklearn.model_selection import train_test_split
 
     fit, held = train_test_split(np.arange(len(train)), test_size=val_fraction, random_state=seed)
-    return Split(train.subset(np.sort(fit)), train.subset(np.sort(held)))
+    return Split(train.subset(np.sort(fit)), labelled_rows(train.subset(np.sort(held)).true_labels_only()))

@@ -148,8 +148,13 @@ def _sections(search: SearchFolder, trials: list[TrialRecord], best: TrialRecord
         "wall time": f"{wall / 60:.1f} min of trials" if wall else "unknown",
         "machine": f"{machine.get('cpus', '?')} CPUs ({machine.get('processor', '?')}), "
                    f"{'bf16 native' if machine.get('native_bf16') else 'no native bf16'}, GPU: {machine.get('gpu') or 'none'}" if machine else "not recorded",
-        "search": f"space {Path(settings.space).name}, {settings.trials} trials, up to {settings.max_epochs} epochs, ASHA grace {settings.grace_period}, seed {settings.seed}",
+        "search": f"space {Path(settings.space).name}, {settings.trials} trials, up to {settings.max_epochs} epochs, "
+                  f"{settings.rungs_in_words}, seed {settings.seed}",
     }
+    if search.labels:
+        labels = search.labels
+        summary["labels filled"] = (f"{labels['coordinates_filled']} of {labels['coordinates']} coordinates in {labels['faces_filled']} of "
+                                    f"{labels['faces']} faces of {Path(labels['train']).name}, written to {Path(labels['out']).name} (ensemble.label)")
     sections = ["<h2>Summary</h2><table class='summary'>" +
                 "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in summary.items()) + "</table>"]
 

@@ -128,9 +128,7 @@ def run_search(settings: SearchSettings, space: SearchSpace, split: Split, addre
     start_ray(address, dashboard_host)
     path = str(settings.folder)
     print(f"search '{settings.name}': {settings.trials} trials, up to {settings.max_epochs} epochs each, space {Path(settings.space).name}")
-    if settings.rungs:
-        judged = f"a {settings.rung_cooldown:g}-epoch cooldown branch" if settings.rung_cooldown else "the best score so far"
-        print(f"  ASHA judges trials at epoch {', '.join(map(str, settings.rungs))} by {judged}, keeping about 1 in {settings.reduction_factor}")
+    print(f"  {settings.rungs_in_words}")
     print(f"  results: {path}   TensorBoard: tensorboard --logdir {path}   Optuna: optuna-dashboard {SearchFolder(settings.folder).optuna_url}")
     if resume:
         if not tune.Tuner.can_restore(path):

@@ -9,6 +9,7 @@ the tests go through `SearchFolder`, never through file names or Tune's folder c
                                     folders; Tune keeps the latest, which holds the kept weights)
     runs/NAME/optuna.db             the Optuna study
     runs/NAME/machine.json          what it ran on
+    runs/NAME/labels.json           what ensemble.label last filled in with this search's ensemble
     runs/NAME/leaderboard.csv, search.png, report/, ensemble/
 
 Versions: 3 adds `rung_cooldown` to search.json (ASHA judges cooldown branches; before, the best
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from common.files import write_text_atomically
 from common.versions import check_readable
 from training.checkpoint import Checkpoint
 from training.config import TrainConfig
@@ -41,7 +43,7 @@ if TYPE_CHECKING:  # Ray and Optuna are imported only where trials are read: the
 
 METRIC = "best_val_rmse"  # what the search minimises: the validation RMSE (px) of the weights a trial keeps
 RUNG_METRIC = "rung_rmse"  # what ASHA judges at its rungs: where the trial would end (search.trainable)
-SETTINGS, OPTUNA_DB, MACHINE, VERSION = "search.json", "optuna.db", "machine.json", 3
+SETTINGS, OPTUNA_DB, MACHINE, LABELS, VERSION = "search.json", "optuna.db", "machine.json", "labels.json", 3
 STATUSES = ("DONE", "UNFINISHED", "DIVERGED", "ERROR")
 TUNE_ERROR_FILE = "error.txt"  # the traceback Tune writes into a crashed trial's folder
 
@@ -153,7 +155,7 @@ class SearchFolder:
 
     def write_settings(self, settings: SearchSettings) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        (self.folder / SETTINGS).write_text(json.dumps({"format_version": VERSION, **settings.to_dict()}, indent=2) + "\n")
+        write_text_atomically(self.folder / SETTINGS, json.dumps({"format_version": VERSION, **settings.to_dict()}, indent=2) + "\n")
 
     def leaderboard(self) -> pd.DataFrame:
         """The leaderboard as search.run last wrote it."""
@@ -177,12 +179,21 @@ class SearchFolder:
         return self.folder / "search.png"
 
     def write_machine(self, facts: dict) -> None:
-        (self.folder / MACHINE).write_text(json.dumps(facts, indent=2) + "\n")
+        write_text_atomically(self.folder / MACHINE, json.dumps(facts, indent=2) + "\n")
 
     @property
     def machine(self) -> dict:
         """What the search ran on (cores, bf16, GPU); empty for searches from before it was recorded."""
         path = self.folder / MACHINE
+        return json.loads(path.read_text()) if path.is_file() else {}
+
+    def write_labels(self, facts: dict) -> None:
+        write_text_atomically(self.folder / LABELS, json.dumps(facts, indent=2) + "\n")
+
+    @property
+    def labels(self) -> dict:
+        """What ensemble.label last filled in with this search's ensemble (files, counts); empty if never."""
+        path = self.folder / LABELS
         return json.loads(path.read_text()) if path.is_file() else {}
 
     @property

@@ -45,5 +45,12 @@ class SearchSettings:
             epoch *= self.reduction_factor
         return tuple(rungs)
 
+    @property
+    def rungs_in_words(self) -> str:
+        if not self.rungs:
+            return "no ASHA rungs"
+        judged = f"a {self.rung_cooldown:g}-epoch cooldown branch" if self.rung_cooldown else "the best score so far"
+        return f"ASHA at epoch {', '.join(map(str, self.rungs))} by {judged}, keeping about 1 in {self.reduction_factor}"
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

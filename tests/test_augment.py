@@ -47,7 +47,7 @@ def test_every_registered_augmentation_keeps_every_dot_under_its_own_or_partner_
     """Each op alone at its default range (flip on too): a dot is where its keypoint says it is."""
     generator = torch.Generator().manual_seed(0)
     augment = Augmentation(flip=True, ranges={name: AUGMENTATIONS[name].default})
-    images, keypoints = augment(_dots(), GRID.repeat(15, 1), generator)
+    images, keypoints, _ = augment(_dots(), GRID.repeat(15, 1), generator)
     for k in range(15):
         errors = torch.tensor([_dot_error(images[k, 0], keypoints[k].view(15, 2)[j]) for j in {k, PARTNER[k]}])
         assert errors.nan_to_num(float("inf")).min() <= 0.5, KEYPOINT_NAMES[k]  # NaN: no dot near that keypoint
@@ -67,17 +67,30 @@ def test_random_hflip_keeps_missing_labels_missing_and_flips_some():
     images = torch.rand(64, 1, 96, 96)
     keypoints = torch.full((64, 30), 40.0)
     keypoints[:, 4:] = float("nan")
-    out_images, out_keypoints = random_hflip(images, keypoints, generator)
+    out_images, out_keypoints, _ = random_hflip(images, keypoints, generator)
     assert torch.isnan(out_keypoints[:, 4:]).all() and not torch.isnan(out_keypoints[:, :4]).any()
     flipped = (out_images != images).flatten(1).any(1)
     assert 10 < flipped.sum() < 54
+
+
+def test_loss_weights_follow_their_keypoints_names_on_a_flip():
+    generator = torch.Generator().manual_seed(0)
+    keypoints = GRID.repeat(64, 1)
+    weights = torch.ones(64, 30)
+    weights[:, 0:2] = 0.25  # keypoint 0 (left_eye_center) was filled in
+    images, out_keypoints, out_weights = random_hflip(torch.rand(64, 1, 96, 96), keypoints, generator, weights=weights)
+    flipped = out_keypoints[:, 0] != keypoints[:, 0]
+    assert 10 < flipped.sum() < 54
+    partner = 2 * PARTNER[0]  # a mirrored left eye is the face's right eye
+    assert (out_weights[flipped, partner:partner + 2] == 0.25).all() and (out_weights[flipped, 0:2] == 1).all()
+    assert torch.equal(out_weights[~flipped], weights[~flipped])
 
 
 def test_photometric_changes_stay_in_range_and_leave_keypoints_alone():
     generator = torch.Generator().manual_seed(0)
     images, keypoints = torch.rand(8, 1, 96, 96), GRID.repeat(8, 1)
     augment = Augmentation(flip=False, ranges={"brightness": 0.3, "contrast": 0.3, "gamma": 0.3, "noise": 0.05})
-    out_images, out_keypoints = augment(images, keypoints, generator)
+    out_images, out_keypoints, _ = augment(images, keypoints, generator)
     assert out_images.min() >= 0 and out_images.max() <= 1 and not torch.equal(out_images, images)
     torch.testing.assert_close(out_keypoints, keypoints)
 

@@ -55,6 +55,8 @@ class TrainConfig:
     ema: float = _field(0.0, "half-life in epochs of an exponential moving average of the weights, which are then the ones "
                              "evaluated, kept and shipped; 0 = off")
     loss: str = _field("mse", "mse, smooth_l1 or wing (all skip missing coordinates)")
+    filled_weight: float = _field(1.0, "weight in the loss of a coordinate an ensemble filled in (ensemble.label), against 1 "
+                                       "for a true label; 0 = ignore them")
     batch_size: int = _field(256, "faces per step")
     epochs: int = _field(100, "maximum epochs (early stopping may end sooner); schedules span all of them")
     patience: int = _field(10, "stop after this many epochs without a better validation RMSE")
@@ -79,7 +81,7 @@ class TrainConfig:
         unknown = sorted(set(self.augment) - set(AUGMENTATIONS))
         if unknown or any(v < 0 for v in self.augment.values()):
             raise ValueError(f"augment takes ranges of 0 or more for {', '.join(AUGMENTATIONS)}, not {self.augment}")
-        for name in ("grad_clip", "ema", "aug"):
+        for name in ("grad_clip", "ema", "aug", "filled_weight"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be 0 or more, not {getattr(self, name)}")
         if not 0 <= self.dropout < 2:  # the largest seed rate is 0.5: every rate stays below 1

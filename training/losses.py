@@ -11,16 +11,18 @@ import torch.nn.functional as F
 
 from data.transforms import CENTRE
 
-Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+Loss = Callable[..., torch.Tensor]  # (prediction, target, weights=None) -> scalar
 
 
 def masked(elementwise: Callable[[torch.Tensor], torch.Tensor]) -> Loss:
-    """Turn a function of the error (B, 30) into a loss averaged over the labelled coordinates."""
+    """Turn a function of the error (B, 30) into a loss averaged over the labelled coordinates, each
+    counted with its weight (B, 30) when given (a filled-in label may count less than a true one)."""
 
-    def loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def loss(prediction: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
         labelled = ~torch.isnan(target)
         error = torch.where(labelled, prediction - torch.nan_to_num(target), torch.zeros_like(prediction))
-        return torch.where(labelled, elementwise(error), torch.zeros_like(error)).sum() / labelled.sum().clamp(min=1)
+        counted = labelled.to(prediction.dtype) if weights is None else torch.where(labelled, weights, torch.zeros_like(weights))
+        return (counted * elementwise(error)).sum() / counted.sum().clamp(min=1e-8)
 
     return loss
 

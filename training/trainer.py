@@ -61,6 +61,9 @@ class Trainer:
         # torch.tensor copies: a search's faces come read-only from Ray's object store
         self.train_images = torch.tensor(split.train.images, device=self.device)  # (N, 96, 96) uint8
         self.train_keypoints = torch.tensor(split.train.keypoints, device=self.device)  # (N, 30) px, NaN = missing
+        # (N, 30) loss weights when some labels were filled in by an ensemble and count differently; else None
+        self.train_weights = (torch.tensor(np.where(split.train.filled, config.filled_weight, 1.0), dtype=torch.float32, device=self.device)
+                              if split.train.filled is not None and config.filled_weight != 1 else None)
         self.val_images = torch.tensor(split.val.images, device=self.device)
         self.steps_per_epoch = math.ceil(len(split.train) / config.batch_size)
         self.mean_face_rmse = mean_face_rmse(split.train.keypoints, split.val.keypoints)
@@ -103,10 +106,11 @@ class Trainer:
 
     def train_step(self, index: torch.Tensor) -> torch.Tensor:
         """One optimisation step on the training faces `index`; returns the (detached) loss."""
-        images, keypoints = self.augment(as_input(self.train_images[index]), self.train_keypoints[index], self.generator)
+        weights = None if self.train_weights is None else self.train_weights[index]
+        images, keypoints, weights = self.augment(as_input(self.train_images[index]), self.train_keypoints[index], self.generator, weights)
         with autocast(self.device, self.bf16):
             prediction = self.model(images)  # (B, 30) float32: the last layer leaves autocast
-        loss = self.loss(prediction, normalise_keypoints(keypoints))
+        loss = self.loss(prediction, normalise_keypoints(keypoints), weights)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.config.grad_clip:
