@@ -6,7 +6,7 @@ and `read_ensemble`:
                         ensemble's val RMSE and its held-out (cross-fitted) score, the budget, the dtype,
                         the device and precision its figures were computed in, and the data it was built on
 
-Versions: 3 adds the held-out score; 2 records the device; 1 (no format_version) computed its figures on the CPU.
+Versions: 3 adds the held-out score and, for a distilled student, its teacher; 2 records the device; 1 (no format_version) computed its figures on the CPU.
 """
 
 from __future__ import annotations
@@ -46,6 +46,19 @@ class HeldOut:
 
 
 @dataclass(frozen=True)
+class Distilled:
+    """How a one-member ensemble was distilled from a bigger one (ensemble.distill)."""
+
+    teacher: str  # the teacher ensemble's folder
+    teacher_val_rmse: float  # px, chosen and scored on the validation faces (optimistic)
+    teacher_heldout_rmse: float | None  # px, the teacher's held-out score (HeldOut.ensemble_rmse); None if it has none
+    blend: float  # a true label's share in a target where there is one; the teacher's prediction has the rest
+    unlabelled: str | None  # the file of images without labels added to the training faces
+    unlabelled_faces: int
+    seconds: float  # teacher predictions and the student's training
+
+
+@dataclass(frozen=True)
 class Manifest:
     members: list[Member]
     val_rmse: float  # the weighted average with the shipped weights, px (selected on these faces: optimistic)
@@ -58,7 +71,8 @@ class Manifest:
     data: dict  # train/val files and validation face count
     device: str  # where val_rmse, the members' val_rmse and max_diff_px were computed: the device Ensemble predicts
     # on on the machine that built it (cuda when it has a GPU)
-    heldout: HeldOut | None  # None in folders from before version 3
+    heldout: HeldOut | None  # None in folders from before version 3, and for a distilled student
+    distilled: Distilled | None = None  # a student's teacher and blend; None for an ensemble built from trials
 
 
 def member_file(name: str) -> str:
@@ -100,5 +114,6 @@ def read_ensemble(folder: Path) -> tuple[Manifest, list[dict[str, torch.Tensor]]
         if version < 2:
             raw["device"] = "cpu"  # version 1 computed every figure on the CPU
         heldout = HeldOut(**raw["heldout"]) if raw.get("heldout") else None  # none before version 3
-        manifest = Manifest(**{**raw, "members": [Member(**m) for m in raw["members"]], "heldout": heldout})
+        distilled = Distilled(**raw["distilled"]) if raw.get("distilled") else None
+        manifest = Manifest(**{**raw, "members": [Member(**m) for m in raw["members"]], "heldout": heldout, "distilled": distilled})
         return manifest, [torch.load(Path(folder) / m.file, map_location="cpu", weights_only=True) for m in manifest.members]

@@ -193,7 +193,23 @@ def _sections(search: SearchFolder, trials: list[TrialRecord], best: TrialRecord
         sections.append(f"<h2>Ensemble</h2><p>{manifest.dtype} weights, {manifest.total_mb:.1f} of {manifest.budget_mb:g} MB, "
                         f"validation RMSE {manifest.val_rmse:.3f} px.{honest}</p>" + _table(members.round(3)) +
                         _figure("members.png", "Members by size against the budget, with their weights"))
+    sections += _student(search)
     return sections
+
+
+def _student(search: SearchFolder) -> list[str]:
+    """The distilled student against its teacher, when ensemble.distill wrote one."""
+    from ensemble.folder import is_ensemble, read_ensemble
+
+    if not is_ensemble(search.student_folder):
+        return []
+    manifest = read_ensemble(search.student_folder)[0]
+    d, member = manifest.distilled, manifest.members[0]
+    heldout = f", {d.teacher_heldout_rmse:.3f} px held out" if d.teacher_heldout_rmse else ""
+    extra = f", plus {d.unlabelled_faces} unlabelled faces of {Path(d.unlabelled).name}" if d.unlabelled else ""
+    return [f"<h2>Distilled student</h2><p>One {html.escape(member.arch)} of {member.size_mb:.2f} MB ({manifest.dtype}) trained on the "
+            f"ensemble's predictions (true labels' share {d.blend:g}{html.escape(extra)}) in {d.seconds / 60:.1f} min: validation RMSE "
+            f"{manifest.val_rmse:.3f} px, against the ensemble's {d.teacher_val_rmse:.3f} px{heldout}.</p>"]
 
 
 def _wall_seconds(trials: list[TrialRecord]) -> float:

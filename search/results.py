@@ -10,7 +10,7 @@ the tests go through `SearchFolder`, never through file names or Tune's folder c
     runs/NAME/optuna.db             the Optuna study
     runs/NAME/machine.json          what it ran on
     runs/NAME/labels.json           what ensemble.label last filled in with this search's ensemble
-    runs/NAME/leaderboard.csv, search.png, report/, ensemble/
+    runs/NAME/leaderboard.csv, search.png, report/, ensemble/, student/
 
 Versions: 3 adds `rung_cooldown` to search.json (ASHA judges cooldown branches; before, the best
 score so far, which is what 0 means) and trials report `rung_rmse`; 2 records a diverged trial in its
@@ -203,6 +203,11 @@ class SearchFolder:
     @property
     def ensemble_folder(self) -> Path:
         return self.folder / "ensemble"
+
+    @property
+    def student_folder(self) -> Path:
+        """Where ensemble.distill writes the one-member ensemble it distilled from ensemble_folder's."""
+        return self.folder / "student"
 
     def refresh_report(self) -> None:
         """Write or refresh the report page. The report is the stage above the search and the ensemble,

@@ -104,3 +104,20 @@ def test_a_real_browser_renders_the_page_with_no_failed_request(report, tmp_path
 def test_the_ensemble_section_gives_the_held_out_scores(report):
     section = report.read_text().split("<h2>Ensemble</h2>")[1]
     assert re.search(r"Held out .*: ensemble \d+\.\d{3} px, best single trial \d+\.\d{3} px", section)
+
+
+def test_a_distilled_student_is_shown_against_its_teacher(smoke_search, tmp_path):
+    import shutil
+
+    from ensemble.folder import Distilled, Manifest, Member, member_bytes, member_file, write_ensemble
+    from models import create_model
+
+    search = SearchFolder(shutil.copytree(smoke_search, tmp_path / "smoke"))
+    build(load_candidates(search.folder), 10, "fp32", 50, search.folder, search.ensemble_folder)
+    config = load_candidates(search.folder)[0].config
+    student = Member("student-cnn_gap", "cnn_gap", member_file("student-cnn_gap"), 1.0, 0.18, 3.5, config.to_dict())
+    manifest = Manifest([student], 3.5, 0.18, 5, "fp32", False, 0.0, str(search.folder), {}, "cpu", None,
+                        Distilled(str(search.ensemble_folder), 3.2, 3.3, 0.5, None, 0, 90.0))
+    write_ensemble(search.student_folder, manifest, {student.name: member_bytes(create_model("cnn_gap").state_dict())})
+    section = write_report(search).read_text().split("<h2>Distilled student</h2>")[1]
+    assert "validation RMSE 3.500 px, against the ensemble's 3.200 px, 3.300 px held out" in section

@@ -1,0 +1,143 @@
+"""`python -m ensemble.distill --max-mb 5 [--run NAME] [--arch ARCH] [--unlabelled test.csv]`: one small
+network (the student) trained to predict what the search's ensemble (the teacher) predicts, written as
+a one-member ensemble folder that `ensemble.predict` uses as it is.
+
+The student trains on the search's training faces with the best trial's recipe (augmentation, schedule,
+loss, epochs). Its targets are the teacher's predictions (flip TTA) blended with the true labels where
+there are any (`--blend`, the true label's share), and the teacher's alone where a label is missing and
+for every face of `--unlabelled`. It is scored on the search's validation faces, which neither it nor the
+teacher's predictions trained on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+from pathlib import Path
+
+import numpy as np
+
+from common.errors import UserError, exits_on_bad_input
+from data.faces import Faces
+from data.reader import load_faces
+from data.split import Split
+from data.transforms import rmse_px
+from models import create_model, list_models, saved_size_bytes
+from search.results import SearchFolder
+from training.checkpoint import load_model
+from training.config import TrainConfig
+from training.trainer import Trainer, prepare_process
+
+from .candidates import DTYPES, Candidate, latest_run, load_candidates
+from .ensemble import Ensemble, predict_members
+from .folder import Distilled, Manifest, Member, is_ensemble, member_bytes, member_file, write_ensemble
+from .submission import check_writable, clip_to_frame
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m ensemble.distill", description=__doc__.split("\n\n")[0])
+    p.add_argument("--max-mb", type=float, required=True, help="the student's file size budget, MB (10^6 bytes)")
+    p.add_argument("--run", help="search under --runs-dir whose ensemble teaches (default: the latest)")
+    p.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where searches are (default runs/)")
+    p.add_argument("--arch", choices=list_models(), help="the student's architecture (default: the best trial's that fits, "
+                                                         "else the largest registered one that fits)")
+    p.add_argument("--dtype", choices=list(DTYPES), default="fp32", help="fp16 ships the student in half precision: half the size")
+    p.add_argument("--blend", type=float, default=0.5, help="a true label's share in a target where there is one (default 0.5)")
+    p.add_argument("--unlabelled", type=Path, help="images without labels (e.g. a test file) to add, with the teacher's targets")
+    p.add_argument("--epochs", type=int, help="the student's epochs (default: the recipe's)")
+    p.add_argument("--out", type=Path, help="the student's folder (default runs/RUN/student: the report shows it)")
+    args = p.parse_args(argv)
+    if not args.max_mb > 0:
+        p.error("--max-mb must be positive")
+    if not 0 <= args.blend <= 1:
+        p.error("--blend must be between 0 and 1")
+    return args
+
+
+def student_config(candidates: list[Candidate], budget_bytes: float, dtype: str, arch: str | None) -> TrainConfig:
+    """The best trial's recipe on an architecture whose file fits: `arch`, else the best trial's own
+    (the best trial that fits), else the largest registered one that fits."""
+    def size(name: str) -> int:
+        return saved_size_bytes(create_model(name), DTYPES[dtype])
+
+    ranked = sorted(candidates, key=lambda c: c.val_rmse)
+    if arch is None:
+        fitting = [c for c in ranked if size(c.config.arch) <= budget_bytes]
+        if fitting:
+            return fitting[0].config
+        arch = max((a for a in list_models() if size(a) <= budget_bytes), key=size, default=None)
+        if arch is None:
+            smallest = min(list_models(), key=size)
+            raise UserError("--max-mb", f"no registered architecture fits {budget_bytes / 1e6:g} MB in {dtype} "
+                                        f"(the smallest, {smallest}, is {size(smallest) / 1e6:.2f} MB)")
+    elif size(arch) > budget_bytes:
+        raise UserError("--arch", f"{arch} is {size(arch) / 1e6:.2f} MB in {dtype}, over the {budget_bytes / 1e6:g} MB budget")
+    return dataclasses.replace(ranked[0].config, arch=arch)
+
+
+def teacher_targets(teacher: Ensemble, faces: Faces, blend: float) -> np.ndarray:
+    """(N, 30) px: the teacher's predictions (flip TTA), blended with the true labels where there are any."""
+    taught = clip_to_frame(teacher.predict(faces.images, tta=True), teacher.origin)
+    if faces.keypoints is None:
+        return taught
+    labelled = ~np.isnan(faces.keypoints)
+    return np.where(labelled, blend * np.nan_to_num(faces.keypoints) + (1 - blend) * taught, taught).astype(np.float32)
+
+
+@exits_on_bad_input
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    run = SearchFolder(args.runs_dir / args.run if args.run else latest_run(args.runs_dir))
+    out = args.out or run.student_folder
+    if not is_ensemble(run.ensemble_folder):
+        raise UserError(str(run.ensemble_folder), "no ensemble to learn from: build one first with python -m ensemble.build --max-mb 50")
+    check_writable(out.resolve().parent)
+    candidates = load_candidates(run.folder)
+    config = student_config(candidates, args.max_mb * 1e6, args.dtype, args.arch)
+    config = dataclasses.replace(config, epochs=args.epochs or config.epochs, device="auto", threads=0)
+    unlabelled = load_faces(args.unlabelled) if args.unlabelled else None  # a bad file fails here, before any training
+
+    start = time.perf_counter()
+    teacher = Ensemble(run.ensemble_folder)
+    split = config.load_split()
+    train = split.train
+    targets = teacher_targets(teacher, train, args.blend)
+    if unlabelled is not None:
+        extra = teacher_targets(teacher, unlabelled, args.blend)
+        train = Faces(np.concatenate([train.images, unlabelled.images]), np.concatenate([targets, extra]),
+                      np.concatenate([train.ids, unlabelled.ids]), "distilled")
+    else:
+        train = Faces(train.images, targets, train.ids, "distilled")
+    print(f"teacher: {len(teacher.models)} members, val RMSE {teacher.manifest.val_rmse:.3f} px; student: {config.arch}, "
+          f"{len(train)} training faces ({len(unlabelled) if unlabelled is not None else 0} unlabelled), {config.epochs} epochs", flush=True)
+
+    prepare_process(config)
+    trainer = Trainer(config, Split(train, split.val))
+    trainer.fit(verbose=True)
+    state = {k: v.to(DTYPES[args.dtype]) if v.is_floating_point() else v for k, v in trainer.best_state.items()}
+    data = member_bytes(state)
+    # scored as shipped: its dtype, on the device and in the precision Ensemble will use, as ensemble.build does
+    shipped = predict_members([load_model(trainer.config, state, teacher.device)], np.ones(1), split.val.images, teacher.device, teacher.bf16)
+    val_rmse = rmse_px(shipped, split.val.keypoints)
+    seconds = time.perf_counter() - start
+    name = f"student-{config.arch}"
+    manifest = Manifest(
+        members=[Member(name, config.arch, member_file(name), 1.0, len(data) / 1e6, val_rmse, trainer.config.to_dict())],
+        val_rmse=val_rmse, total_mb=len(data) / 1e6, budget_mb=args.max_mb, dtype=args.dtype, bf16=teacher.bf16,
+        max_diff_px=float(np.abs(shipped - trainer.best_predictions).max()),
+        run=str(run.folder), device=teacher.device.type, heldout=None,
+        data={"train": config.train, "val": config.val, "val_faces": len(split.val)},
+        distilled=Distilled(teacher=str(run.ensemble_folder), teacher_val_rmse=teacher.manifest.val_rmse,
+                            teacher_heldout_rmse=teacher.manifest.heldout.ensemble_rmse if teacher.manifest.heldout else None,
+                            blend=args.blend, unlabelled=str(args.unlabelled) if args.unlabelled else None,
+                            unlabelled_faces=len(unlabelled) if unlabelled is not None else 0, seconds=seconds),
+    )
+    write_ensemble(out, manifest, {name: data})
+    print(f"student {config.arch}: {len(data) / 1e6:.2f} MB, val RMSE {val_rmse:.3f} px (teacher {teacher.manifest.val_rmse:.3f} px"
+          f"{f', held out {manifest.distilled.teacher_heldout_rmse:.3f} px' if manifest.distilled.teacher_heldout_rmse else ''}), "
+          f"{seconds / 60:.1f} min\nstudent: {out}; use it with python -m ensemble.predict --ensemble {out} --test FILE")
+
+
+if __name__ == "__main__":
+    main()

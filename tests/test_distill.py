@@ -1,0 +1,81 @@
+"""ensemble.distill: a student that fits its budget, trained on the teacher's predictions blended with
+the true labels, shipped as a one-member ensemble folder."""
+
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from common.errors import UserError
+from data.faces import Faces
+from ensemble.distill import student_config, teacher_targets
+from ensemble.folder import read_ensemble
+from models import create_model, saved_size_bytes
+from training.config import TrainConfig
+
+
+def _candidate(arch: str, val_rmse: float):
+    return SimpleNamespace(config=TrainConfig(arch=arch, lr=val_rmse / 1000), val_rmse=val_rmse)
+
+
+def test_the_student_is_the_best_trial_that_fits_else_the_largest_net_that_fits():
+    trials = [_candidate("resnet_m_hm", 1.5), _candidate("resnet_s_hm", 1.7), _candidate("cnn_gap", 2.5)]
+    small = saved_size_bytes(create_model("resnet_s_hm"))
+    assert student_config(trials, small, "fp32", None) == trials[1].config  # its whole recipe
+    only_cnn = [_candidate("resnet_m_hm", 1.5)]
+    chosen = student_config(only_cnn, small, "fp32", None)
+    assert saved_size_bytes(create_model(chosen.arch)) <= small and chosen.lr == only_cnn[0].config.lr  # the best trial's recipe
+
+
+def test_a_budget_no_student_fits_is_one_clear_error():
+    with pytest.raises(UserError, match="no registered architecture fits 0.001 MB"):
+        student_config([_candidate("cnn_gap", 2.0)], 1000, "fp32", None)
+    with pytest.raises(UserError, match="resnet_m_hm is .* MB in fp32, over the 0.1 MB budget"):
+        student_config([_candidate("cnn_gap", 2.0)], 1e5, "fp32", "resnet_m_hm")
+
+
+def test_targets_blend_true_labels_with_the_teacher_and_take_the_teacher_where_labels_are_missing():
+    keypoints = np.full((2, 30), 40.0, np.float32)
+    keypoints[1, 4:] = np.nan
+    faces = Faces(np.zeros((2, 96, 96), np.uint8), keypoints, np.arange(2), "t")
+    teacher = SimpleNamespace(predict=lambda images, tta: np.full((len(images), 30), 50.0, np.float32), origin=0.0)
+    targets = teacher_targets(teacher, faces, blend=0.25)
+    assert (targets[0] == 47.5).all() and (targets[1, :4] == 47.5).all() and (targets[1, 4:] == 50.0).all()
+    unlabelled = Faces(faces.images, None, faces.ids, "u")
+    assert (teacher_targets(teacher, unlabelled, blend=0.25) == 50.0).all()
+
+
+@pytest.mark.slow  # subprocesses, and the smoke search
+def test_distill_cli_writes_a_student_within_budget_that_ensemble_predict_uses(smoke_search, tiny_data, tmp_path):
+    from ensemble.build import build
+    from ensemble.candidates import load_candidates
+    from search.results import SearchFolder
+
+    search = SearchFolder(smoke_search)
+    build(load_candidates(search.folder), 10, "fp32", 50, search.folder, search.ensemble_folder)
+    run = subprocess.run([sys.executable, "-m", "ensemble.distill", "--max-mb", "1", "--runs-dir", str(smoke_search.parent), "--run", "smoke",
+                          "--epochs", "1", "--unlabelled", str(tiny_data[1]), "--out", str(tmp_path / "student")],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    manifest = read_ensemble(tmp_path / "student")[0]
+    assert len(manifest.members) == 1 and (tmp_path / "student" / manifest.members[0].file).stat().st_size <= 1e6
+    assert manifest.distilled.blend == 0.5 and manifest.distilled.unlabelled_faces == 12 and np.isfinite(manifest.val_rmse)
+    predicted = subprocess.run([sys.executable, "-m", "ensemble.predict", "--ensemble", str(tmp_path / "student"), "--test", str(tiny_data[1]),
+                                "--out", str(tmp_path / "sub.csv")], capture_output=True, text=True, timeout=300)
+    assert predicted.returncode == 0, predicted.stderr
+    assert len((tmp_path / "sub.csv").read_text().splitlines()) == 13  # header and 12 faces
+
+
+@pytest.mark.slow  # a subprocess
+def test_distill_refuses_a_budget_no_student_fits_before_any_training(smoke_search, tmp_path):
+    from ensemble.build import build
+    from ensemble.candidates import load_candidates
+    from search.results import SearchFolder
+
+    build(load_candidates(smoke_search), 10, "fp32", 50, smoke_search, SearchFolder(smoke_search).ensemble_folder)
+    run = subprocess.run([sys.executable, "-m", "ensemble.distill", "--max-mb", "0.0001", "--runs-dir", str(smoke_search.parent), "--run", "smoke",
+                          "--out", str(tmp_path / "student")], capture_output=True, text=True, timeout=300)
+    assert run.returncode != 0 and "no registered architecture fits" in run.stderr and len(run.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "student").exists()
