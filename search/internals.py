@@ -8,7 +8,8 @@ depends on, so an upgrade says what broke.
   Tune trial from Ray's private `_ot_trials`, to put its number in the trial's config.
 - requeue puts an Optuna trial back in the queue through Optuna's private trial id.
 - quiet_about_trials_without_results filters one warning by its logger's name and its text.
-- set_ray_environment sets two variables that Ray reads when it starts (not at import).
+- set_ray_environment sets three variables that Ray reads when it starts; the authentication mode Ray
+  reads when it is imported, so its configuration is read again (ray._raylet.Config.initialize).
 """
 
 from __future__ import annotations
@@ -31,13 +32,21 @@ RAY_ENVIRONMENT = {
     # Ray starts worker processes at nice 15. Here a trial is the work itself: at that priority it yields
     # its core to Ray's own housekeeping, and its OpenMP threads wait for the one that yielded.
     "RAY_worker_niceness": "0",
+    # `ray start --head` turns token authentication on, but a driver joining with ray.init(address=...)
+    # sends no token unless told to: it would retry forever with "Authentication token is missing".
+    # With this it sends ~/.ray/auth_token (or RAY_AUTH_TOKEN); set RAY_AUTH_MODE=disabled for a cluster
+    # started without authentication.
+    "RAY_AUTH_MODE": "token",
 }
 
 
 def set_ray_environment() -> None:
     """Before Ray starts in this process (a search's driver), unless the user set them."""
+    from ray._raylet import Config
+
     for name, value in RAY_ENVIRONMENT.items():
         os.environ.setdefault(name, value)
+    Config.initialize("")  # Ray read its configuration (RAY_AUTH_MODE among it) at import: read it again
 
 
 class ResumableOptunaSearch(OptunaSearch):

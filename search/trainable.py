@@ -43,7 +43,8 @@ def train_trial(sampled: dict[str, Any], base: dict[str, Any], split: Split, run
     if checkpoint:  # a resumed trial continues exactly from its latest checkpoint
         with checkpoint.as_directory() as folder:
             trainer.restore(Checkpoint(Path(folder)))
-    size = {"params": keras_param_count(trainer.model), "mb": saved_size_bytes(trainer.model) / 1e6, "device": device}
+    size = {"params": keras_param_count(trainer.model), "mb": saved_size_bytes(trainer.model) / 1e6, "device": device,
+            "node": ray.get_runtime_context().get_node_id()}  # the Ray node it ran on (on a cluster: where to look for its logs)
 
     def rung_score(epoch: EpochResult) -> float:
         if trainer.finished:

@@ -78,6 +78,20 @@ def test_ray_reads_the_environment_kptune_sets_when_it_starts_not_at_import(monk
     assert _ExperimentCheckpointManager(storage=None, checkpoint_period="auto")._excessive_sync_threshold == 0
 
 
+@pytest.mark.slow  # a subprocess: the environment and Ray's configuration stay the test process's own
+def test_a_search_driver_sends_the_clusters_token():
+    """`ray start --head` turns token authentication on; a driver that joins it sends its token only in
+    token mode, which Ray reads at import: set_ray_environment must make Ray read it again."""
+    script = ("import os; os.environ.pop('RAY_AUTH_MODE', None)\n"
+              "from ray._private.authentication.authentication_utils import get_authentication_mode, AuthenticationMode\n"
+              "assert get_authentication_mode() != AuthenticationMode.TOKEN\n"
+              "from search.internals import set_ray_environment\n"
+              "set_ray_environment()\n"
+              "assert get_authentication_mode() == AuthenticationMode.TOKEN\n")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+
+
 @pytest.mark.slow  # a subprocess
 def test_importing_kptune_changes_nothing_process_wide():
     script = ("import os, matplotlib; env, backend = dict(os.environ), matplotlib.rcParams['backend']\n"
