@@ -162,6 +162,7 @@ def analyse(runs: list[dict], milestones: list[int], max_t: int, seed: int) -> d
 def plot_scores(runs: list[dict], milestones: list[int], max_t: int, path: Path) -> None:
     """Per milestone: each run's raw and rung score against its final score (log axes)."""
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
 
     runs = [r for r in runs if "diverged" not in r and len(r["val_rmse"]) == max_t]
     fig = Figure(figsize=(3.2 * len(milestones), 3.4))
@@ -170,6 +171,9 @@ def plot_scores(runs: list[dict], milestones: list[int], max_t: int, path: Path)
         ax.scatter([scores_at(r, m, "raw") for r in runs], end, s=14, color="0.6", label="raw (best so far)")
         ax.scatter([scores_at(r, m, "rung") for r in runs], end, s=14, color="C0", label="rung (cooldown branch)")
         ax.set(xscale="log", yscale="log", title=f"epoch {m}", xlabel=f"score at epoch {m} (px)")
+        for axis in (ax.xaxis, ax.yaxis):  # plain numbers on the log axes, not powers of ten
+            axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            axis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     fig.axes[0].set_ylabel(f"final score at epoch {max_t} (px)")
     fig.axes[0].legend(fontsize=7)
     fig.tight_layout()
