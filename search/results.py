@@ -179,21 +179,26 @@ class SearchFolder:
         return self.folder / "search.png"
 
     def write_machine(self, facts: dict) -> None:
-        write_text_atomically(self.folder / MACHINE, json.dumps(facts, indent=2) + "\n")
+        self._write_json(MACHINE, facts)
 
     @property
     def machine(self) -> dict:
         """What the search ran on (cores, bf16, GPU); empty for searches from before it was recorded."""
-        path = self.folder / MACHINE
-        return json.loads(path.read_text()) if path.is_file() else {}
+        return self._read_json(MACHINE)
 
     def write_labels(self, facts: dict) -> None:
-        write_text_atomically(self.folder / LABELS, json.dumps(facts, indent=2) + "\n")
+        self._write_json(LABELS, facts)
 
     @property
     def labels(self) -> dict:
         """What ensemble.label last filled in with this search's ensemble (files, counts); empty if never."""
-        path = self.folder / LABELS
+        return self._read_json(LABELS)
+
+    def _write_json(self, name: str, facts: dict) -> None:
+        write_text_atomically(self.folder / name, json.dumps(facts, indent=2) + "\n")
+
+    def _read_json(self, name: str) -> dict:
+        path = self.folder / name
         return json.loads(path.read_text()) if path.is_file() else {}
 
     @property
