@@ -3,7 +3,7 @@ best trial and the ensemble on val, wall time, trials per hour and the projected
 and how well ASHA's first rung ranks the trials that ran to the end (Spearman's rho between each such
 trial's validation RMSE at the first rung and its final one).
 
-    python -m bench.search_cpu [--data ../shared/data/faces15] [--trials 12]
+    python -m bench.search_cpu [--data ../shared/data/faces15] [--trials 12] [--minutes 60] [--rung-cooldown 1]
 
 The projection scales the measured wall time per trial to 50 trials: the same mix of start points,
 TPE proposals and ASHA stops, so it holds while the first trials are typical of the rest.
@@ -20,24 +20,33 @@ from scipy.stats import spearmanr
 from bench.common import FACES15, write_results
 from ensemble.build import main as build_main
 from ensemble.ensemble import Ensemble
-from search.results import SearchFolder
+from search.results import RUNG_METRIC, SearchFolder
 from search.run import main as search_main
 
 PROJECTED_TRIALS = 50
 
 
 def rung_correlation(search: SearchFolder) -> dict:
-    """Spearman's rho between the first-rung and final validation RMSE of the trials that reached the end."""
+    """Spearman's rho between the first-rung score (what ASHA judged: the rung score, or in searches from
+    before rung scores the best so far) and the final validation RMSE of the trials that reached the end."""
     settings = search.settings
     pairs = []
     for trial in search.trials():
         history = trial.history
         if trial.status == "DONE" and len(history) and history["epoch"].max() == settings.max_epochs:
-            at_rung = history.loc[history["epoch"] == settings.grace_period, "best_val_rmse"].iloc[0]
+            at_rung = history.loc[history["epoch"] == settings.grace_period, RUNG_METRIC if RUNG_METRIC in history else "best_val_rmse"].iloc[0]
             pairs.append((float(at_rung), trial.best_val_rmse))
     rho = float(spearmanr(*zip(*pairs)).statistic) if len(pairs) >= 3 else float("nan")
     return {"first_rung_epoch": settings.grace_period, "final_epoch": settings.max_epochs, "trials": len(pairs),
             "pairs": pairs, "spearman_rho": rho}
+
+
+def cut_share(trials: list, max_epochs: int) -> float:
+    """The share of the trials' time (Tune's time_total_s: epochs, validation, rung branches) spent in
+    trials that ended before their last epoch: cut by ASHA or the stopper, or left by the time budget."""
+    total = {t.id: t.metrics.get("time_total_s", 0.0) for t in trials}
+    cut = sum(total[t.id] for t in trials if t.metrics.get("epoch", 0) < max_epochs)
+    return cut / max(sum(total.values()), 1e-9)
 
 
 def main() -> None:
@@ -45,13 +54,17 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=FACES15)
     parser.add_argument("--trials", type=int, default=12)
     parser.add_argument("--storage", type=Path, default=Path("runs"))
+    parser.add_argument("--minutes", type=float, default=0, help="the search's time budget (0 = none)")
+    parser.add_argument("--rung-cooldown", type=float, default=1.0, help="search.run's (0 = ASHA judges the best score so far)")
     parser.add_argument("--name", default="bench-search-cpu")
     parser.add_argument("--out", type=Path, default=Path("bench/results/search_cpu.json"))
     args = parser.parse_args()
     data = ["--train", str(args.data / "train.csv.gz"), "--val", str(args.data / "val.csv.gz")]
 
     start = time.perf_counter()
-    search_main(["--trials", str(args.trials), "--storage", str(args.storage), "--name", args.name, "--no-dashboard", *data])
+    budget = ["--time-budget", str(args.minutes)] if args.minutes else []
+    search_main(["--trials", str(args.trials), "--storage", str(args.storage), "--name", args.name, "--no-dashboard", *data, *budget,
+                 "--rung-cooldown", str(args.rung_cooldown)])
     wall = time.perf_counter() - start
     start = time.perf_counter()
     build_main(["--max-mb", "50", "--runs-dir", str(args.storage), "--run", args.name])
@@ -67,15 +80,18 @@ def main() -> None:
         "trials_per_hour": len(trials) * 3600 / wall,
         "projected_hours": PROJECTED_TRIALS * wall / len(trials) / 3600,
         "best_trial": {"id": best.id, "arch": best.config.arch, "val_rmse": best.best_val_rmse},
-        "ensemble": {"val_rmse": manifest.val_rmse, "members": [(m.arch, m.weight) for m in manifest.members],
+        "ensemble": {"val_rmse": manifest.val_rmse, "heldout_rmse": manifest.heldout.ensemble_rmse, "members": [(m.arch, m.weight) for m in manifest.members],
                      "total_mb": manifest.total_mb, "build_s": build_s},
         "statuses": {s: sum(t.status == s for t in trials) for s in {t.status for t in trials}},
+        "cut_cpu_share": cut_share(trials, search.settings.max_epochs),
         "rank_correlation": rung_correlation(search),
         "leaderboard": [{"id": t.id, "arch": t.config.arch, "status": t.status, "epochs": int(t.metrics.get("epoch", 0)),
                          "val_rmse": t.best_val_rmse} for t in sorted(trials, key=lambda t: t.best_val_rmse)],
     }
     write_results("search_cpu", args, report, args.out)
     rho = report["rank_correlation"]
+    print(f"{report['cut_cpu_share']:.0%} of the trials' time went to trials cut before their last epoch; ensemble held out "
+          f"{manifest.heldout.ensemble_rmse:.3f} px")
     print(f"\n{len(trials)} trials in {wall / 60:.1f} min ({report['trials_per_hour']:.1f}/hour): best {best.best_val_rmse:.3f} px "
           f"({best.config.arch}); ensemble {manifest.val_rmse:.3f} px ({len(manifest.members)} members, {manifest.total_mb:.1f} MB)")
     print(f"projected --trials {PROJECTED_TRIALS}: {report['projected_hours']:.2f} h; Spearman rho (epoch {rho['first_rung_epoch']} vs "
