@@ -28,6 +28,7 @@ from scipy.stats import spearmanr
 
 from bench.common import FACES15, RESULTS, faces15_config, write_results
 from configs import CPU_SPACE
+from search.settings import asha_rungs
 from search.space import load_space
 from training.config import TrainConfig
 from training.trainer import Trainer, TrainingDiverged, prepare_process
@@ -104,11 +105,6 @@ def rank_figures(runs: list[dict], milestone: int, kind: str, rng: np.random.Gen
     top_end, top_at = set(np.argsort(end)[:third]), set(np.argsort(at)[:third])
     return {"milestone": milestone, "score": kind, "spearman_rho": rho, "rho_low": float(np.nanpercentile(resampled, 5)),
             "rho_high": float(np.nanpercentile(resampled, 95)), "top_third_recall": len(top_end & top_at) / third}
-
-
-def asha_rungs(grace: int, factor: int, max_t: int) -> list[int]:
-    """The epochs below max_t at which ASHA (one bracket) judges a trial."""
-    return [grace * factor**k for k in range(16) if grace * factor**k < max_t]
 
 
 def replay_asha(runs: list[dict], kind: str, grace: int, factor: int, max_t: int, branch_epochs: float, rng: np.random.Generator) -> dict:

@@ -15,6 +15,15 @@ def train_values(trial_config: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in trial_config.items() if k != OPTUNA_TRIAL}
 
 
+def asha_rungs(grace_period: int, reduction_factor: int, max_epochs: int) -> tuple[int, ...]:
+    """The epochs before the last at which ASHA judges a trial (Ray's ASHAScheduler, one bracket)."""
+    rungs, epoch = [], grace_period
+    while epoch < max_epochs:
+        rungs.append(epoch)
+        epoch *= reduction_factor
+    return tuple(rungs)
+
+
 @dataclass(frozen=True)
 class SearchSettings:
     name: str  # runs/NAME holds everything this search writes
@@ -38,12 +47,7 @@ class SearchSettings:
 
     @property
     def rungs(self) -> tuple[int, ...]:
-        """The epochs before the last at which ASHA judges a trial (Ray's ASHAScheduler, one bracket)."""
-        rungs, epoch = [], self.grace_period
-        while epoch < self.max_epochs:
-            rungs.append(epoch)
-            epoch *= self.reduction_factor
-        return tuple(rungs)
+        return asha_rungs(self.grace_period, self.reduction_factor, self.max_epochs)
 
     @property
     def rungs_in_words(self) -> str:
