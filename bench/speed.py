@@ -32,7 +32,7 @@ from data.reader import load_faces
 from data.split import Split
 from data.synthetic import images_to_strings
 from ensemble.folder import Manifest, Member, member_bytes, member_file, write_ensemble
-from models import create_model, list_models, saved_size_bytes
+from models import cast_floating, create_model, list_models, saved_size_bytes
 from search.experiment import start_ray
 from search.results import SearchFolder
 from search.space import load_space
@@ -165,7 +165,7 @@ def ensemble_predict(data: Path, members: list[str], dtype: str, faces: int, wor
     """`python -m ensemble.predict --tta flip` on `faces` test faces, end to end (a fresh process: start,
     imports, CSV parse, prediction, CSV write), with random-weight members: speed only."""
     cast = {"fp32": torch.float32, "fp16": torch.float16}[dtype]
-    states = {f"m{i}": {k: v.to(cast) if v.is_floating_point() else v for k, v in create_model(a).state_dict().items()}
+    states = {f"m{i}": cast_floating(create_model(a).state_dict(), cast)
               for i, a in enumerate(members)}
     sizes = [saved_size_bytes(create_model(a), cast) / 1e6 for a in members]
     manifest = Manifest(

@@ -23,7 +23,7 @@ from data.faces import Faces
 from data.reader import load_faces
 from data.split import Split
 from data.transforms import rmse_px
-from models import create_model, list_models, saved_size_bytes
+from models import cast_floating, create_model, list_models, saved_size_bytes
 from search.results import SearchFolder
 from training.checkpoint import load_model
 from training.config import TrainConfig
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> None:
     prepare_process(config)
     trainer = Trainer(config, Split(train, split.val))
     trainer.fit(verbose=True)
-    state = {k: v.to(DTYPES[args.dtype]) if v.is_floating_point() else v for k, v in trainer.best_state.items()}
+    state = cast_floating(trainer.best_state, DTYPES[args.dtype])
     data = member_bytes(state)
     # scored as shipped: its dtype, on the device and in the precision Ensemble will use, as ensemble.build does
     shipped = predict_members([load_model(trainer.config, state, teacher.device)], np.ones(1), split.val.images, teacher.device, teacher.bf16)

@@ -39,7 +39,12 @@ def keras_param_count(model: nn.Module) -> int:
 
 def saved_size_bytes(model: nn.Module, dtype: torch.dtype = torch.float32) -> int:
     """Bytes of the state_dict as torch.save writes it, with floating tensors cast to dtype."""
-    state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in model.state_dict().items()}
+    state = cast_floating(model.state_dict(), dtype)
     buffer = io.BytesIO()
     torch.save(state, buffer)
     return buffer.tell()
+
+
+def cast_floating(state: dict[str, torch.Tensor], dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    """A state_dict with its floating tensors in `dtype` (integer buffers, e.g. BatchNorm's count, kept)."""
+    return {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}

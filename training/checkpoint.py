@@ -29,7 +29,7 @@ import torch
 from common.files import write_folder_atomically
 from common.versions import check_readable
 from data.transforms import rmse_px
-from models import create_model
+from models import cast_floating, create_model
 
 from .config import TrainConfig
 
@@ -98,7 +98,7 @@ class Checkpoint:
         """The kept weights on the CPU; floating tensors cast to `dtype` when given."""
         self.version  # noqa: B018 (refuses a newer format)
         state = torch.load(self.folder / WEIGHTS, map_location="cpu", weights_only=True)
-        return {k: v.to(dtype) if dtype is not None and v.is_floating_point() else v for k, v in state.items()}
+        return state if dtype is None else cast_floating(state, dtype)
 
     @cached_property
     def val(self) -> ValPredictions:
@@ -129,5 +129,5 @@ def build_model(config: TrainConfig) -> torch.nn.Module:
 def load_model(config: TrainConfig, weights: dict[str, torch.Tensor], device: torch.device | str = "cpu") -> torch.nn.Module:
     """`config`'s model holding `weights` (any floating dtype; computation in float32), in eval mode."""
     model = build_model(config)
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in weights.items()})
+    model.load_state_dict(cast_floating(weights, torch.float32))
     return model.to(device, memory_format=torch.channels_last).eval()
