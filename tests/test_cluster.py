@@ -1,0 +1,201 @@
+"""A Ray cluster of separate node processes on this machine, started as the README's cluster section
+tells users: a token made once (`ray get-auth-token --generate`, into ~/.ray/auth_token), then with
+RAY_AUTH_MODE=token `ray start --head` and `ray start --address=...` for each worker node (HOME is a
+folder of the test's own, so the user's token is never touched). Every node has one CPU, so two trials at once run on two
+nodes. Searches join it with `--address`, or run in it as Ray jobs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from data.synthetic import write_dataset
+from ensemble.build import main as build
+from ensemble.ensemble import Ensemble
+from search.results import SearchFolder
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[1]
+RAY = str(Path(sys.executable).parent / "ray")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Cluster:
+    """Head and worker nodes, each a `ray start --block` process in a process group of its own, which
+    holds the whole node (raylet, agents, workers), with a temporary folder of its own as on separate
+    machines (sharing one, a node that no longer needs a job's working directory deletes it under the
+    other node's job)."""
+
+    def __init__(self, home: Path) -> None:
+        # every node and client: RAY_AUTH_MODE=token (without it `ray start --head` runs with no authentication
+        # when ~/.ray/auth_token is missing, and a client sends no token)
+        # and this environment's python first on PATH, as in the user's activated virtual environment
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")} | {
+            "HOME": str(home), "RAY_AUTH_MODE": "token", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+        subprocess.run([RAY, "get-auth-token", "--generate"], env=self.env, check=True, capture_output=True)
+        self.port, self.dashboard_port = free_port(), free_port()
+        self.nodes: dict[str, subprocess.Popen] = {}
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def dashboard(self) -> str:
+        return f"http://127.0.0.1:{self.dashboard_port}"
+
+    def start(self, name: str) -> None:
+        """The head node (dashboard and jobs on), or a worker node that joins it."""
+        node = ["--node-name", name, "--num-cpus", "1", "--dashboard-agent-listen-port", str(free_port()), "--block",
+                "--temp-dir", tempfile.mkdtemp(prefix=f"ray-{name}-")]  # short: Ray's socket paths live under it
+        if not self.nodes:
+            command = ["--head", "--port", str(self.port), "--dashboard-host", "127.0.0.1", "--dashboard-port", str(self.dashboard_port),
+                       "--ray-client-server-port", str(free_port())]
+        else:
+            command = ["--address", self.address]
+        self.nodes[name] = subprocess.Popen([RAY, "start", *command, *node], env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                            start_new_session=True)
+        self.wait_for(lambda: self.node_ids().get(name), f"node {name} to join")
+
+    def kill(self, name: str) -> None:
+        """Every process of the node at once (SIGKILL), as when a machine dies."""
+        os.killpg(self.nodes.pop(name).pid, signal.SIGKILL)
+
+    def node_ids(self, env: dict[str, str] | None = None) -> dict[str, str]:
+        """Node name -> Ray node id of the nodes alive, from Ray's state API (`ray list nodes`); {} when refused
+        or none is up yet."""
+        listed = subprocess.run([RAY, "list", "nodes", "--address", self.dashboard, "--format", "json", "--filter", "state=ALIVE"],
+                                env=env or self.env, capture_output=True, text=True)
+        nodes = json.loads(listed.stdout) if listed.returncode == 0 and listed.stdout.startswith("[") else []  # else a sentence
+        return {node["node_name"]: node["node_id"] for node in nodes}
+
+    @staticmethod
+    def wait_for(condition, what: str, timeout: float = 120):
+        deadline = time.monotonic() + timeout
+        while not (value := condition()):
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            time.sleep(0.5)
+        return value
+
+    def stop(self) -> None:
+        for name in list(self.nodes):
+            self.kill(name)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory) -> Iterator[Cluster]:
+    cluster = Cluster(tmp_path_factory.mktemp("home"))
+    try:
+        cluster.start("head")
+        cluster.start("worker-a")
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def test_the_cluster_refuses_a_client_without_its_token(cluster):
+    assert set(cluster.node_ids()) == {"head", "worker-a"}
+    assert cluster.node_ids(env=cluster.env | {"RAY_AUTH_MODE": "disabled"}) == {}
+
+
+def nodes_of(search: SearchFolder) -> dict[str, str]:
+    """Trial id -> the Ray node id it ran on (its last epoch's)."""
+    return {trial.id: trial.metrics.get("node") for trial in search.trials()}
+
+
+def submit(cluster: Cluster, job_id: str, *search_args: str) -> None:
+    """`ray job submit --no-wait` of a smoke search, the repository as the job's working directory."""
+    subprocess.run([RAY, "job", "submit", "--address", cluster.dashboard, "--submission-id", job_id, "--no-wait", "--working-dir", str(REPO), "--",
+                    "python", "-m", "search.run", "--smoke", "--address", "auto", "--no-dashboard", "--no-report", *search_args],
+                   env=cluster.env, check=True, capture_output=True, timeout=120)
+
+
+def job(cluster: Cluster, job_id: str, command: str) -> str:
+    """`ray job status` or `ray job logs` of a job: what the CLI printed."""
+    return subprocess.run([RAY, "job", command, "--address", cluster.dashboard, job_id], env=cluster.env, capture_output=True, text=True).stdout
+
+
+def ended(cluster: Cluster, job_id: str) -> str | None:
+    """The job's status line once it has ended, else None."""
+    status = job(cluster, job_id, "status")
+    return status if any(end in status.lower() for end in ("succeeded", "failed", "stopped")) else None
+
+
+def test_two_searches_submitted_as_ray_jobs_share_both_nodes_without_mixing_trials(cluster, tmp_path):
+    storage = tmp_path / "storage"  # a folder every node reaches (here: the same disk)
+    for name, trials in (("one", "3"), ("two", "4")):
+        submit(cluster, f"kptune-{name}", "--trials", trials, "--storage", str(storage), "--name", name)
+    for name in ("one", "two"):
+        status = cluster.wait_for(partial(ended, cluster, f"kptune-{name}"), f"job {name} to end", timeout=600)
+        assert "succeeded" in status.lower(), job(cluster, f"kptune-{name}", "logs")[-3000:]
+        assert "leaderboard:" in job(cluster, f"kptune-{name}", "logs")  # the driver's log, as the dashboard's Jobs tab shows it
+
+    one, two = SearchFolder(storage / "one"), SearchFolder(storage / "two")
+    assert [len(one.trials()), len(two.trials())] == [3, 4] and [len(one.study().trials), len(two.study().trials)] == [3, 4]
+    assert all(t.status == "DONE" and t.checkpoint for t in one.trials() + two.trials())
+    ids = cluster.node_ids()
+    assert set(nodes_of(one).values()) | set(nodes_of(two).values()) == {ids["head"], ids["worker-a"]}
+
+    build(["--max-mb", "50", "--runs-dir", str(storage), "--run", "two"])
+    assert Ensemble(two.ensemble_folder).manifest.members
+
+
+def test_a_search_survives_losing_a_worker_node_and_uses_one_added_mid_search(cluster, tmp_path):
+    """The worker node dies (every process SIGKILLed) while its trial runs: Ray's failure handling
+    restarts that trial from its last checkpoint on a node that is left, a node added afterwards takes
+    the next trials, and the search ends with all its trials, one Optuna record each. The data file is
+    gone while the trials run: they get the faces from the object store."""
+    train, _ = write_dataset(tmp_path / "data", n=320, seed=1, n_test=1)
+    storage, log = tmp_path / "storage", (tmp_path / "search.log").open("w+")
+    search = subprocess.Popen(
+        [sys.executable, "-m", "search.run", "--train", str(train), "--space", str(REPO / "configs" / "smoke.yaml"), "--trials", "5",
+         "--max-epochs", "8", "--grace-period", "8", "--address", cluster.address, "--storage", str(storage), "--name", "lost",
+         "--no-dashboard", "--no-report"],
+        cwd=REPO, env=cluster.env, stdout=log, stderr=subprocess.STDOUT, text=True)
+    try:
+        cluster.wait_for(lambda: "data:" in Path(log.name).read_text(), "the search to parse its data")
+        train.rename(train.with_suffix(".away"))  # parsed: no node reads it again
+        folder, worker = SearchFolder(storage / "lost"), cluster.node_ids()["worker-a"]
+
+        def running_on_worker() -> str | None:
+            try:
+                trials = folder.trials()
+            except ValueError:  # Tune has not written its first state yet
+                return None
+            return next((t.id for t in trials if t.status == "UNFINISHED" and t.metrics.get("node") == worker and t.checkpoint), None)
+
+        victim = cluster.wait_for(running_on_worker, "a trial to checkpoint on the worker node")
+        cluster.kill("worker-a")
+        cluster.start("worker-b")
+        assert search.wait(timeout=600) == 0, Path(log.name).read_text()[-3000:]
+    finally:
+        search.kill()
+    train.with_suffix(".away").rename(train)
+
+    trials = {t.id: t for t in folder.trials()}
+    assert len(trials) == 5 and {t.status for t in trials.values()} == {"DONE"}
+    restarted = trials[victim]
+    assert restarted.metrics["node"] != worker  # finished elsewhere
+    assert list(restarted.history["epoch"]).count(1) == 1  # from its checkpoint, not from scratch
+    assert cluster.node_ids()["worker-b"] in {t.metrics["node"] for t in trials.values()}
+    assert len(folder.study().trials) == 5
+    build(["--max-mb", "50", "--runs-dir", str(storage), "--run", "lost"])
+    assert Ensemble(folder.ensemble_folder).manifest.members
