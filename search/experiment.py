@@ -30,7 +30,9 @@ def start_ray(address: str | None, dashboard_host: str | None) -> None:
     if address:
         context = ray.init(address=address)
     else:
-        context = ray.init(include_dashboard=dashboard_host is not None, dashboard_host=dashboard_host or "127.0.0.1")
+        # "local": a Ray of its own, never the cluster whose address `ray start` left on this machine (RAY_ADDRESS,
+        # /tmp/ray/ray_current_cluster), which plain ray.init() would join, or wait for if it is gone
+        context = ray.init(address="local", include_dashboard=dashboard_host is not None, dashboard_host=dashboard_host or "127.0.0.1")
     resources = ray.cluster_resources()
     print(f"Ray: {int(resources.get('CPU', 0))} CPUs, {int(resources.get('GPU', 0))} GPUs in the cluster")
     if context.dashboard_url:

@@ -30,7 +30,7 @@ def ray_cluster():
     """One local Ray instance (2 CPUs, no dashboard) for every in-process search of the session."""
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False)
     yield
     ray.shutdown()
 

@@ -184,6 +184,7 @@ def test_a_search_survives_losing_a_worker_node_and_uses_one_added_mid_search(cl
 
         victim = cluster.wait_for(running_on_worker, "a trial to checkpoint on the worker node")
         cluster.kill("worker-a")
+        killed_at = time.time()
         cluster.start("worker-b")
         assert search.wait(timeout=600) == 0, Path(log.name).read_text()[-3000:]
     finally:
@@ -195,7 +196,12 @@ def test_a_search_survives_losing_a_worker_node_and_uses_one_added_mid_search(cl
     restarted = trials[victim]
     assert restarted.metrics["node"] != worker  # finished elsewhere
     assert list(restarted.history["epoch"]).count(1) == 1  # from its checkpoint, not from scratch
-    assert cluster.node_ids()["worker-b"] in {t.metrics["node"] for t in trials.values()}
+    names = {node: name for name, node in cluster.node_ids().items()} | {worker: "worker-a"}
+    assert "worker-b" in {names[t.metrics["node"]] for t in trials.values()}
+    for trial in trials.values():  # shown with pytest -s: where each trial ran, and what the restart cost
+        print(trial.id, "epochs on", [names[node] for node in trial.history["node"]])
+    resumed = restarted.history[restarted.history["node"] != worker].iloc[0]
+    print(f"{victim} resumed training {resumed['timestamp'] - resumed['time_this_iter_s'] - killed_at:.0f} s after its node was killed")
     assert len(folder.study().trials) == 5
     build(["--max-mb", "50", "--runs-dir", str(storage), "--run", "lost"])
     assert Ensemble(folder.ensemble_folder).manifest.members

@@ -1,5 +1,8 @@
 """A real smoke search (Ray Tune + Optuna + ASHA) on tiny synthetic data."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -188,3 +191,14 @@ def test_asha_judges_each_trial_by_its_cooldown_branch_at_the_rung(ray_cluster, 
     states = [t.state for t in search.study().trials]
     assert states == [optuna.trial.TrialState.COMPLETE if t.metrics["finished"] else optuna.trial.TrialState.PRUNED for t in trials]
     assert "rung_rmse" in search.leaderboard()
+
+
+@pytest.mark.slow  # starts Ray in a subprocess
+def test_a_search_without_address_starts_its_own_ray_where_ray_start_left_an_address():
+    """`ray start` leaves its cluster's address where a plain ray.init() looks for one (RAY_ADDRESS,
+    /tmp/ray/ray_current_cluster): a search without --address must neither join that cluster nor wait
+    for it once it is gone (nothing listens at port 9)."""
+    script = "from search.experiment import start_ray; start_ray(address=None, dashboard_host=None)"
+    run = subprocess.run([sys.executable, "-c", script], env=os.environ | {"RAY_ADDRESS": "127.0.0.1:9"}, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0 and "Ray: " in run.stdout, run.stderr[-2000:]
