@@ -32,8 +32,9 @@ RAY_ENVIRONMENT = {
     # Ray starts worker processes at nice 15. Here a trial is the work itself: at that priority it yields
     # its core to Ray's own housekeeping, and its OpenMP threads wait for the one that yielded.
     "RAY_worker_niceness": "0",
-    # `ray start --head` turns token authentication on, but a driver joining with ray.init(address=...)
-    # sends no token unless told to: it would retry forever with "Authentication token is missing".
+    # A cluster started with token authentication (as the README starts one) refuses a driver that sends no
+    # token, and ray.init(address=...) sends none unless told to: it would retry forever with
+    # "Authentication token is missing".
     # With this it sends ~/.ray/auth_token (or RAY_AUTH_TOKEN); set RAY_AUTH_MODE=disabled for a cluster
     # started without authentication.
     "RAY_AUTH_MODE": "token",

@@ -102,5 +102,5 @@ if __name__ == "__main__":
 
     if fault in IN_DRIVER:
         IN_DRIVER[fault](flags, search_group)
-    ray.init(num_cpus=2, include_dashboard=False, runtime_env={"worker_process_setup_hook": setup})
+    ray.init(address="local", num_cpus=2, include_dashboard=False, runtime_env={"worker_process_setup_hook": setup})
     main(argv)

@@ -80,8 +80,9 @@ def test_ray_reads_the_environment_kptune_sets_when_it_starts_not_at_import(monk
 
 @pytest.mark.slow  # a subprocess: the environment and Ray's configuration stay the test process's own
 def test_a_search_driver_sends_the_clusters_token():
-    """`ray start --head` turns token authentication on; a driver that joins it sends its token only in
-    token mode, which Ray reads at import: set_ray_environment must make Ray read it again."""
+    """A cluster with token authentication refuses a driver without its token; a driver that joins it
+    sends its token only in token mode, which Ray reads at import: set_ray_environment must make Ray
+    read it again."""
     script = ("import os; os.environ.pop('RAY_AUTH_MODE', None)\n"
               "from ray._private.authentication.authentication_utils import get_authentication_mode, AuthenticationMode\n"
               "assert get_authentication_mode() != AuthenticationMode.TOKEN\n"
