@@ -1,14 +1,15 @@
 """A Ray cluster of separate node processes on this machine, started as the README's cluster section
 tells users: a token made once (`ray get-auth-token --generate`, into ~/.ray/auth_token), then with
 RAY_AUTH_MODE=token `ray start --head` and `ray start --address=...` for each worker node (HOME is a
-folder of the test's own, so the user's token is never touched). Every node has one CPU, so two trials at once run on two
-nodes. Searches join it with `--address`, or run in it as Ray jobs.
+folder of the test's own, so the user's token is never touched). Every node has one CPU, so two trials
+at once run on two nodes. Searches join it with `--address`, or run in it as Ray jobs.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -53,6 +54,7 @@ class Cluster:
         subprocess.run([RAY, "get-auth-token", "--generate"], env=self.env, check=True, capture_output=True)
         self.port, self.dashboard_port = free_port(), free_port()
         self.nodes: dict[str, subprocess.Popen] = {}
+        self.temp_dirs: list[str] = []
 
     @property
     def address(self) -> str:
@@ -64,8 +66,8 @@ class Cluster:
 
     def start(self, name: str) -> None:
         """The head node (dashboard and jobs on), or a worker node that joins it."""
-        node = ["--node-name", name, "--num-cpus", "1", "--dashboard-agent-listen-port", str(free_port()), "--block",
-                "--temp-dir", tempfile.mkdtemp(prefix=f"ray-{name}-")]  # short: Ray's socket paths live under it
+        self.temp_dirs.append(tempfile.mkdtemp(prefix=f"ray-{name}-"))  # a short path: Ray's sockets live under it
+        node = ["--node-name", name, "--num-cpus", "1", "--dashboard-agent-listen-port", str(free_port()), "--block", "--temp-dir", self.temp_dirs[-1]]
         if not self.nodes:
             command = ["--head", "--port", str(self.port), "--dashboard-host", "127.0.0.1", "--dashboard-port", str(self.dashboard_port),
                        "--ray-client-server-port", str(free_port())]
@@ -98,6 +100,8 @@ class Cluster:
     def stop(self) -> None:
         for name in list(self.nodes):
             self.kill(name)
+        for folder in self.temp_dirs:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -189,6 +193,7 @@ def test_a_search_survives_losing_a_worker_node_and_uses_one_added_mid_search(cl
         assert search.wait(timeout=600) == 0, Path(log.name).read_text()[-3000:]
     finally:
         search.kill()
+        log.close()
     train.with_suffix(".away").rename(train)
 
     trials = {t.id: t for t in folder.trials()}
