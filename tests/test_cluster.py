@@ -120,11 +120,6 @@ def test_the_cluster_refuses_a_client_without_its_token(cluster):
     assert cluster.node_ids(env=cluster.env | {"RAY_AUTH_MODE": "disabled"}) == {}
 
 
-def nodes_of(search: SearchFolder) -> dict[str, str]:
-    """Trial id -> the Ray node id it ran on (its last epoch's)."""
-    return {trial.id: trial.metrics.get("node") for trial in search.trials()}
-
-
 def submit(cluster: Cluster, job_id: str, *search_args: str) -> None:
     """`ray job submit --no-wait` of a smoke search, the repository as the job's working directory."""
     subprocess.run([RAY, "job", "submit", "--address", cluster.dashboard, "--submission-id", job_id, "--no-wait", "--working-dir", str(REPO), "--",
@@ -152,14 +147,16 @@ def test_two_searches_submitted_as_ray_jobs_share_both_nodes_without_mixing_tria
         assert "succeeded" in status.lower(), job(cluster, f"kptune-{name}", "logs")[-3000:]
         assert "leaderboard:" in job(cluster, f"kptune-{name}", "logs")  # the driver's log, as the dashboard's Jobs tab shows it
 
-    one, two = SearchFolder(storage / "one"), SearchFolder(storage / "two")
-    assert [len(one.trials()), len(two.trials())] == [3, 4] and [len(one.study().trials), len(two.study().trials)] == [3, 4]
-    assert all(t.status == "DONE" and t.checkpoint for t in one.trials() + two.trials())
+    searches = {name: SearchFolder(storage / name) for name in ("one", "two")}
+    trials = {name: search.trials() for name, search in searches.items()}  # Tune's state, read once
+    assert [len(trials["one"]), len(trials["two"])] == [3, 4]
+    assert [len(searches["one"].study().trials), len(searches["two"].study().trials)] == [3, 4]
+    assert all(t.status == "DONE" and t.checkpoint for t in trials["one"] + trials["two"])
     ids = cluster.node_ids()
-    assert set(nodes_of(one).values()) | set(nodes_of(two).values()) == {ids["head"], ids["worker-a"]}
+    assert {t.metrics.get("node") for t in trials["one"] + trials["two"]} == {ids["head"], ids["worker-a"]}
 
     build(["--max-mb", "50", "--runs-dir", str(storage), "--run", "two"])
-    assert Ensemble(two.ensemble_folder).manifest.members
+    assert Ensemble(searches["two"].ensemble_folder).manifest.members
 
 
 def test_a_search_survives_losing_a_worker_node_and_uses_one_added_mid_search(cluster, tmp_path):
