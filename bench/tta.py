@@ -66,6 +66,9 @@ def main() -> None:
         seconds = sum(views[s][1] for s in shifts)
         results["views"][name] = {"shifts": shifts, "val_rmse": rmse, "predict_s": seconds}
         print(f"{name:<26} {rmse:.4f} px   {seconds:5.1f} s for {len(val.images)} faces")
+    residual = views[(0, 0)][0] - val.keypoints  # (N, 30) px, flip TTA
+    results["mean_offset_px"] = {"x": float(np.nanmean(residual[:, 0::2])), "y": float(np.nanmean(residual[:, 1::2]))}
+    print(f"flip's answers sit {results['mean_offset_px']['x']:+.2f} px in x, {results['mean_offset_px']['y']:+.2f} px in y from the labels on average")
     results["each_shift_alone"] = {f"{dx},{dy}": rmse_px(p, val.keypoints) for (dx, dy), (p, _) in views.items()}
     write_results("tta", args, results, args.out)
 
