@@ -168,7 +168,7 @@ def test_a_search_survives_losing_a_worker_node_and_uses_one_added_mid_search(cl
     storage, log = tmp_path / "storage", (tmp_path / "search.log").open("w+")
     search = subprocess.Popen(
         [sys.executable, "-m", "search.run", "--train", str(train), "--space", str(REPO / "configs" / "smoke.yaml"), "--trials", "5",
-         "--max-epochs", "8", "--grace-period", "8", "--address", cluster.address, "--storage", str(storage), "--name", "lost",
+         "--max-epochs", "6", "--grace-period", "6", "--address", cluster.address, "--storage", str(storage), "--name", "lost",
          "--no-dashboard", "--no-report"],
         cwd=REPO, env=cluster.env, stdout=log, stderr=subprocess.STDOUT, text=True)
     try:

@@ -18,6 +18,7 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 pytestmark = pytest.mark.slow  # every test here runs and kills real searches
 
 FAULTY_SEARCH = [sys.executable, str(Path(__file__).with_name("faulty_search.py"))]  # search.run with a fault injected
+TRIALS = 6  # enough for a stop to land mid-search and for ASHA to stop some
 
 
 def _finished(search: SearchFolder) -> dict:
@@ -70,30 +71,30 @@ def _resume_and_check(cmd: list[str], search: SearchFolder, before: dict, trials
     pruned = [t.state for t in study.trials].count(optuna.trial.TrialState.PRUNED)
     stopped_by_asha = sum(not t.metrics["finished"] for t in after.values())
     assert {t.state for t in study.trials} <= {optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED}
-    assert abs(pruned - stopped_by_asha) <= reruns + finished_unseen and stopped_by_asha >= 1, "ASHA should stop some of 8 trials"
+    assert abs(pruned - stopped_by_asha) <= reruns + finished_unseen and stopped_by_asha >= 1, f"ASHA should stop some of {trials} trials"
     return resumed.stdout
 
 
 def test_interrupted_search_resumes_to_all_trials(tmp_path):
-    cmd = _search(tmp_path, "cut", 8)
+    cmd = _search(tmp_path, "cut", TRIALS)
     search = SearchFolder(tmp_path / "cut")
     before = _stop_mid_search(cmd, search, lambda p: p.send_signal(signal.SIGINT))  # what Ctrl-C sends
-    _resume_and_check(cmd, search, before, 8)
+    _resume_and_check(cmd, search, before, TRIALS)
 
 
 def test_search_killed_hard_resumes_to_all_trials(tmp_path):
-    cmd = _search(tmp_path, "killed", 8)
+    cmd = _search(tmp_path, "killed", TRIALS)
     search = SearchFolder(tmp_path / "killed")
     before = _stop_mid_search(cmd, search, lambda p: os.killpg(p.pid, signal.SIGKILL))  # the driver and all it started
-    _resume_and_check(cmd, search, before, 8)
+    _resume_and_check(cmd, search, before, TRIALS)
 
 
 def _killed_by_fault(tmp_path, fault: str, name: str) -> tuple[list[str], SearchFolder, dict]:
-    """An 8-trial search run with `fault` (tests/faulty_search.py), armed once a trial has finished and
+    """A search run with `fault` (tests/faulty_search.py), armed once a trial has finished and
     killing the search when it fires: (the plain search command, the search, the finished trials)."""
     flags = tmp_path / "flags"
     flags.mkdir()
-    cmd = _search(tmp_path, name, 8)
+    cmd = _search(tmp_path, name, TRIALS)
     search = SearchFolder(tmp_path / name)
     before = _stop_mid_search([*FAULTY_SEARCH, fault, str(flags), *cmd[3:]], search, lambda p: (flags / "armed").touch())
     assert (flags / "killed").exists(), f"{fault} should have killed the search"
@@ -103,14 +104,14 @@ def _killed_by_fault(tmp_path, fault: str, name: str) -> tuple[list[str], Search
 def test_a_search_killed_mid_checkpoint_resumes_to_all_trials(tmp_path):
     """The kill lands inside a checkpoint write, leaving a file cut in half."""
     cmd, search, before = _killed_by_fault(tmp_path, "kill_mid_checkpoint", "cut_checkpoint")
-    _resume_and_check(cmd, search, before, 8)
+    _resume_and_check(cmd, search, before, TRIALS)
 
 
 def test_a_search_killed_after_optuna_recorded_a_trial_resumes_to_all_trials(tmp_path):
     """The kill lands after Optuna recorded a trial as finished and before Tune did: Tune reruns the
     trial on resume, and Optuna keeps its one record of it."""
     cmd, search, before = _killed_by_fault(tmp_path, "kill_after_optuna_tells", "told")
-    printed = _resume_and_check(cmd, search, before, 8)
+    printed = _resume_and_check(cmd, search, before, TRIALS)
     assert "rerun after the search was killed; Optuna keeps the result it recorded before" in printed
 
 
