@@ -2,7 +2,7 @@
 validation RMSE (the ensemble's also held out) and the time `ensemble.predict` takes for 1783 faces
 (Kaggle's test set size), end to end, each in a fresh process.
 
-    python -m bench.distill --run NAME [--runs-dir runs] [--data ../shared/data/faces15] [--max-mb 5]
+    python -m bench.distill --run NAME [--runs-dir runs] [--data ../shared/data/faces15] [--max-mb 5] [--epochs N]
 
 The search must have its ensemble (ensemble.build); the student is written to runs/NAME/student.
 """
@@ -41,12 +41,14 @@ def main() -> None:
     parser.add_argument("--runs-dir", type=Path, default=Path("runs"))
     parser.add_argument("--data", type=Path, default=FACES15)
     parser.add_argument("--max-mb", type=float, default=5)
+    parser.add_argument("--epochs", type=int, help="the student's epochs (default: ensemble.distill's)")
     parser.add_argument("--out", type=Path, default=Path("bench/results/distill.json"))
     args = parser.parse_args()
     search = SearchFolder(args.runs_dir / args.run)
     start = time.perf_counter()
+    epochs = ["--epochs", str(args.epochs)] if args.epochs else []
     subprocess.run([sys.executable, "-m", "ensemble.distill", "--max-mb", str(args.max_mb), "--runs-dir", str(args.runs_dir),
-                    "--run", args.run], check=True, cwd=ROOT)
+                    "--run", args.run, *epochs], check=True, cwd=ROOT)
     distill_s = time.perf_counter() - start
     teacher, student = Ensemble(search.ensemble_folder).manifest, Ensemble(search.student_folder).manifest
 
@@ -61,7 +63,7 @@ def main() -> None:
     results = {"teacher": {"val_rmse": teacher.val_rmse, "heldout_rmse": teacher.heldout.ensemble_rmse, "mb": teacher.total_mb,
                            "members": len(teacher.members), "predict_s": seconds["ensemble"]},
                "student": {"arch": student.members[0].arch, "val_rmse": student.val_rmse, "mb": student.total_mb, "predict_s": seconds["student"],
-                           "distill_s": distill_s},
+                           "epochs": student.members[0].config["epochs"], "distill_s": distill_s},
                "student_over_heldout": student.val_rmse / teacher.heldout.ensemble_rmse}
     write_results("distill", args, results, args.out)
     print(f"ensemble: {teacher.val_rmse:.3f} px (held out {teacher.heldout.ensemble_rmse:.3f}), {teacher.total_mb:.1f} MB, "
