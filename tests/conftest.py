@@ -27,9 +27,14 @@ def tiny_data(tmp_path_factory) -> tuple[Path, Path]:
 
 @pytest.fixture(scope="session")
 def ray_cluster():
-    """One local Ray instance (2 CPUs, no dashboard) for every in-process search of the session."""
+    """One local Ray instance (2 CPUs, no dashboard) for every in-process search of the session, set up as
+    search.run sets up its own (trial processes at the driver's priority, not Ray's nice 15, where they
+    would wait behind the other xdist worker's searches)."""
     import ray
 
+    from search.internals import set_ray_environment
+
+    set_ray_environment()
     ray.init(address="local", num_cpus=2, include_dashboard=False)
     yield
     ray.shutdown()

@@ -1,7 +1,7 @@
-"""`python tests/faulty_search.py FAULT FLAGS [search.run arguments]`: `search.run` with a fault injected
-into every trial process through Ray's own `worker_process_setup_hook`, or into the driver, so that
-product code carries no test hooks. FLAGS is a folder through which the test and the fault talk across
-processes:
+"""`python tests/faulty_search.py FAULT[,FAULT] FLAGS [search.run arguments]`: `search.run` with faults
+injected into every trial process through Ray's own `worker_process_setup_hook`, or into the driver, so
+that product code carries no test hooks. FLAGS is a folder through which the test and the faults talk
+across processes:
 
   raise_once           a trial's second epoch raises, once in the whole search (FLAGS/raised marks it)
   kill_trial_once      a trial's process SIGKILLs itself as its second epoch starts, as the out-of-memory
@@ -92,15 +92,19 @@ IN_DRIVER = {"kill_after_optuna_tells": kill_after_optuna_tells}
 if __name__ == "__main__":
     import ray
 
+    from search.internals import set_ray_environment
     from search.run import main
 
-    fault, flags, argv, search_group = sys.argv[1], Path(sys.argv[2]), sys.argv[3:], os.getpgid(0)
+    faults, flags, argv, search_group = sys.argv[1].split(","), Path(sys.argv[2]), sys.argv[3:], os.getpgid(0)
 
     def setup() -> None:  # runs in every Ray worker process as it starts
-        if fault in IN_TRIALS:
-            IN_TRIALS[fault](flags, search_group)
+        for fault in faults:
+            if fault in IN_TRIALS:
+                IN_TRIALS[fault](flags, search_group)
 
-    if fault in IN_DRIVER:
-        IN_DRIVER[fault](flags, search_group)
+    for fault in faults:
+        if fault in IN_DRIVER:
+            IN_DRIVER[fault](flags, search_group)
+    set_ray_environment()  # as search.run would before its own ray.init: trial processes at the driver's priority
     ray.init(address="local", num_cpus=2, include_dashboard=False, runtime_env={"worker_process_setup_hook": setup})
     main(argv)

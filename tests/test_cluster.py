@@ -48,9 +48,12 @@ class Cluster:
     def __init__(self, home: Path) -> None:
         # every node and client: RAY_AUTH_MODE=token (without it `ray start --head` runs with no authentication
         # when ~/.ray/auth_token is missing, and a client sends no token)
-        # and this environment's python first on PATH, as in the user's activated virtual environment
+        # and this environment's python first on PATH, as in the user's activated virtual environment;
+        # trial processes at normal priority, not Ray's nice 15: on separate machines nothing else wants the
+        # cores, here the other tests' processes would
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")} | {
-            "HOME": str(home), "RAY_AUTH_MODE": "token", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+            "HOME": str(home), "RAY_AUTH_MODE": "token", "RAY_worker_niceness": "0",
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
         subprocess.run([RAY, "get-auth-token", "--generate"], env=self.env, check=True, capture_output=True)
         self.port, self.dashboard_port = free_port(), free_port()
         self.nodes: dict[str, subprocess.Popen] = {}
