@@ -1,6 +1,7 @@
 """ensemble.distill: a student that fits its budget, trained on the teacher's predictions blended with
 the true labels, shipped as a one-member ensemble folder."""
 
+import dataclasses
 import subprocess
 import sys
 from types import SimpleNamespace
@@ -23,10 +24,18 @@ def _candidate(arch: str, val_rmse: float):
 def test_the_student_is_the_best_trial_that_fits_else_the_largest_net_that_fits():
     trials = [_candidate("resnet_m_hm", 1.5), _candidate("resnet_s_hm", 1.7), _candidate("cnn_gap", 2.5)]
     small = saved_size_bytes(create_model("resnet_s_hm"))
-    assert student_config(trials, small, "fp32", None) == trials[1].config  # its whole recipe
+    student = student_config(trials, small, "fp32", None)
+    assert dataclasses.replace(student, epochs=trials[1].config.epochs) == trials[1].config  # its whole recipe
     only_cnn = [_candidate("resnet_m_hm", 1.5)]
     chosen = student_config(only_cnn, small, "fp32", None)
     assert saved_size_bytes(create_model(chosen.arch)) <= small and chosen.lr == only_cnn[0].config.lr  # the best trial's recipe
+
+
+def test_the_student_trains_twice_the_recipes_epochs_unless_told():
+    recipe = _candidate("cnn_gap", 2.0)
+    assert student_config([recipe], 1e9, "fp32", None).epochs == 2 * recipe.config.epochs
+    assert student_config([recipe], 1e9, "fp32", None, epochs=5).epochs == 5
+    assert student_config([recipe], 1e9, "fp32", "cnn_small").epochs == 2 * recipe.config.epochs
 
 
 def test_a_budget_no_student_fits_is_one_clear_error():
