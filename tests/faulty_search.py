@@ -6,6 +6,7 @@ across processes:
   raise_once           a trial's second epoch raises, once in the whole search (FLAGS/raised marks it)
   kill_trial_once      a trial's process SIGKILLs itself as its second epoch starts, as the out-of-memory
                        killer would, once in the whole search (FLAGS/killed marks it)
+                       (with both, each hits a different trial)
   kill_mid_checkpoint  once the test creates FLAGS/armed, the next file a checkpoint writes is cut in half
                        and the search's whole process group (driver, Ray, trials) is SIGKILLed, as by a
                        power cut (FLAGS/killed marks it)
@@ -15,6 +16,7 @@ across processes:
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -30,13 +32,23 @@ def _first(flag: Path) -> bool:
         return False
 
 
+def _first_on_a_new_trial(flag: Path, trainer) -> bool:
+    """As `_first`, but never on a trial another fault of the search has hit: each hit costs the trial
+    one of its restarts (max_failures=1). A trial is known by its config, the same when it restarts."""
+    config = json.dumps(trainer.config.to_dict(), sort_keys=True)
+    if any(hit.read_text() == config for hit in flag.parent.glob("*.trial")) or not _first(flag):
+        return False
+    flag.with_suffix(".trial").write_text(config)
+    return True
+
+
 def raise_once(flags: Path, search_group: int) -> None:
     from training.trainer import Trainer
 
     train_epoch = Trainer.train_epoch
 
     def faulty(self, *args, **kwargs):
-        if len(self.history) == 1 and _first(flags / "raised"):
+        if len(self.history) == 1 and _first_on_a_new_trial(flags / "raised", self):
             raise RuntimeError("injected fault: a trial's second epoch raises, once")
         return train_epoch(self, *args, **kwargs)
 
@@ -49,7 +61,7 @@ def kill_trial_once(flags: Path, search_group: int) -> None:
     train_epoch = Trainer.train_epoch
 
     def killed(self, *args, **kwargs):
-        if len(self.history) == 1 and _first(flags / "killed"):
+        if len(self.history) == 1 and _first_on_a_new_trial(flags / "killed", self):
             os.kill(os.getpid(), signal.SIGKILL)
         return train_epoch(self, *args, **kwargs)
 
