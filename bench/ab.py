@@ -1,7 +1,10 @@
 """An A/B of one TrainConfig field on faces15: the default CPU start point trained with each value, the
 same epochs and seeds, validation RMSE per run and the mean per value.
 
-    python -m bench.ab --field ema --values 0 0.5 [--epochs 24] [--seeds 2] [--data ../shared/data/faces15]
+    python -m bench.ab --field ema --values 0 0.5 [--epochs 24] [--seeds 2] [--threads N] [--data ../shared/data/faces15]
+
+--threads 1 runs on one core as a search's trial does: two such A/Bs (one value each) can then share a
+2-core machine one core each.
 """
 
 from __future__ import annotations
@@ -20,11 +23,12 @@ def main() -> None:
     parser.add_argument("--values", nargs="+", required=True)
     parser.add_argument("--epochs", type=int, default=24, help="every run's schedule length (the default search's max)")
     parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (default 0: every core)")
     parser.add_argument("--data", type=Path, default=FACES15)
     parser.add_argument("--out", type=Path, help="default bench/results/ab_FIELD.json")
     args = parser.parse_args()
 
-    base = faces15_config(args.data, **cpu_start_point(), epochs=args.epochs, patience=args.epochs)
+    base = faces15_config(args.data, **cpu_start_point(), epochs=args.epochs, patience=args.epochs, threads=args.threads)
     split = base.load_split()
     runs = []
     for seed in range(args.seeds):
