@@ -28,7 +28,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="default bench/results/ab_FIELD.json")
     args = parser.parse_args()
 
-    base = faces15_config(args.data, **cpu_start_point(), epochs=args.epochs, patience=args.epochs, threads=args.threads)
+    # the start point fixes patience (1000) too: overridden here, not passed twice
+    base = faces15_config(args.data, **{**cpu_start_point(), "epochs": args.epochs, "patience": args.epochs, "threads": args.threads})
     split = base.load_split()
     runs = []
     for seed in range(args.seeds):
