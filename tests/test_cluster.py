@@ -144,8 +144,8 @@ def ended(cluster: Cluster, job_id: str) -> str | None:
 def test_two_searches_submitted_as_ray_jobs_share_both_nodes_without_mixing_trials(cluster, tmp_path):
     storage = tmp_path / "storage"  # a folder every node reaches (here: the same disk)
     for name, trials in (("one", "3"), ("two", "4")):
-        # 8 epochs, no stopping: a trial of one epoch ends before Tune starts the next, which then reuses
-        # its process on the same node; these run long enough for two at once on the two nodes
+        # 8 epochs, no stopping: with one-epoch trials a search can end (its trials one after another in one
+        # reused process, on one node) before the other job starts; these keep both searches running at once
         submit(cluster, f"kptune-{name}", "--trials", trials, "--max-epochs", "8", "--grace-period", "8", "--storage", str(storage),
                "--name", name)
     for name in ("one", "two"):
