@@ -66,11 +66,14 @@ def student_config(candidates: list[Candidate], budget_bytes: float, dtype: str,
     def size(name: str) -> int:
         return saved_size_bytes(create_model(name), DTYPES[dtype])
 
+    def for_student(recipe: TrainConfig) -> TrainConfig:
+        return dataclasses.replace(recipe, epochs=epochs or STUDENT_EPOCHS_FACTOR * recipe.epochs)
+
     ranked = sorted(candidates, key=lambda c: c.val_rmse)
     if arch is None:
         fitting = [c for c in ranked if size(c.config.arch) <= budget_bytes]
         if fitting:
-            return dataclasses.replace(fitting[0].config, epochs=epochs or STUDENT_EPOCHS_FACTOR * fitting[0].config.epochs)
+            return for_student(fitting[0].config)
         arch = max((a for a in list_models() if size(a) <= budget_bytes), key=size, default=None)
         if arch is None:
             smallest = min(list_models(), key=size)
@@ -78,7 +81,7 @@ def student_config(candidates: list[Candidate], budget_bytes: float, dtype: str,
                                         f"(the smallest, {smallest}, is {size(smallest) / 1e6:.2f} MB)")
     elif size(arch) > budget_bytes:
         raise UserError("--arch", f"{arch} is {size(arch) / 1e6:.2f} MB in {dtype}, over the {budget_bytes / 1e6:g} MB budget")
-    return dataclasses.replace(ranked[0].config, arch=arch, epochs=epochs or STUDENT_EPOCHS_FACTOR * ranked[0].config.epochs)
+    return for_student(dataclasses.replace(ranked[0].config, arch=arch))
 
 
 def teacher_targets(teacher: Ensemble, faces: Faces, blend: float) -> np.ndarray:
