@@ -20,10 +20,22 @@ from scipy.stats import spearmanr
 from bench.common import FACES15, write_results
 from ensemble.build import main as build_main
 from ensemble.ensemble import Ensemble
+from models import create_model, saved_size_bytes
 from search.results import RUNG_METRIC, SearchFolder
 from search.run import main as search_main
 
 PROJECTED_TRIALS = 50
+SMALL_MB = 5.0  # issue 19's single-model size limit
+
+
+def best_small_trial(trials: list) -> dict | None:
+    """The best finished trial whose net weighs at most SMALL_MB in float32 (as ensemble.build ships it)."""
+    sizes = {arch: saved_size_bytes(create_model(arch)) / 1e6 for arch in {t.config.arch for t in trials}}
+    small = [t for t in trials if t.status == "DONE" and sizes[t.config.arch] <= SMALL_MB]
+    if not small:
+        return None
+    best = min(small, key=lambda t: t.best_val_rmse)
+    return {"id": best.id, "arch": best.config.arch, "mb": sizes[best.config.arch], "val_rmse": best.best_val_rmse}
 
 
 def rung_correlation(search: SearchFolder) -> dict:
@@ -80,6 +92,7 @@ def main() -> None:
         "trials_per_hour": len(trials) * 3600 / wall,
         "projected_hours": PROJECTED_TRIALS * wall / len(trials) / 3600,
         "best_trial": {"id": best.id, "arch": best.config.arch, "val_rmse": best.best_val_rmse},
+        "best_trial_under_5mb": best_small_trial(trials),
         "ensemble": {"val_rmse": manifest.val_rmse, "heldout_rmse": manifest.heldout.ensemble_rmse, "members": [(m.arch, m.weight) for m in manifest.members],
                      "total_mb": manifest.total_mb, "build_s": build_s},
         "statuses": {s: sum(t.status == s for t in trials) for s in {t.status for t in trials}},
@@ -94,6 +107,9 @@ def main() -> None:
           f"{manifest.heldout.ensemble_rmse:.3f} px")
     print(f"\n{len(trials)} trials in {wall / 60:.1f} min ({report['trials_per_hour']:.1f}/hour): best {best.best_val_rmse:.3f} px "
           f"({best.config.arch}); ensemble {manifest.val_rmse:.3f} px ({len(manifest.members)} members, {manifest.total_mb:.1f} MB)")
+    small = report["best_trial_under_5mb"]
+    if small:
+        print(f"best trial under {SMALL_MB:g} MB: {small['val_rmse']:.3f} px ({small['arch']}, {small['mb']:.2f} MB)")
     print(f"projected --trials {PROJECTED_TRIALS}: {report['projected_hours']:.2f} h; Spearman rho (epoch {rho['first_rung_epoch']} vs "
           f"final, {rho['trials']} trials that ran to the end): {rho['spearman_rho']:.2f}")
 
