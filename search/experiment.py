@@ -15,6 +15,7 @@ from data.split import Split
 
 from .internals import ResumableOptunaSearch, requeue, set_ray_environment
 from .leaderboard import format_table, leaderboard
+from .members import MemberPhase
 from .plots import plot_search
 from .results import METRIC, RUNG_METRIC, SearchFolder
 from .settings import OPTUNA_TRIAL, SearchSettings
@@ -64,6 +65,7 @@ def new_tuner(settings: SearchSettings, space: SearchSpace, split: Split) -> tun
         sampler=TPESampler(seed=settings.seed),
         study_name=settings.name,
         storage=optuna.storages.RDBStorage(SearchFolder(settings.folder).optuna_url),
+        before_ask=MemberPhase(settings.ensemble_share, settings.trials, settings.time_budget_s, settings.max_epochs, settings.seed),
     )
     scheduler = ASHAScheduler(
         metric=RUNG_METRIC,  # the rung score; Optuna gets the trial's own score (METRIC)
@@ -130,7 +132,7 @@ def run_search(settings: SearchSettings, space: SearchSpace, split: Split, addre
     start_ray(address, dashboard_host)
     path = str(settings.folder)
     print(f"search '{settings.name}': {settings.trials} trials, up to {settings.max_epochs} epochs each, space {Path(settings.space).name}")
-    print(f"  {settings.rungs_in_words}")
+    print(f"  {settings.rungs_in_words}; {settings.members_in_words}")
     print(f"  results: {path}   TensorBoard: tensorboard --logdir {path}   Optuna: optuna-dashboard {SearchFolder(settings.folder).optuna_url}")
     if resume:
         if not tune.Tuner.can_restore(path):

@@ -5,7 +5,8 @@ depends on, so an upgrade says what broke.
 - ResumableOptunaSearch keeps its own state across a resume only because Tune saves a searcher by
   pickling its __dict__; it relies on Ray's OptunaSearch telling Optuna PRUNED for a trial completed
   with no result and FAIL for one completed with an error, and reads the Optuna trial it asked for a
-  Tune trial from Ray's private `_ot_trials`, to put its number in the trial's config.
+  Tune trial from Ray's private `_ot_trials`, to put its number in the trial's config, and hands Ray's
+  private `_ot_study` to its `before_ask` hook (search.members queues ensemble members in it).
 - requeue puts an Optuna trial back in the queue through Optuna's private trial id.
 - quiet_about_trials_without_results filters one warning by its logger's name and its text.
 - set_ray_environment sets three variables that Ray reads when it starts; the authentication mode Ray
@@ -16,10 +17,11 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import optuna
+from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
 from .settings import OPTUNA_TRIAL
@@ -63,15 +65,21 @@ class ResumableOptunaSearch(OptunaSearch):
     Tune saves its trials' states every few seconds; Optuna's study is written the moment a trial ends. A
     search killed in between resumes with the trial finished in Optuna but unfinished in Tune, which runs
     it again from its checkpoint. A finished Optuna trial cannot be updated (`UpdateFinishedTrialError`),
-    so Optuna keeps the outcome it was told first, and the rerun's results are not reported to it again."""
+    so Optuna keeps the outcome it was told first, and the rerun's results are not reported to it again.
 
-    def __init__(self, *args, **kwargs) -> None:
+    `before_ask(study)`, if given, runs before each new trial is asked of Optuna: it may queue the trial
+    to ask (Optuna's enqueue_trial), and returns False when the search should start no more trials."""
+
+    def __init__(self, *args, before_ask: Callable[[optuna.Study], bool] | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._finished_before_resume: set[str] = set()  # Tune trial ids; saved with the searcher's state
+        self._before_ask = before_ask
 
-    def suggest(self, trial_id: str) -> dict | None:
+    def suggest(self, trial_id: str) -> dict | str | None:
         """The sampled values, and the Optuna trial's number (OPTUNA_TRIAL): after a kill, Optuna's
-        records are matched to Tune's trials by it."""
+        records are matched to Tune's trials by it. Searcher.FINISHED when `before_ask` says to stop."""
+        if trial_id not in self._ot_trials and self._before_ask and not self._before_ask(self._ot_study):
+            return Searcher.FINISHED
         config = super().suggest(trial_id)
         return {**config, OPTUNA_TRIAL: self._ot_trials[trial_id].number} if isinstance(config, dict) else config
 

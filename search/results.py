@@ -12,7 +12,8 @@ the tests go through `SearchFolder`, never through file names or Tune's folder c
     runs/NAME/labels.json           what ensemble.label last filled in with this search's ensemble
     runs/NAME/leaderboard.csv, search.png, report/, ensemble/, student/
 
-Versions: 3 adds `rung_cooldown` to search.json (ASHA judges cooldown branches; before, the best
+Versions: 4 adds `ensemble_share` to search.json (the last phase's members, search.members; before,
+none: 0); 3 adds `rung_cooldown` to search.json (ASHA judges cooldown branches; before, the best
 score so far, which is what 0 means) and trials report `rung_rmse`; 2 records a diverged trial in its
 last result (`diverged`, `error`); 1 (search.json without format_version) only in the text of the
 trial's error.
@@ -43,7 +44,7 @@ if TYPE_CHECKING:  # Ray and Optuna are imported only where trials are read: the
 
 METRIC = "best_val_rmse"  # what the search minimises: the validation RMSE (px) of the weights a trial keeps
 RUNG_METRIC = "rung_rmse"  # what ASHA judges at its rungs: where the trial would end (search.trainable)
-SETTINGS, OPTUNA_DB, MACHINE, LABELS, VERSION = "search.json", "optuna.db", "machine.json", "labels.json", 3
+SETTINGS, OPTUNA_DB, MACHINE, LABELS, VERSION = "search.json", "optuna.db", "machine.json", "labels.json", 4
 STATUSES = ("DONE", "UNFINISHED", "DIVERGED", "ERROR")
 TUNE_ERROR_FILE = "error.txt"  # the traceback Tune writes into a crashed trial's folder
 
@@ -141,6 +142,7 @@ class SearchFolder:
         saved = self._saved_settings()
         saved.pop("format_version", None)
         saved.setdefault("rung_cooldown", 0.0)  # versions 1 and 2: ASHA judged the best score so far
+        saved.setdefault("ensemble_share", 0.0)  # versions 1 to 3: no ensemble members
         return SearchSettings(**saved)
 
     @property

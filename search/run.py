@@ -66,6 +66,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--gpus-per-trial", type=float, default=-1, help="default: 1 when the cluster has GPUs; 0.25 = four trials per GPU")
     p.add_argument("--max-concurrent", type=int, default=0, help="trials at once (default: as resources allow; 1 makes a search reproducible)")
     p.add_argument("--time-budget", type=float, help="minutes after which the search stops (default none; demo 14)")
+    p.add_argument("--ensemble-share", type=float, default=0.25,
+                   help="the last share of the search (of --time-budget, else of --trials) trains the best recipes again with new "
+                        "seeds, as ensemble members, instead of new proposals (default 0.25; 0 = none)")
     p.add_argument("--seed", type=int, default=0, help="seed for the sampler and every trial")
     p.add_argument("--address", help="join a running Ray cluster (e.g. 10.0.0.5:6379 or auto) instead of starting one")
     p.add_argument("--storage", type=Path, default=Path("runs"), help="results folder; on a cluster one every node reaches")
@@ -74,7 +77,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--dashboard-host", default="127.0.0.1", help="where the Ray dashboard listens (default 127.0.0.1)")
     p.add_argument("--no-dashboard", action="store_true", help="do not start the Ray dashboard")
     p.add_argument("--no-report", action="store_true", help="do not write the report page at the end (python -m report writes it later)")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if not 0 <= args.ensemble_share < 1:
+        p.error(f"--ensemble-share {args.ensemble_share:g}: give a share from 0 up to (not including) 1")
+    return args
 
 
 def settings_from_args(args: argparse.Namespace) -> SearchSettings:
@@ -103,6 +109,7 @@ def settings_from_args(args: argparse.Namespace) -> SearchSettings:
         gpus_per_trial=args.gpus_per_trial,
         max_concurrent=args.max_concurrent,
         time_budget_s=args.time_budget * 60 if args.time_budget is not None else mode.time_budget_s,
+        ensemble_share=args.ensemble_share,
         base=base.to_dict(),
     )
 

@@ -39,6 +39,7 @@ class SearchSettings:
     gpus_per_trial: float  # -1 = decide from the cluster (1 per trial when GPUs exist); fractions share a GPU
     max_concurrent: int  # 0 = as many as resources allow; 1 makes an Optuna search reproducible
     time_budget_s: float  # stop starting/continuing trials after this long; 0 = no limit
+    ensemble_share: float  # the last share of the search (of time_budget_s, else of the trials) trains seeds of the best recipes (search.members)
     base: dict  # the fixed TrainConfig part every trial shares (data paths, epochs, seed)
 
     @property
@@ -55,6 +56,13 @@ class SearchSettings:
             return "no ASHA rungs"
         judged = f"a {self.rung_cooldown:g}-epoch cooldown branch" if self.rung_cooldown else "the best score so far"
         return f"ASHA at epoch {', '.join(map(str, self.rungs))} by {judged}, keeping about 1 in {self.reduction_factor}"
+
+    @property
+    def members_in_words(self) -> str:
+        if not self.ensemble_share:
+            return "no ensemble members: every trial is a new proposal"
+        of = "time budget" if self.time_budget_s else "trials"
+        return f"the last {self.ensemble_share:.0%} of the {of}: the best recipes again with new seeds, as ensemble members"
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

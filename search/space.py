@@ -15,6 +15,8 @@ import yaml
 from models import list_models
 from training.config import TrainConfig
 
+from .members import MEMBER
+
 KINDS = ("choice", "uniform", "loguniform", "int")
 # Set once per search, never per trial: every trial trains and is scored on the same faces, on the
 # resources the search gives it.
@@ -37,7 +39,8 @@ class SearchSpace:
     start: tuple[dict[str, Any], ...] = ()  # configurations tried first (Optuna's enqueue_trial), then TPE
 
     def sample(self, trial: optuna.Trial) -> dict[str, Any]:
-        """Define-by-run: draw one configuration. Returns the fixed values; Optuna records the rest."""
+        """Define-by-run: draw one configuration. Returns the fixed values, and an ensemble member's own
+        (search.members: its seed and schedule); Optuna records the rest."""
         drawn: dict[str, Any] = {}
         fixed: dict[str, Any] = {}
         for p in self.params:
@@ -53,7 +56,7 @@ class SearchSpace:
                 drawn[p.name] = trial.suggest_int(p.name, *p.values)
             else:
                 drawn[p.name] = trial.suggest_float(p.name, *p.values, log=p.kind == "loguniform")
-        return fixed
+        return {**fixed, **trial.user_attrs.get(MEMBER, {})}
 
     @property
     def architectures(self) -> list[str]:

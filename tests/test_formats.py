@@ -88,7 +88,7 @@ def _search(folder) -> SearchFolder:
     search = SearchFolder(folder)
     search.write_settings(SearchSettings(name="s", storage=str(folder.parent), space="space.yaml", trials=1, max_epochs=1, grace_period=1,
                                          reduction_factor=3, rung_cooldown=1.0, seed=0, cpus_per_trial=1, gpus_per_trial=0,
-                                         max_concurrent=0, time_budget_s=0, base={}))
+                                         max_concurrent=0, time_budget_s=0, ensemble_share=0.0, base={}))
     return search
 
 
@@ -98,6 +98,14 @@ def test_a_search_from_before_rung_branches_resumes_judging_the_best_score_so_fa
     del saved["rung_cooldown"]
     (tmp_path / "s" / SETTINGS).write_text(json.dumps({**saved, "format_version": 2}))
     assert search.version == 2 and search.settings.rung_cooldown == 0
+
+
+def test_a_search_from_before_ensemble_members_resumes_without_them(tmp_path):
+    search = _search(tmp_path / "s")
+    saved = json.loads((tmp_path / "s" / SETTINGS).read_text())
+    del saved["ensemble_share"]
+    (tmp_path / "s" / SETTINGS).write_text(json.dumps({**saved, "format_version": 3}))
+    assert search.version == 3 and search.settings.ensemble_share == 0
 
 
 def test_a_search_from_before_versions_reads_its_divergence_from_the_error_text(tmp_path):

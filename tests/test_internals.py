@@ -110,3 +110,19 @@ def test_each_suggestion_names_its_optuna_trial(tmp_path):
     searcher = _searcher(tmp_path)
     first, second = searcher.suggest("a"), searcher.suggest("b")
     assert (first[OPTUNA_TRIAL], second[OPTUNA_TRIAL]) == (0, 1) and "lr" in first
+
+
+def test_a_before_ask_hook_that_says_stop_ends_the_proposals_and_one_that_queues_a_trial_is_asked_it(tmp_path):
+    """The hook gets Ray's private Optuna study: what it queues there is the next trial Tune is given."""
+    from ray.tune.search import Searcher
+
+    stop = ResumableOptunaSearch(space=lambda trial: {"x": trial.suggest_float("x", 0, 1)}, metric=METRIC, mode="min",
+                                 before_ask=lambda study: False)
+    assert stop.suggest("a") == Searcher.FINISHED
+
+    def queue(study: optuna.Study) -> bool:
+        study.enqueue_trial({"x": 0.25})
+        return True
+
+    searcher = ResumableOptunaSearch(space=lambda trial: {"x": trial.suggest_float("x", 0, 1)}, metric=METRIC, mode="min", before_ask=queue)
+    assert searcher.suggest("b")["x"] == 0.25

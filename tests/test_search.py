@@ -193,6 +193,19 @@ def test_asha_judges_each_trial_by_its_cooldown_branch_at_the_rung(ray_cluster, 
     assert "rung_rmse" in search.leaderboard()
 
 
+def test_the_last_share_of_a_search_trains_its_best_recipe_again_with_new_seeds(ray_cluster, tmp_path):
+    from dataclasses import replace
+
+    from search.run import main
+
+    main(["--smoke", "--trials", "4", "--ensemble-share", "0.5", "--max-concurrent", "1", "--storage", str(tmp_path), "--name", "members",
+          "--no-dashboard", "--no-report"])
+    trials = sorted(SearchFolder(tmp_path / "members").trials(), key=lambda t: t.config.seed)
+    assert [t.config.seed for t in trials] == [0, 0, 1, 2]  # two proposals with the search's seed, then two members
+    best = min(trials[:2], key=lambda t: t.best_val_rmse)
+    assert all(replace(member.config, seed=0) == best.config and member.status == "DONE" for member in trials[2:])
+
+
 @pytest.mark.slow  # starts Ray in a subprocess
 def test_a_search_without_address_starts_its_own_ray_where_ray_start_left_an_address():
     """`ray start` leaves its cluster's address where a plain ray.init() looks for one (RAY_ADDRESS,

@@ -1,0 +1,85 @@
+"""The search's last phase: its best finished recipes trained again with seeds of their own, as ensemble
+members, instead of more of TPE's proposals.
+
+Late in a search TPE proposes near neighbours of its best recipe, which make near-copies in the
+ensemble, or explores, and ASHA or the time budget cut what it explores. Once the last `share` of the
+search begins (of its time budget; of its trials when it has none), each new trial is the next of the
+best finished recipes in turn (the best of each architecture within RECIPE_MARGIN of the best score) with a
+new seed: a member that finishes, differs from its recipe by its seed at least, and is not a copy.
+
+With a time budget a member must also finish before it ends: one that would not, given how long its
+recipe took, gets a shorter schedule that fits, and when not even MIN_SCHEDULE of the schedule fits the
+search starts no more trials (what is running finishes, or the budget stops it).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+MEMBER = "ensemble_member"  # Optuna user attribute of a member trial: the TrainConfig values it sets (seed, epochs)
+RECIPE_MARGIN = 0.05  # recipes scoring within this share of the best finished trial take turns as members
+MIN_SCHEDULE = 1 / 3  # the shortest member schedule worth starting, as a share of the search's max_epochs
+
+
+def recipes(trials: list[FrozenTrial]) -> list[FrozenTrial]:
+    """The finished trials that members repeat, best first: the best of each architecture within
+    RECIPE_MARGIN of the best finished score (a member's own score counts for its recipe's family)."""
+    finished = sorted((t for t in trials if t.state == TrialState.COMPLETE and t.value is not None and math.isfinite(t.value)),
+                      key=lambda t: t.value)
+    best_per_family: dict[str, FrozenTrial] = {}
+    for trial in finished:
+        best_per_family.setdefault(str(trial.params.get("arch")), trial)
+    return [t for t in best_per_family.values() if t.value <= finished[0].value * (1 + RECIPE_MARGIN)]
+
+
+def member_schedule(recipe: FrozenTrial, max_epochs: int, seconds_left: float | None) -> int | None:
+    """Epochs for a member of `recipe`: all of max_epochs if it finishes in `seconds_left` (None: no
+    budget) at the pace its recipe ran, else the share that does; None if less than MIN_SCHEDULE fits."""
+    if seconds_left is None or recipe.datetime_start is None or recipe.datetime_complete is None:
+        return max_epochs
+    took = (recipe.datetime_complete - recipe.datetime_start).total_seconds()
+    epochs = max_epochs if took <= seconds_left else math.floor(max_epochs * seconds_left / took)
+    return epochs if epochs >= max(1, math.ceil(max_epochs * MIN_SCHEDULE)) else None
+
+
+@dataclass
+class MemberPhase:
+    """Called by the searcher (search.internals.ResumableOptunaSearch) before it asks Optuna for a new
+    trial. In the last phase it queues the next member in the study; it returns False when no trial
+    should start any more (no member fits in the time left). Pickled with the searcher on a resume; its
+    clock counts from the search's first start."""
+
+    share: float  # the last share of the search that trains members (0 = none)
+    trials: int  # the search's trials in all
+    time_budget_s: float  # 0 = none: then the phase is the last `share` of the trials
+    max_epochs: int  # a member's schedule, unless less fits in the time left
+    seed: int  # the search's seed; member k trains with seed + 1 + k
+    started: float = field(default_factory=time.time)
+
+    def __call__(self, study: optuna.Study) -> bool:
+        trials = study.get_trials(deepcopy=False)
+        if not self.share or not self._in_phase(len(trials)) or any(t.state == TrialState.WAITING for t in trials):
+            return True
+        recipe_list = recipes(trials)
+        if not recipe_list:  # nothing finished yet: TPE goes on
+            return True
+        members = sum(MEMBER in t.user_attrs for t in trials)
+        recipe = recipe_list[members % len(recipe_list)]
+        epochs = member_schedule(recipe, self.max_epochs, self._seconds_left())
+        if epochs is None:
+            return False
+        study.enqueue_trial(recipe.params, user_attrs={MEMBER: {"seed": self.seed + 1 + members, "epochs": epochs}})
+        return True
+
+    def _in_phase(self, asked: int) -> bool:
+        if self.time_budget_s:
+            return time.time() - self.started >= (1 - self.share) * self.time_budget_s
+        return asked >= (1 - self.share) * self.trials
+
+    def _seconds_left(self) -> float | None:
+        return self.started + self.time_budget_s - time.time() if self.time_budget_s else None
