@@ -1,8 +1,9 @@
 """How fast kptune trains and predicts on this machine: every architecture's training and inference
-images per second (float32 and bfloat16), what Ray Tune costs a trial, trials per hour with one trial
+images per second (float32 and bfloat16), the search space's nets trained eager and compiled
+(torch.compile), what Ray Tune costs a trial, trials per hour with one trial
 on every core against one trial per core, and a submission from a 50 MB ensemble.
 
-    python -m bench.speed [--data ../shared/data/faces15] [--quick] [--out bench/results/speed.json]
+    python -m bench.speed [--data ../shared/data/faces15] [--quick] [--sections ...] [--out bench/results/speed.json]
 
 Training speed is the project's own step (Trainer.train_step: flip, forward, masked loss, backward,
 optimizer) on random faces; inference is predict_keypoints. The Tune overhead ratio is the wall time of
@@ -75,6 +76,29 @@ def training_speed(archs: list[str], batches: list[int], seconds: float) -> list
                 row[f"train_img_s_{'fp32' if amp == 'off' else 'bf16'}"] = batch / timed(lambda t=trainer, i=index: t.train_step(i), seconds)
             print(f"train  {arch:<12} batch {batch:>3}: {row['train_img_s_fp32']:7.1f} img/s fp32, {row['train_img_s_bf16']:7.1f} bf16", flush=True)
             rows.append(row)
+    return rows
+
+
+def compile_speed(archs: list[str], batch: int, seconds: float) -> list[dict]:
+    """Training img/s eager and with torch.compile (TrainConfig.compile), in the precision `amp=auto`
+    picks here; the compile's own seconds (its first steps) apart."""
+    split = random_split(batch)
+    index = torch.arange(batch)
+    rows = []
+    for arch in archs:
+        row = {"arch": arch, "batch": batch}
+        for compiled in (False, True):
+            config = TrainConfig(arch=arch, batch_size=batch, dropout=0.0, compile=compiled)
+            prepare_process(config)
+            trainer = Trainer(config, split)
+            start = time.perf_counter()
+            trainer.train_step(index.to(trainer.device))  # the compile happens here
+            row["compile_s" if compiled else "first_step_s"] = time.perf_counter() - start
+            row["train_img_s_compiled" if compiled else "train_img_s_eager"] = batch / timed(
+                lambda t=trainer: t.train_step(index.to(t.device)), seconds)
+        print(f"compile {arch:<12} batch {batch}: {row['train_img_s_eager']:7.1f} img/s eager, {row['train_img_s_compiled']:7.1f} compiled "
+              f"(compile {row['compile_s']:.0f} s)", flush=True)
+        rows.append(row)
     return rows
 
 
@@ -187,7 +211,7 @@ def ensemble_predict(data: Path, members: list[str], dtype: str, faces: int, wor
     return {"members": members, "dtype": dtype, "total_mb": sum(sizes), "faces": faces, "tta": "flip", "seconds": seconds}
 
 
-SECTIONS = ["training", "inference", "tune_overhead", "trials_per_hour", "ensemble_predict"]
+SECTIONS = ["training", "compile", "inference", "tune_overhead", "trials_per_hour", "ensemble_predict"]
 
 
 def main() -> None:
@@ -210,6 +234,8 @@ def main() -> None:
     report: dict = {}
     if "training" in run:
         report["training"] = training_speed(list_models(), batches, seconds)
+    if "compile" in run:
+        report["compile"] = compile_speed(space.architectures, 32, seconds)
     if "inference" in run:
         report["inference"] = inference_speed(list_models(), seconds)
     with tempfile.TemporaryDirectory() as tmp:

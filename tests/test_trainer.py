@@ -105,3 +105,18 @@ def test_augmentation_ranges_come_by_name_over_the_defaults_and_old_fields_migra
         TrainConfig.from_dict({"augment": {"twirl": 1.0}})
     saved = {k: v for k, v in TrainConfig().to_dict().items() if k != "augment"}
     assert TrainConfig.from_saved({**saved, "aug_rotate": 7.0}).augment["rotate"] == 7.0  # saved before `augment` existed
+
+
+@pytest.mark.slow  # inductor compiles the net: about a minute
+def test_a_compiled_training_step_agrees_with_the_eager_one_within_bf16_rounding(tiny_data):
+    """Same seed, same batch: the loss and the weights after one step agree to bf16's 8 mantissa bits."""
+    steps = []
+    for compiled in (False, True):
+        config = _config(tiny_data, seed=3, device="cpu", dropout=0.0, amp="bf16", compile=compiled)
+        prepare_process(config)
+        trainer = Trainer(config, config.load_split())
+        loss = trainer.train_step(torch.arange(16))
+        steps.append((loss.item(), trainer.predict(trainer.val_images)))
+    (eager_loss, eager_prediction), (compiled_loss, compiled_prediction) = steps
+    assert compiled_loss == pytest.approx(eager_loss, rel=2 ** -7)
+    assert abs(compiled_prediction - eager_prediction).max() < 0.02  # px (measured: 0.001)

@@ -70,6 +70,8 @@ class Trainer:
 
         # channels_last: faster convolutions on both CPU (oneDNN) and GPU (tensor cores)
         self.model = build_model(config).to(self.device, memory_format=torch.channels_last)
+        # what train_step calls: the same parameters, compiled or not (state_dict, EMA and predictions use self.model)
+        self.forward = torch.compile(self.model) if config.compile else self.model
         self.ema = None
         if config.ema:  # decay from the half-life: 0.5 ** (1 / half-life in steps)
             decay = 0.5 ** (1 / (config.ema * self.steps_per_epoch))
@@ -109,7 +111,7 @@ class Trainer:
         weights = None if self.train_weights is None else self.train_weights[index]
         images, keypoints, weights = self.augment(as_input(self.train_images[index]), self.train_keypoints[index], self.generator, weights)
         with autocast(self.device, self.bf16):
-            prediction = self.model(images)  # (B, 30) float32: the last layer leaves autocast
+            prediction = self.forward(images)  # (B, 30) float32: the last layer leaves autocast
         loss = self.loss(prediction, normalise_keypoints(keypoints), weights)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
