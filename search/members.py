@@ -9,7 +9,9 @@ new seed: a member that finishes, differs from its recipe by its seed at least, 
 
 With a time budget a member must also finish before it ends: one that would not, given how long its
 recipe took, gets a shorter schedule that fits, and when not even MIN_SCHEDULE of the schedule fits the
-search starts no more trials (what is running finishes, or the budget stops it).
+search starts no more trials (what is running finishes, or the budget stops it). The time left is read
+when Tune asks for the trial, which may be before a core is free for it: a member Tune holds PENDING
+starts later than planned and can still be cut by the budget.
 """
 
 from __future__ import annotations
