@@ -7,7 +7,8 @@ depends on, so an upgrade says what broke.
   with no result and FAIL for one completed with an error, and reads the Optuna trial it asked for a
   Tune trial from Ray's private `_ot_trials`, to put its number in the trial's config, and hands Ray's
   private `_ot_study` to its `before_ask` hook (search.members queues ensemble members in it).
-- requeue puts an Optuna trial back in the queue through Optuna's private trial id.
+- requeue puts an Optuna trial back in the queue through Optuna's private trial id, and the searcher
+  finds a trial's record by it when Tune runs a trial its saved state never suggested.
 - quiet_about_trials_without_results filters one warning by its logger's name and its text.
 - set_ray_environment sets three variables that Ray reads when it starts; the authentication mode Ray
   reads when it is imported, so its configuration is read again (ray._raylet.Config.initialize).
@@ -83,9 +84,24 @@ class ResumableOptunaSearch(OptunaSearch):
         config = super().suggest(trial_id)
         return {**config, OPTUNA_TRIAL: self._ot_trials[trial_id].number} if isinstance(config, dict) else config
 
+    def _knows(self, trial_id: str, result: dict | None) -> bool:
+        """Whether this searcher has the trial's Optuna record, finding it if needed. Tune writes its
+        experiment state before the searcher's, so a kill between the two resumes with a searcher saved
+        before it suggested a trial that Tune runs: its record is found by the number in its config."""
+        if trial_id in self._ot_trials:
+            return True
+        result = result or {}
+        number = result.get(f"config/{OPTUNA_TRIAL}", result.get("config", {}).get(OPTUNA_TRIAL))  # Tune's flat result, or not
+        found = [t for t in self._ot_study.get_trials(deepcopy=False) if t.number == number]
+        if not found:
+            print(f"trial {trial_id}: no Optuna record of it (the search was killed as it began); Optuna is not told its results")
+            return False
+        self._ot_trials[trial_id] = optuna.Trial(self._ot_study, found[0]._trial_id)
+        return True
+
     def on_trial_result(self, trial_id: str, result: dict) -> None:
-        if trial_id in self._finished_before_resume or result.get("diverged"):  # a diverged trial's score is no score
-            return
+        if trial_id in self._finished_before_resume or result.get("diverged") or not self._knows(trial_id, result):
+            return  # a diverged trial's score is no score
         try:
             super().on_trial_result(trial_id, result)
         except optuna.exceptions.UpdateFinishedTrialError:
@@ -93,7 +109,7 @@ class ResumableOptunaSearch(OptunaSearch):
             print(f"trial {trial_id}: rerun after the search was killed; Optuna keeps the result it recorded before")
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
-        if trial_id in self._finished_before_resume:
+        if trial_id in self._finished_before_resume or not self._knows(trial_id, result):
             return
         if result is not None and result.get("diverged"):
             super().on_trial_complete(trial_id, None, error=True)  # FAIL

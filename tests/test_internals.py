@@ -126,3 +126,16 @@ def test_a_before_ask_hook_that_says_stop_ends_the_proposals_and_one_that_queues
 
     searcher = ResumableOptunaSearch(space=lambda trial: {"x": trial.suggest_float("x", 0, 1)}, metric=METRIC, mode="min", before_ask=queue)
     assert searcher.suggest("b")["x"] == 0.25
+
+
+def test_a_trial_tune_saved_but_the_searcher_never_suggested_reports_to_its_optuna_record(tmp_path):
+    """Tune writes its experiment state before the searcher's: killed between the two, a search resumes
+    with a searcher saved before it suggested a trial that Tune runs. The trial's config names its record."""
+    from search.settings import OPTUNA_TRIAL
+
+    number = _searcher(tmp_path).suggest("a")[OPTUNA_TRIAL]
+    restored = _searcher(tmp_path)  # the same study, as saved before "a" was suggested
+    restored.on_trial_result("a", {METRIC: 2.0, "training_iteration": 1, f"config/{OPTUNA_TRIAL}": number})
+    restored.on_trial_complete("a", {METRIC: 1.5, "training_iteration": 2, "finished": True, f"config/{OPTUNA_TRIAL}": number})
+    (trial,) = optuna.load_study(study_name="t", storage=f"sqlite:///{tmp_path / 'optuna.db'}").trials
+    assert trial.state == TrialState.COMPLETE and trial.value == 1.5 and trial.intermediate_values == {1: 2.0}
