@@ -92,20 +92,14 @@ def _search(folder) -> SearchFolder:
     return search
 
 
-def test_a_search_from_before_rung_branches_resumes_judging_the_best_score_so_far(tmp_path):
+@pytest.mark.parametrize("version, added", [(2, "rung_cooldown"), (3, "ensemble_share")])
+def test_a_search_from_before_a_setting_existed_resumes_as_it_ran_then(tmp_path, version, added):
+    """rung_cooldown 0: ASHA judges the best score so far; ensemble_share 0: no ensemble members."""
     search = _search(tmp_path / "s")
     saved = json.loads((tmp_path / "s" / SETTINGS).read_text())
-    del saved["rung_cooldown"]
-    (tmp_path / "s" / SETTINGS).write_text(json.dumps({**saved, "format_version": 2}))
-    assert search.version == 2 and search.settings.rung_cooldown == 0
-
-
-def test_a_search_from_before_ensemble_members_resumes_without_them(tmp_path):
-    search = _search(tmp_path / "s")
-    saved = json.loads((tmp_path / "s" / SETTINGS).read_text())
-    del saved["ensemble_share"]
-    (tmp_path / "s" / SETTINGS).write_text(json.dumps({**saved, "format_version": 3}))
-    assert search.version == 3 and search.settings.ensemble_share == 0
+    del saved[added]
+    (tmp_path / "s" / SETTINGS).write_text(json.dumps({**saved, "format_version": version}))
+    assert search.version == version and getattr(search.settings, added) == 0
 
 
 def test_a_search_from_before_versions_reads_its_divergence_from_the_error_text(tmp_path):
