@@ -20,7 +20,6 @@ from scipy.stats import spearmanr
 from bench.common import FACES15, write_results
 from ensemble.build import main as build_main
 from ensemble.ensemble import Ensemble
-from models import create_model, saved_size_bytes
 from search.results import RUNG_METRIC, SearchFolder
 from search.run import main as search_main
 
@@ -29,13 +28,13 @@ SMALL_MB = 5.0  # issue 19's single-model size limit
 
 
 def best_small_trial(trials: list) -> dict | None:
-    """The best finished trial whose net weighs at most SMALL_MB in float32 (as ensemble.build ships it)."""
-    sizes = {arch: saved_size_bytes(create_model(arch)) / 1e6 for arch in {t.config.arch for t in trials}}
-    small = [t for t in trials if t.status == "DONE" and sizes[t.config.arch] <= SMALL_MB]
+    """The best usable trial whose net weighs at most SMALL_MB in float32 (its reported `mb`, as
+    ensemble.build ships it)."""
+    small = [t for t in trials if t.usable and t.metrics["mb"] <= SMALL_MB]
     if not small:
         return None
     best = min(small, key=lambda t: t.best_val_rmse)
-    return {"id": best.id, "arch": best.config.arch, "mb": sizes[best.config.arch], "val_rmse": best.best_val_rmse}
+    return {"id": best.id, "arch": best.config.arch, "mb": best.metrics["mb"], "val_rmse": best.best_val_rmse}
 
 
 def rung_correlation(search: SearchFolder) -> dict:
@@ -84,7 +83,7 @@ def main() -> None:
 
     search = SearchFolder(args.storage / args.name)
     trials = search.trials()
-    best = min((t for t in trials if t.status == "DONE"), key=lambda t: t.best_val_rmse)
+    best = min((t for t in trials if t.usable), key=lambda t: t.best_val_rmse)  # one stopped before its first epoch has no score
     manifest = Ensemble(search.ensemble_folder).manifest
     report = {
         "settings": {k: v for k, v in search.settings.to_dict().items() if k not in ("storage", "base", "space")},  # no paths of this machine
