@@ -31,8 +31,8 @@ HEATMAP = {**RESNET, "arch": "resnet_m_hm"}
 EMA = {**HEATMAP, "ema": 0.5}
 # issue 19's steps: the CPU space's first start point (the one-hour searches' best recipe: wing loss, EMA
 # 0.5, stronger augmentation, lr 2e-3, weight decay 1e-5), then the same compiled (more epochs in the box
-# if compiling pays; patience as the rungs above, the box ends the schedule either way)
-RECIPE = {**HEATMAP, **{k: v for k, v in cpu_start_point().items() if k != "patience"}}
+# if compiling pays)
+RECIPE = {**HEATMAP, **cpu_start_point()}
 COMPILED = {**RECIPE, "compile": True}
 RUNGS = {
     "seed vgg_opt recipe": SEED,

@@ -83,7 +83,6 @@ def compile_speed(archs: list[str], batch: int, seconds: float) -> list[dict]:
     """Training img/s eager and with torch.compile (TrainConfig.compile), in the precision `amp=auto`
     picks here; the compile's own seconds (its first steps) apart."""
     split = random_split(batch)
-    index = torch.arange(batch)
     rows = []
     for arch in archs:
         row = {"arch": arch, "batch": batch}
@@ -91,11 +90,12 @@ def compile_speed(archs: list[str], batch: int, seconds: float) -> list[dict]:
             config = TrainConfig(arch=arch, batch_size=batch, dropout=0.0, compile=compiled)
             prepare_process(config)
             trainer = Trainer(config, split)
+            index = torch.arange(batch, device=trainer.device)
             start = time.perf_counter()
-            trainer.train_step(index.to(trainer.device))  # the compile happens here
+            trainer.train_step(index)  # the compile happens here
             row["compile_s" if compiled else "first_step_s"] = time.perf_counter() - start
             row["train_img_s_compiled" if compiled else "train_img_s_eager"] = batch / timed(
-                lambda t=trainer: t.train_step(index.to(t.device)), seconds)
+                lambda t=trainer, i=index: t.train_step(i), seconds)
         print(f"compile {arch:<12} batch {batch}: {row['train_img_s_eager']:7.1f} img/s eager, {row['train_img_s_compiled']:7.1f} compiled "
               f"(compile {row['compile_s']:.0f} s)", flush=True)
         rows.append(row)
