@@ -190,9 +190,16 @@ def test_a_search_survives_losing_a_worker_node_and_uses_one_added_mid_search(cl
             return next((t.id for t in trials if t.status == "UNFINISHED" and t.metrics.get("node") == worker and t.checkpoint), None)
 
         victim = cluster.wait_for(running_on_worker, "a trial to checkpoint on the worker node")
-        cluster.kill("worker-a")
-        killed_at = time.time()
-        cluster.start("worker-b")
+        # the search's driver paused while the nodes change: else on a loaded machine the head node can run the
+        # last trials before worker-b has joined; resumed, the restarted trial and the next one find one free CPU
+        # on each node
+        search.send_signal(signal.SIGSTOP)
+        try:
+            cluster.kill("worker-a")
+            killed_at = time.time()
+            cluster.start("worker-b")
+        finally:
+            search.send_signal(signal.SIGCONT)
         assert search.wait(timeout=600) == 0, Path(log.name).read_text()[-3000:]
     finally:
         search.kill()
