@@ -3,7 +3,7 @@ best trial and the ensemble on val, wall time, trials per hour and the projected
 and how well ASHA's first rung ranks the trials that ran to the end (Spearman's rho between each such
 trial's validation RMSE at the first rung and its final one).
 
-    python -m bench.search_cpu [--data ../shared/data/faces15] [--trials 12] [--minutes 60] [--rung-cooldown 1]
+    python -m bench.search_cpu [--data ../shared/data/faces15] [--trials 12] [--minutes 60] [--rung-cooldown 1] [--ensemble-share 0.25]
 
 The projection scales the measured wall time per trial to 50 trials: the same mix of start points,
 TPE proposals and ASHA stops, so it holds while the first trials are typical of the rest.
@@ -67,6 +67,7 @@ def main() -> None:
     parser.add_argument("--storage", type=Path, default=Path("runs"))
     parser.add_argument("--minutes", type=float, default=0, help="the search's time budget (0 = none)")
     parser.add_argument("--rung-cooldown", type=float, default=1.0, help="search.run's (0 = ASHA judges the best score so far)")
+    parser.add_argument("--ensemble-share", type=float, default=0, help="search.run's: the last share spent on ensemble members")
     parser.add_argument("--name", default="bench-search-cpu")
     parser.add_argument("--out", type=Path, default=Path("bench/results/search_cpu.json"))
     args = parser.parse_args()
@@ -75,7 +76,7 @@ def main() -> None:
     start = time.perf_counter()
     budget = ["--time-budget", str(args.minutes)] if args.minutes else []
     search_main(["--trials", str(args.trials), "--storage", str(args.storage), "--name", args.name, "--no-dashboard", *data, *budget,
-                 "--rung-cooldown", str(args.rung_cooldown)])
+                 "--rung-cooldown", str(args.rung_cooldown), "--ensemble-share", str(args.ensemble_share)])
     wall = time.perf_counter() - start
     start = time.perf_counter()
     build_main(["--max-mb", "50", "--runs-dir", str(args.storage), "--run", args.name])
