@@ -3,10 +3,11 @@ random (whole keypoints per face, as Kaggle's file is missing them, seeded); a d
 its ensemble; `ensemble.label` fills the blanks; a second search on the filled file; both scored on the
 val faces, which keep all their labels.
 
-    python -m bench.blanked [--data ../shared/data/faces15] [--blank 0.6] [--trials 12] [--minutes 60]
+    python -m bench.blanked [--data ../shared/data/faces15] [--blank 0.6] [--trials 12] [--minutes 60] [--filled-weight 1]
 
 Both searches get the same trial count and time budget (each minute figure is per search), and the
-default space; filled labels count as true ones there (filled_weight 1).
+default CPU space; in the second, filled labels count `--filled-weight` against a true label's 1 in
+every trial's loss (1: as true ones).
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from bench.common import FACES15, write_results
+from configs import CPU_SPACE
 from data.keypoints import COLUMNS, KEYPOINT_NAMES
 from ensemble.build import main as build_main
 from ensemble.ensemble import Ensemble
@@ -39,10 +42,17 @@ def blank(train: Path, share: float, seed: int, out: Path) -> float:
     return float(frame[COLUMNS].isna().to_numpy().mean())
 
 
-def search_and_build(name: str, train: Path, args: argparse.Namespace) -> dict:
+def space_with_filled_weight(weight: float, out: Path) -> Path:
+    """The default CPU space with `filled_weight` fixed at `weight` for every trial."""
+    out.write_text(yaml.safe_dump({**yaml.safe_load(CPU_SPACE.read_text()), "filled_weight": weight}, sort_keys=False))
+    return out
+
+
+def search_and_build(name: str, train: Path, args: argparse.Namespace, space: Path = CPU_SPACE) -> dict:
     start = time.perf_counter()
     search_main(["--trials", str(args.trials), "--time-budget", str(args.minutes), "--train", str(train), "--val",
-                 str(args.data / "val.csv.gz"), "--storage", str(args.storage), "--name", name, "--no-dashboard", "--no-report"])
+                 str(args.data / "val.csv.gz"), "--space", str(space), "--storage", str(args.storage), "--name", name, "--no-dashboard",
+                 "--no-report"])
     wall = time.perf_counter() - start
     build_main(["--max-mb", "50", "--runs-dir", str(args.storage), "--run", name])
     search = SearchFolder(args.storage / name)
@@ -60,6 +70,7 @@ def main() -> None:
     parser.add_argument("--blank", type=float, default=0.6, help="share of the training keypoints blanked")
     parser.add_argument("--trials", type=int, default=12)
     parser.add_argument("--minutes", type=float, default=60, help="each search's time budget")
+    parser.add_argument("--filled-weight", type=float, default=1.0, help="a filled coordinate's weight in the second search's loss")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--storage", type=Path, default=Path("runs"))
     parser.add_argument("--out", type=Path, default=Path("bench/results/blanked.json"))
@@ -71,7 +82,7 @@ def main() -> None:
 
     first = search_and_build("bench-blanked", blanked, args)
     label_main(["--runs-dir", str(args.storage), "--run", "bench-blanked", "--train", str(blanked), "--out", str(filled)])
-    second = search_and_build("bench-filled", filled, args)
+    second = search_and_build("bench-filled", filled, args, space_with_filled_weight(args.filled_weight, args.storage / "space-filled.yaml"))
     results = {"blanked_share": missing, "on_blanked": first, "on_filled": second}
     write_results("blanked", args, results, args.out)
     for name, r in (("blanked", first), ("filled", second)):

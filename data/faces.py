@@ -28,6 +28,13 @@ class Faces:
         filled = None if self.filled is None else self.filled[index]
         return Faces(self.images[index], keypoints, self.ids[index], self.source, filled=filled)
 
+    def joined(self, other: Faces) -> Faces:
+        """These faces followed by `other`'s (both labelled), as one set from both sources."""
+        filled = None if self.filled is None and other.filled is None else np.concatenate([
+            np.zeros(f.keypoints.shape, bool) if f.filled is None else f.filled for f in (self, other)])
+        return Faces(np.concatenate([self.images, other.images]), np.concatenate([self.keypoints, other.keypoints]),
+                     np.concatenate([self.ids, other.ids]), f"{self.source} + {other.source}", filled=filled)
+
     def true_labels_only(self) -> Faces:
         """The faces with every filled-in coordinate missing again: what they are scored on."""
         if self.filled is None:

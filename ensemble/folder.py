@@ -6,7 +6,8 @@ and `read_ensemble`:
                         ensemble's val RMSE and its held-out (cross-fitted) score, the budget, the dtype,
                         the device and precision its figures were computed in, and the data it was built on
 
-Versions: 3 adds the held-out score and, for a distilled student, its teacher; 2 records the device; 1 (no format_version) computed its figures on the CPU.
+Versions: 4 adds, for a refitted ensemble, where it came from; 3 adds the held-out score and, for a
+distilled student, its teacher; 2 records the device; 1 (no format_version) computed its figures on the CPU.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import torch
 from common.files import folder_lock, write_folder_atomically
 from common.versions import check_readable
 
-MANIFEST, VERSION = "manifest.json", 3
+MANIFEST, VERSION = "manifest.json", 4
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,17 @@ class Distilled:
 
 
 @dataclass(frozen=True)
+class Refit:
+    """How an ensemble's members were trained again on the training and validation faces together
+    (ensemble.refit). Its manifest's validation figures and held-out score stay those of the searched
+    weights that were selected: the refitted weights trained on those faces."""
+
+    source: str  # the ensemble folder whose members were refitted
+    train_faces: int  # faces each member trained on: the training and the validation faces
+    seconds: float  # all the members' training
+
+
+@dataclass(frozen=True)
 class Manifest:
     members: list[Member]
     val_rmse: float  # the weighted average with the shipped weights, px (selected on these faces: optimistic)
@@ -73,6 +85,7 @@ class Manifest:
     # on on the machine that built it (cuda when it has a GPU)
     heldout: HeldOut | None  # None in folders from before version 3, and for a distilled student
     distilled: Distilled | None = None  # a student's teacher and blend; None for an ensemble built from trials
+    refit: Refit | None = None  # where a refitted ensemble came from; None for one built from the searched weights
 
 
 def member_file(name: str) -> str:
@@ -115,5 +128,7 @@ def read_ensemble(folder: Path) -> tuple[Manifest, list[dict[str, torch.Tensor]]
             raw["device"] = "cpu"  # version 1 computed every figure on the CPU
         heldout = HeldOut(**raw["heldout"]) if raw.get("heldout") else None  # none before version 3
         distilled = Distilled(**raw["distilled"]) if raw.get("distilled") else None
-        manifest = Manifest(**{**raw, "members": [Member(**m) for m in raw["members"]], "heldout": heldout, "distilled": distilled})
+        refit = Refit(**raw["refit"]) if raw.get("refit") else None  # none before version 4
+        manifest = Manifest(**{**raw, "members": [Member(**m) for m in raw["members"]], "heldout": heldout, "distilled": distilled,
+                               "refit": refit})
         return manifest, [torch.load(Path(folder) / m.file, map_location="cpu", weights_only=True) for m in manifest.members]

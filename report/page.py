@@ -193,7 +193,7 @@ def _sections(search: SearchFolder, trials: list[TrialRecord], best: TrialRecord
         sections.append(f"<h2>Ensemble</h2><p>{manifest.dtype} weights, {manifest.total_mb:.1f} of {manifest.budget_mb:g} MB, "
                         f"validation RMSE {manifest.val_rmse:.3f} px.{honest}</p>" + _table(members.round(3)) +
                         _figure("members.png", "Members by size against the budget, with their weights"))
-    sections += _student(search)
+    sections += _student(search) + _refit(search)
     return sections
 
 
@@ -210,6 +210,20 @@ def _student(search: SearchFolder) -> list[str]:
     return [f"<h2>Distilled student</h2><p>One {html.escape(member.arch)} of {member.size_mb:.2f} MB ({manifest.dtype}) trained on the "
             f"ensemble's predictions (true labels' share {d.blend:g}{html.escape(extra)}) in {d.seconds / 60:.1f} min: validation RMSE "
             f"{manifest.val_rmse:.3f} px, against the ensemble's {d.teacher_val_rmse:.3f} px{heldout}.</p>"]
+
+
+def _refit(search: SearchFolder) -> list[str]:
+    """The ensemble refitted on train + val, when ensemble.refit wrote one."""
+    from ensemble.folder import is_ensemble, read_ensemble
+
+    if not is_ensemble(search.refit_folder):
+        return []
+    manifest = read_ensemble(search.refit_folder)[0]
+    r = manifest.refit
+    return [f"<h2>Refitted ensemble</h2><p>The ensemble's {len(manifest.members)} members trained again with their own configs on the "
+            f"training and validation faces together ({r.train_faces} faces) in {r.seconds / 60:.1f} min, in "
+            f"<code>{html.escape(search.refit_folder.name)}/</code>. It has no validation score of its own: it trained on those faces; "
+            f"the figures above are the searched weights'.</p>"]
 
 
 def _wall_seconds(trials: list[TrialRecord]) -> float:

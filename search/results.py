@@ -212,6 +212,11 @@ class SearchFolder:
         return self.folder / "ensemble"
 
     @property
+    def refit_folder(self) -> Path:
+        """Where ensemble.refit writes ensemble_folder's members trained again on train + val."""
+        return self.folder / "ensemble_refit"
+
+    @property
     def student_folder(self) -> Path:
         """Where ensemble.distill writes the one-member ensemble it distilled from ensemble_folder's."""
         return self.folder / "student"

@@ -11,7 +11,7 @@ import torch
 
 from common.errors import UserError
 from ensemble.ensemble import Ensemble
-from ensemble.folder import MANIFEST, HeldOut, Manifest, Member, member_bytes, member_file, write_ensemble
+from ensemble.folder import MANIFEST, VERSION, HeldOut, Manifest, Member, member_bytes, member_file, write_ensemble
 from models import create_model
 from search.results import SETTINGS, SearchFolder, _status
 from search.settings import SearchSettings
@@ -77,10 +77,18 @@ def test_an_ensemble_keeps_its_held_out_score_through_the_manifest(tmp_path):
     assert Ensemble(_ensemble(tmp_path / "e"), device="cpu").manifest.heldout == HeldOut(seed=0, ensemble_rmse=2.5, best_single_rmse=2.6)
 
 
+def test_an_ensemble_from_before_refits_reads_as_built_from_the_searched_weights(tmp_path):
+    folder = _ensemble(tmp_path / "e")
+    saved = json.loads((folder / MANIFEST).read_text())
+    del saved["refit"]  # version 3 had no refit
+    (folder / MANIFEST).write_text(json.dumps({**saved, "format_version": 3}))
+    assert Ensemble(folder, device="cpu").manifest.refit is None
+
+
 def test_an_ensemble_of_a_newer_format_is_refused_in_one_line(tmp_path):
     folder = _ensemble(tmp_path / "e")
-    _set_version(folder / MANIFEST, "format_version", 4)
-    with pytest.raises(UserError, match="is an ensemble folder of format version 4, written by a newer kptune"):
+    _set_version(folder / MANIFEST, "format_version", VERSION + 1)
+    with pytest.raises(UserError, match=f"is an ensemble folder of format version {VERSION + 1}, written by a newer kptune"):
         Ensemble(folder)
 
 

@@ -35,6 +35,17 @@ def test_early_stopping_ends_patience_epochs_after_the_best_and_restores_it(tiny
     assert rmse_px(trainer.predict(trainer.val_images), trainer.split.val.keypoints) == pytest.approx(best.val_rmse, rel=1e-5)
 
 
+def test_a_refit_trains_on_the_validation_faces_too_through_every_epoch_and_keeps_the_last(tiny_data):
+    config = _config(tiny_data, epochs=6, patience=1, lr=2.0, optimizer="sgd", refit=True)  # the early-stopping run above, refitted
+    prepare_process(config)
+    split = config.load_split()
+    trainer = Trainer(config, split)
+    history = trainer.fit()
+    assert len(trainer.train_images) == len(split.train) + len(split.val)
+    assert len(history) == config.epochs  # no early stopping: its validation faces cannot judge it
+    assert rmse_px(trainer.predict(trainer.val_images), split.val.keypoints) == pytest.approx(history[-1].val_rmse, rel=1e-5)
+
+
 def test_learning_reduces_validation_error(tiny_data):
     config = _config(tiny_data, epochs=4, lr=3e-3)
     prepare_process(config)

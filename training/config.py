@@ -60,6 +60,8 @@ class TrainConfig:
     batch_size: int = _field(256, "faces per step")
     epochs: int = _field(100, "maximum epochs (early stopping may end sooner); schedules span all of them")
     patience: int = _field(10, "stop after this many epochs without a better validation RMSE")
+    refit: bool = _field(False, "train on the validation faces too, through every epoch, keeping the last epoch's weights "
+                                "(ensemble.refit): more faces, and no honest validation score")
     # augmentation, on the fly (aug = 0: flip only, the seed's recipe)
     flip: bool = _field(True, "random horizontal flip with left/right keypoints swapped")
     aug: float = _field(0.0, "strength of the registered augmentations: scales every range in `augment`")

@@ -1,6 +1,7 @@
 """Train one configuration: on-the-fly augmentation, the configured loss, optimizer and per-batch
 schedule, an optional weight average (EMA), early stopping on validation RMSE (pixels) with the best
-weights kept, divergence caught at once, and checkpoints (training.checkpoint) that resume exactly."""
+weights kept (a refit, trained on the validation faces too, keeps its last), divergence caught at once,
+and checkpoints (training.checkpoint) that resume exactly."""
 
 from __future__ import annotations
 
@@ -58,15 +59,16 @@ class Trainer:
         self.generator = torch.Generator(self.device).manual_seed(config.seed)  # batch order and augmentation
 
         self.split = split
+        train = split.train.joined(split.val) if config.refit else split.train  # a refit trains on the validation faces too
         # torch.tensor copies: a search's faces come read-only from Ray's object store
-        self.train_images = torch.tensor(split.train.images, device=self.device)  # (N, 96, 96) uint8
-        self.train_keypoints = torch.tensor(split.train.keypoints, device=self.device)  # (N, 30) px, NaN = missing
+        self.train_images = torch.tensor(train.images, device=self.device)  # (N, 96, 96) uint8
+        self.train_keypoints = torch.tensor(train.keypoints, device=self.device)  # (N, 30) px, NaN = missing
         # (N, 30) loss weights when some labels were filled in by an ensemble and count differently; else None
-        self.train_weights = (torch.tensor(np.where(split.train.filled, config.filled_weight, 1.0), dtype=torch.float32, device=self.device)
-                              if split.train.filled is not None and config.filled_weight != 1 else None)
+        self.train_weights = (torch.tensor(np.where(train.filled, config.filled_weight, 1.0), dtype=torch.float32, device=self.device)
+                              if train.filled is not None and config.filled_weight != 1 else None)
         self.val_images = torch.tensor(split.val.images, device=self.device)
-        self.steps_per_epoch = math.ceil(len(split.train) / config.batch_size)
-        self.mean_face_rmse = mean_face_rmse(split.train.keypoints, split.val.keypoints)
+        self.steps_per_epoch = math.ceil(len(train) / config.batch_size)
+        self.mean_face_rmse = mean_face_rmse(train.keypoints, split.val.keypoints)
 
         # channels_last: faster convolutions on both CPU (oneDNN) and GPU (tensor cores)
         self.model = build_model(config).to(self.device, memory_format=torch.channels_last)
@@ -147,7 +149,7 @@ class Trainer:
             val_rmse = rmse_px(predictions, self.split.val.keypoints)
             self._check_divergence(epoch, loss, val_rmse)
             improved = val_rmse < self.best_rmse
-            if improved:
+            if improved or c.refit:  # a refit keeps its last weights: its validation faces cannot judge it
                 self.best_rmse, self.best_state, self.best_predictions = val_rmse, _cpu_copy(self.evaluated.state_dict()), predictions
             result = EpochResult(epoch, loss, val_rmse, time.perf_counter() - start, improved, self.optimizer.param_groups[0]["lr"])
             self.history.append(result)
@@ -190,8 +192,9 @@ class Trainer:
 
     @property
     def finished(self) -> bool:
-        """The run has ended on its own terms: all its epochs, or early stopping's patience."""
-        return len(self.history) >= self.config.epochs or self._epochs_since_best() >= self.config.patience
+        """The run has ended on its own terms: all its epochs, or early stopping's patience (not for a refit)."""
+        c = self.config
+        return len(self.history) >= c.epochs or (not c.refit and self._epochs_since_best() >= c.patience)
 
     def _epochs_since_best(self) -> int:
         best = [i for i, r in enumerate(self.history) if r.improved]

@@ -1,0 +1,48 @@
+"""ensemble.refit: the ensemble's members trained again on train + val, shipped as an ensemble folder of
+their own with the same members, weights and (searched weights') validation figures."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from ensemble.ensemble import Ensemble
+from ensemble.folder import read_ensemble
+from ensemble.refit import main
+from training.config import TrainConfig
+
+
+def test_refit_without_a_built_ensemble_is_one_clear_line(tmp_path, capsys):
+    (tmp_path / "s").mkdir()
+    with pytest.raises(SystemExit):
+        main(["--runs-dir", str(tmp_path), "--run", "s"])
+    err = capsys.readouterr().err
+    assert "no ensemble to refit: build one first" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "s" / "ensemble_refit").exists()
+
+
+@pytest.mark.slow  # subprocesses, and the smoke search
+def test_a_refitted_member_loads_and_predicts_like_any_other(smoke_search, tiny_data, tmp_path):
+    from ensemble.build import build
+    from ensemble.candidates import load_candidates
+    from search.results import SearchFolder
+
+    search = SearchFolder(smoke_search)
+    build(load_candidates(search.folder), 10, "fp32", 50, search.folder, search.ensemble_folder)
+    run = subprocess.run([sys.executable, "-m", "ensemble.refit", "--runs-dir", str(smoke_search.parent), "--run", "smoke",
+                          "--ensemble-dir", str(tmp_path / "refit"), "--test", str(tiny_data[1]), "--out", str(tmp_path / "sub.csv")],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+
+    (source, source_states), (refit, states) = read_ensemble(search.ensemble_folder), read_ensemble(tmp_path / "refit")
+    assert [(m.name, m.arch, m.weight, m.val_rmse) for m in refit.members] == [(m.name, m.arch, m.weight, m.val_rmse) for m in source.members]
+    assert refit.val_rmse == source.val_rmse and refit.heldout == source.heldout  # the selection's figures, kept
+    split = TrainConfig.from_saved(source.members[0].config).load_split()
+    assert refit.refit.train_faces == len(split.train) + len(split.val) and refit.refit.source == str(search.ensemble_folder)
+    assert all(m.config["refit"] and not s.config["refit"] for m, s in zip(refit.members, source.members))
+    assert all(any(not torch.equal(a[k], b[k]) for k in a) for a, b in zip(states, source_states))  # trained again
+    predictions = Ensemble(tmp_path / "refit", device="cpu").predict(split.val.images, tta=True)
+    assert predictions.shape == (len(split.val), 30) and np.isfinite(predictions).all()
+    assert len((tmp_path / "sub.csv").read_text().splitlines()) == 13  # the submission: header and 12 faces
