@@ -4,7 +4,8 @@ a one-member ensemble folder that `ensemble.predict` uses as it is.
 
 The student trains on the search's training faces with the best trial's recipe (augmentation, schedule,
 loss) for twice its epochs: on faces15 the student of a 4-member ensemble (1.634 px held out) scored
-1.719 px in the recipe's 24 epochs and 1.596 px in 48 (bench/results/distill.json, distill_e48.json).
+1.719 px in the recipe's 24 epochs and 1.596 px in 48 (bench/results/distill.json, distill_e48.json); that
+of a one-hour default search's (1.494 px held out) 1.466 px in 72 (distill_h1e36.json).
 Its targets are the teacher's predictions (flip TTA) blended with the true labels where there are any
 (`--blend`, the true label's share), and the teacher's alone where a label is missing and for every face
 of `--unlabelled`. It is scored on the search's validation faces, which neither it nor the teacher's
