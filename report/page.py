@@ -220,10 +220,13 @@ def _refit(search: SearchFolder) -> list[str]:
         return []
     manifest = read_ensemble(search.refit_folder)[0]
     r = manifest.refit
+    built = read_ensemble(search.ensemble_folder)[0] if is_ensemble(search.ensemble_folder) else None
+    stale = built is None or [(m.name, m.weight) for m in built.members] != [(m.name, m.weight) for m in manifest.members]
+    note = " <strong>They are the members of an earlier build: run ensemble.refit again.</strong>" if stale else ""
     return [f"<h2>Refitted ensemble</h2><p>The ensemble's {len(manifest.members)} members trained again with their own configs on the "
             f"training and validation faces together ({r.train_faces} faces) in {r.seconds / 60:.1f} min, in "
             f"<code>{html.escape(search.refit_folder.name)}/</code>. It has no validation score of its own: it trained on those faces; "
-            f"the figures above are the searched weights'.</p>"]
+            f"the figures above are the searched weights'.{note}</p>"]
 
 
 def _wall_seconds(trials: list[TrialRecord]) -> float:

@@ -121,3 +121,22 @@ def test_a_distilled_student_is_shown_against_its_teacher(smoke_search, tmp_path
     write_ensemble(search.student_folder, manifest, {student.name: member_bytes(create_model("cnn_gap").state_dict())})
     section = write_report(search).read_text().split("<h2>Distilled student</h2>")[1]
     assert "validation RMSE 3.500 px, against the ensemble's 3.200 px, 3.300 px held out" in section
+
+
+def test_a_refitted_ensemble_is_shown_and_flagged_once_the_ensemble_is_built_again(smoke_search, tmp_path):
+    import dataclasses
+
+    from ensemble.folder import Refit, read_ensemble, write_ensemble
+
+    search = SearchFolder(shutil.copytree(smoke_search, tmp_path / "smoke"))
+    build(load_candidates(search.folder), 10, "fp32", 50, search.folder, search.ensemble_folder)
+    built = read_ensemble(search.ensemble_folder)[0]
+    files = {m.name: (search.ensemble_folder / m.file).read_bytes() for m in built.members}
+    refit = dataclasses.replace(built, refit=Refit(str(search.ensemble_folder), 60, 120.0))
+    write_ensemble(search.refit_folder, refit, files)
+    section = write_report(search).read_text().split("<h2>Refitted ensemble</h2>")[1]
+    assert "(60 faces) in 2.0 min" in section and "earlier build" not in section
+
+    reweighted = [dataclasses.replace(m, weight=m.weight / 2) for m in built.members]
+    write_ensemble(search.refit_folder, dataclasses.replace(refit, members=reweighted), files)
+    assert "members of an earlier build" in write_report(search).read_text().split("<h2>Refitted ensemble</h2>")[1]
