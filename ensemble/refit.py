@@ -69,9 +69,11 @@ def main(argv: list[str] | None = None) -> None:
     submission = check_submission_inputs(args)  # a bad test file or lookup fails here, before any training
     source = Ensemble(run.ensemble_folder, amp=args.amp)
     manifest = source.manifest
-    if manifest.distilled or manifest.refit:
-        raise UserError(str(run.ensemble_folder), "is not an ensemble of searched trials: nothing to refit")
-    split = source.configs[0].load_split()  # the search's faces, one split for all its members; a file gone fails here
+    config = source.configs[0]
+    split = config.load_split()  # the search's faces, one split for all its members; a file gone fails here
+    if len(split.val) != manifest.data.get("val_faces"):
+        raise UserError(config.val or config.train, f"gives {len(split.val)} validation faces, not the {manifest.data.get('val_faces')} "
+                                                    "the ensemble was built on")
     faces = len(split.train) + len(split.val)
     print(f"refitting {len(manifest.members)} members on {len(split.train)} training + {len(split.val)} validation faces, one after another")
 
