@@ -52,6 +52,15 @@ def test_a_filled_file_reads_with_its_mask_and_no_missing_values(sparse_train, t
     assert not np.isnan(faces.keypoints).any()
 
 
+def test_faces_joined_to_true_ones_keep_which_of_their_labels_were_filled(sparse_train, tmp_path):
+    _filled_file(sparse_train, tmp_path / "filled.csv")
+    filled, true = load_faces(tmp_path / "filled.csv"), load_faces(sparse_train)
+    joined = filled.joined(true)
+    assert len(joined) == len(filled) + len(true) and np.array_equal(joined.keypoints[len(filled):], true.keypoints, equal_nan=True)
+    assert np.array_equal(joined.filled, np.concatenate([filled.filled, np.zeros(true.keypoints.shape, bool)]))
+    assert true.joined(true).filled is None
+
+
 def test_validation_never_scores_a_filled_coordinate(sparse_train, tmp_path):
     _filled_file(sparse_train, tmp_path / "filled.csv")
     for split in (make_split(str(tmp_path / "filled.csv"), str(tmp_path / "filled.csv")), make_split(str(tmp_path / "filled.csv"), seed=1)):
