@@ -190,14 +190,17 @@ def test_a_search_survives_losing_a_worker_node_and_uses_one_added_mid_search(cl
             return next((t.id for t in trials if t.status == "UNFINISHED" and t.metrics.get("node") == worker and t.checkpoint), None)
 
         victim = cluster.wait_for(running_on_worker, "a trial to checkpoint on the worker node")
-        # the search's driver paused while the nodes change: else on a loaded machine the head node can run the
-        # last trials before worker-b has joined; resumed, the restarted trial and the next one find one free CPU
-        # on each node
+        # the search's driver paused while the nodes change, until Ray has marked worker-a dead (its heartbeats
+        # missed: until then the killed trial's resources stay bound there and it cannot restart) and worker-b
+        # has joined: else on a loaded machine the head node, where the trials' data lies and which Ray prefers,
+        # runs the last trials one by one first; resumed, the restarted trial and the next one find one free
+        # CPU on each node
         search.send_signal(signal.SIGSTOP)
         try:
             cluster.kill("worker-a")
             killed_at = time.time()
             cluster.start("worker-b")
+            cluster.wait_for(lambda: "worker-a" not in cluster.node_ids(), "Ray to mark worker-a dead")
         finally:
             search.send_signal(signal.SIGCONT)
         assert search.wait(timeout=600) == 0, Path(log.name).read_text()[-3000:]
