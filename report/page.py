@@ -14,6 +14,7 @@ import html
 import sys
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,9 @@ from search.leaderboard import leaderboard, readable
 from search.plots import plot_search
 from search.results import STATUSES, SearchFolder, TrialRecord
 from training.plots import plot_overlay
+
+if TYPE_CHECKING:
+    from ensemble.folder import Manifest
 
 PAGE = "index.html"  # the page, in the search folder's report folder
 FACES_SHOWN = 8  # best- and worst-predicted validation faces on the page
@@ -193,7 +197,7 @@ def _sections(search: SearchFolder, trials: list[TrialRecord], best: TrialRecord
         sections.append(f"<h2>Ensemble</h2><p>{manifest.dtype} weights, {manifest.total_mb:.1f} of {manifest.budget_mb:g} MB, "
                         f"validation RMSE {manifest.val_rmse:.3f} px.{honest}</p>" + _table(members.round(3)) +
                         _figure("members.png", "Members by size against the budget, with their weights"))
-    sections += _student(search) + _refit(search)
+    sections += _student(search) + _refit(search, ensemble[0] if ensemble else None)
     return sections
 
 
@@ -212,15 +216,15 @@ def _student(search: SearchFolder) -> list[str]:
             f"{manifest.val_rmse:.3f} px, against the ensemble's {d.teacher_val_rmse:.3f} px{heldout}.</p>"]
 
 
-def _refit(search: SearchFolder) -> list[str]:
-    """The ensemble refitted on train + val, when ensemble.refit wrote one."""
+def _refit(search: SearchFolder, built: Manifest | None) -> list[str]:
+    """The ensemble refitted on train + val, when ensemble.refit wrote one; flagged when its members are
+    not those of `built` (the search's ensemble now, None when there is none)."""
     from ensemble.folder import is_ensemble, read_ensemble
 
     if not is_ensemble(search.refit_folder):
         return []
     manifest = read_ensemble(search.refit_folder)[0]
     r = manifest.refit
-    built = read_ensemble(search.ensemble_folder)[0] if is_ensemble(search.ensemble_folder) else None
     stale = built is None or [(m.name, m.weight) for m in built.members] != [(m.name, m.weight) for m in manifest.members]
     note = " <strong>They are the members of an earlier build: run ensemble.refit again.</strong>" if stale else ""
     return [f"<h2>Refitted ensemble</h2><p>The ensemble's {len(manifest.members)} members trained again with their own configs on the "
