@@ -9,11 +9,13 @@ from pathlib import Path
 import numpy as np
 
 from common.errors import UserError, exits_on_bad_input
+from data.split import Split
 from data.transforms import rmse_px
 from search.results import SearchFolder
 from training.checkpoint import load_model
 from training.device import pick_device, uses_bf16
 
+from .bias import bias_faces, member_bias
 from .candidates import Candidate, latest_run, load_candidates
 from .ensemble import Ensemble, predict_members
 from .folder import Manifest, Member, member_bytes, member_file, write_ensemble
@@ -40,45 +42,51 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def validation_images(candidate: Candidate) -> np.ndarray:
-    """The validation faces the search scored on, re-read from the data its config names."""
+def search_split(candidate: Candidate) -> Split:
+    """The faces the search trained and scored on, re-read from the data its config names."""
     c = candidate.config
-    val = c.load_split().val
-    if not np.array_equal(val.ids, candidate.val_ids):
+    split = c.load_split()
+    if not np.array_equal(split.val.ids, candidate.val_ids):
         raise UserError(c.val or c.train, "no longer gives the validation faces the search was scored on")
-    return val.images
+    return split
 
 
 def build(candidates: list[Candidate], budget_mb: float, dtype: str, rounds: int, run: Path, out: Path, amp: str = "auto",
           seed: int = 0) -> Path:
-    """Select on all validation faces and ship that; score the selection honestly by cross-fitting (`seed`)."""
+    """Select on all validation faces and ship that; score the selection honestly by cross-fitting (`seed`).
+    Each candidate's bias (ensemble.bias), measured on training faces, is taken off its predictions first."""
     states = [c.state_dict(dtype) for c in candidates]
     files = [member_bytes(s) for s in states]
     sizes = np.array([len(f) for f in files])
     targets = candidates[0].val_targets
-    predictions = np.stack([c.val_predictions for c in candidates])  # (M, N, 30) px
+    split = search_split(candidates[0])
+
+    # Biases and shipped figures are computed on the members as stored in `dtype`, where and as Ensemble
+    # will predict on this machine (the GPU when there is one; bf16 where amp allows); selection uses the
+    # trials' float32 validation predictions, less those biases.
+    device = pick_device("auto")
+    bf16 = uses_bf16(amp, device)
+    models = [load_model(c.config, s, device) for c, s in zip(candidates, states)]
+    faces = bias_faces(split.train)
+    print(f"measuring each candidate's bias on {len(faces)} training faces", flush=True)
+    biases = [member_bias(m, c.config.origin, faces, device, bf16, tta=False) for m, c in zip(models, candidates)]
+    predictions = np.stack([c.val_predictions - b for c, b in zip(candidates, biases)])  # (M, N, 30) px
     selection = select(predictions, targets, sizes, budget_mb * 1e6, rounds)
     chosen = np.flatnonzero(selection.counts)
 
-    # Score what is shipped: the members as stored in `dtype`, computing where and as Ensemble will
-    # predict on this machine (the GPU when there is one; bf16 where amp allows), on the validation
-    # faces; selection itself used the trials' float32 predictions.
-    images = validation_images(candidates[0])
-    device = pick_device("auto")
-    bf16 = uses_bf16(amp, device)
-    models = [load_model(candidates[i].config, states[i], device) for i in chosen]
-    alone = [predict_members([m], np.ones(1), images, device=device, bf16=bf16) for m in models]
-    max_diff = max(float(np.abs(p - candidates[i].val_predictions).max()) for p, i in zip(alone, chosen))
+    alone = {i: predict_members([models[i]], np.ones(1), split.val.images, device=device, bf16=bf16) for i in chosen}  # biases on
+    max_diff = max(float(np.abs(p - candidates[i].val_predictions).max()) for i, p in alone.items())
     weights = selection.weights[chosen]
     members = [
         Member(candidates[i].name, candidates[i].config.arch, member_file(candidates[i].name), float(w), sizes[i] / 1e6,
-               rmse_px(p, targets), candidates[i].config.to_dict())
-        for i, w, p in zip(chosen, weights, alone)
+               rmse_px(alone[i] - biases[i], targets), candidates[i].config.to_dict(), bias_px=biases[i].tolist(),
+               flip_bias_px=member_bias(models[i], candidates[i].config.origin, faces, device, bf16, tta=True).tolist())
+        for i, w in zip(chosen, weights)
     ]
     c = candidates[0].config
     manifest = Manifest(
         members=members,
-        val_rmse=rmse_px(sum(w * p for w, p in zip(weights, alone)), targets),
+        val_rmse=rmse_px(sum(w * (alone[i] - biases[i]) for i, w in zip(chosen, weights)), targets),
         total_mb=selection.size_bytes / 1e6,
         budget_mb=budget_mb,
         dtype=dtype,
@@ -88,6 +96,7 @@ def build(candidates: list[Candidate], budget_mb: float, dtype: str, rounds: int
         heldout=cross_fit(predictions, targets, sizes, budget_mb * 1e6, rounds, seed),
         run=str(run),
         data={"train": c.train, "val": c.val or f"{c.val_fraction:.0%} of train, split seed {c.split_seed}", "val_faces": len(targets)},
+        val_rmse_with_bias=rmse_px(sum(w * alone[i] for i, w in zip(chosen, weights)), targets),
     )
 
     return write_ensemble(out, manifest, {candidates[i].name: files[i] for i in chosen})
@@ -99,7 +108,10 @@ def format_members(manifest: Manifest, best_single: Candidate) -> str:
         lines.append(f"{m.name:<10} {m.arch:<12} {m.weight:>7.3f} {m.size_mb:>7.2f} {m.val_rmse:>9.3f}")
     lines.append(f"{'ensemble':<10} {'':<12} {1:>7.3f} {manifest.total_mb:>7.2f} {manifest.val_rmse:>9.3f}"
                  f"   (budget {manifest.budget_mb:g} MB, {manifest.dtype} weights, {manifest.device}{', bf16 compute' if manifest.bf16 else ''})")
-    lines.append(f"best single trial: {best_single.name} ({best_single.config.arch}) {best_single.val_rmse:.3f} px")
+    if manifest.val_rmse_with_bias is not None:
+        lines.append(f"each member's bias (its mean error on training faces) taken off: without that the ensemble scores "
+                     f"{manifest.val_rmse_with_bias:.3f} px")
+    lines.append(f"best single trial: {best_single.name} ({best_single.config.arch}) {best_single.val_rmse:.3f} px (as the search scored it)")
     if manifest.heldout:
         h = manifest.heldout
         lines.append(f"held out (chosen on half the validation faces, scored on the other half, both ways; seed {h.seed}): "

@@ -32,6 +32,7 @@ from training.checkpoint import load_model
 from training.config import TrainConfig
 from training.trainer import Trainer, prepare_process
 
+from .bias import bias_faces, member_biases
 from .candidates import DTYPES, Candidate, latest_run, load_candidates
 from .ensemble import Ensemble, predict_members
 from .folder import Distilled, Manifest, Member, is_ensemble, member_bytes, member_file, write_ensemble
@@ -127,14 +128,17 @@ def main(argv: list[str] | None = None) -> None:
     state = cast_floating(trainer.best_state, DTYPES[args.dtype])
     data = member_bytes(state)
     # scored as shipped: its dtype, on the device and in the precision Ensemble will use, as ensemble.build does
-    shipped = predict_members([load_model(trainer.config, state, teacher.device)], np.ones(1), split.val.images, teacher.device, teacher.bf16)
-    val_rmse = rmse_px(shipped, split.val.keypoints)
+    model = load_model(trainer.config, state, teacher.device)
+    shipped = predict_members([model], np.ones(1), split.val.images, teacher.device, teacher.bf16)
+    biases = member_biases(model, config.origin, bias_faces(split.train), teacher.device, teacher.bf16)  # against the true labels
+    val_rmse = rmse_px(shipped - np.array(biases["bias_px"]), split.val.keypoints)
     seconds = time.perf_counter() - start
     name = f"student-{config.arch}"
     manifest = Manifest(
-        members=[Member(name, config.arch, member_file(name), 1.0, len(data) / 1e6, val_rmse, trainer.config.to_dict())],
+        members=[Member(name, config.arch, member_file(name), 1.0, len(data) / 1e6, val_rmse, trainer.config.to_dict(), **biases)],
         val_rmse=val_rmse, total_mb=len(data) / 1e6, budget_mb=args.max_mb, dtype=args.dtype, bf16=teacher.bf16,
         max_diff_px=float(np.abs(shipped - trainer.best_predictions).max()),
+        val_rmse_with_bias=rmse_px(shipped, split.val.keypoints),
         run=str(run.folder), device=teacher.device.type, heldout=None,
         data={"train": config.train, "val": config.val, "val_faces": len(split.val)},
         distilled=Distilled(teacher=str(run.ensemble_folder), teacher_val_rmse=teacher.manifest.val_rmse,

@@ -17,10 +17,11 @@ from .folder import read_ensemble
 
 
 def predict_members(models: list[torch.nn.Module], weights: np.ndarray, images: np.ndarray, device: torch.device, bf16: bool,
-                    tta_origins: list[float] | None = None) -> np.ndarray:
+                    tta_origins: list[float] | None = None, biases: list[np.ndarray | None] | None = None) -> np.ndarray:
     """Weighted average of the members' predictions (N, 30) px. Flip TTA when given each member's label
     origin: each member also sees the mirrored face, and its answer is mirrored back about that member's
-    axis."""
+    axis. `biases`: each member's (30,) px bias for this way of predicting (ensemble.bias), taken off its
+    answer; None: that member's answer as it is."""
     batch = torch.from_numpy(images).to(device)
     total = np.zeros((len(images), 30), np.float32)
     for i, (model, weight) in enumerate(zip(models, weights)):
@@ -28,6 +29,8 @@ def predict_members(models: list[torch.nn.Module], weights: np.ndarray, images: 
         if tta_origins is not None:
             mirrored = predict_keypoints(model, batch.flip(-1), bf16)
             prediction = (prediction + mirror_keypoints(torch.from_numpy(mirrored), tta_origins[i]).numpy()) / 2
+        if biases is not None and biases[i] is not None:
+            prediction = prediction - biases[i]
         total += weight * prediction
     return total
 
@@ -43,12 +46,20 @@ class Ensemble:
         self.configs = [TrainConfig.from_saved(m.config) for m in self.manifest.members]
         self.models = [load_model(config, state, self.device) for config, state in zip(self.configs, states)]
         self.weights = np.array([m.weight for m in self.manifest.members])
+        members = self.manifest.members
+        # each member's (30,) px bias without and with flip TTA (ensemble.bias); None: it has none
+        self.biases = {False: [_as_array(m.bias_px) for m in members], True: [_as_array(m.flip_bias_px) for m in members]}
 
     def predict(self, images: np.ndarray, tta: bool = False) -> np.ndarray:
         """(N, 96, 96) uint8 -> (N, 30) px."""
-        return predict_members(self.models, self.weights, images, self.device, self.bf16, [c.origin for c in self.configs] if tta else None)
+        return predict_members(self.models, self.weights, images, self.device, self.bf16, [c.origin for c in self.configs] if tta else None,
+                               self.biases[tta])
 
     @property
     def origin(self) -> float:
         """The members' label origin (their weighted mean, should they differ), px: the frame of the predictions."""
         return float(np.dot(self.weights, [c.origin for c in self.configs]))
+
+
+def _as_array(bias: list[float] | None) -> np.ndarray | None:
+    return None if bias is None else np.array(bias, np.float32)

@@ -2,11 +2,11 @@
 and `read_ensemble`:
 
     members/<name>.pt   each member's state_dict, in the shipped dtype (loads with weights_only=True)
-    manifest.json       format_version; the members (arch, file, weight, size, val RMSE, full config), the
+    manifest.json       format_version; the members (arch, file, weight, size, val RMSE, full config, bias), the
                         ensemble's val RMSE and its held-out (cross-fitted) score, the budget, the dtype,
                         the device and precision its figures were computed in, and the data it was built on
 
-Versions: 4 adds, for a refitted ensemble, where it came from; 3 adds the held-out score and, for a
+Versions: 5 adds each member's bias (ensemble.bias); 4 adds, for a refitted ensemble, where it came from; 3 adds the held-out score and, for a
 distilled student, its teacher; 2 records the device; 1 (no format_version) computed its figures on the CPU.
 """
 
@@ -22,7 +22,7 @@ import torch
 from common.files import folder_lock, write_folder_atomically
 from common.versions import check_readable
 
-MANIFEST, VERSION = "manifest.json", 4
+MANIFEST, VERSION = "manifest.json", 5
 
 
 @dataclass(frozen=True)
@@ -32,8 +32,12 @@ class Member:
     file: str  # relative to the ensemble folder
     weight: float  # share in the average; the weights sum to 1
     size_mb: float  # of the member file as shipped
-    val_rmse: float  # the member alone, px, with the shipped weights
+    val_rmse: float  # the member alone, px, with the shipped weights, its bias taken off
     config: dict  # the full TrainConfig it was trained with
+    # (30,) px each: its mean error on its training faces (ensemble.bias), taken off what it predicts without
+    # and with flip TTA; None in folders from before version 5, whose members predict as they are
+    bias_px: list[float] | None = None
+    flip_bias_px: list[float] | None = None
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,7 @@ class Refit:
 @dataclass(frozen=True)
 class Manifest:
     members: list[Member]
-    val_rmse: float  # the weighted average with the shipped weights, px (selected on these faces: optimistic)
+    val_rmse: float  # the weighted average with the shipped weights, biases off, px (selected on these faces: optimistic)
     total_mb: float  # the distinct member files together
     budget_mb: float
     dtype: str  # fp32 or fp16
@@ -86,6 +90,7 @@ class Manifest:
     heldout: HeldOut | None  # None in folders from before version 3, and for a distilled student
     distilled: Distilled | None = None  # a student's teacher and blend; None for an ensemble built from trials
     refit: Refit | None = None  # where a refitted ensemble came from; None for one built from the searched weights
+    val_rmse_with_bias: float | None = None  # val_rmse with no member's bias taken off; None before version 5
 
 
 def member_file(name: str) -> str:

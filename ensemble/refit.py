@@ -26,6 +26,7 @@ from training.checkpoint import load_model
 from training.config import TrainConfig
 from training.trainer import Trainer, prepare_process
 
+from .bias import bias_faces, member_biases
 from .candidates import DTYPES, latest_run
 from .ensemble import Ensemble, predict_members
 from .folder import Member, Refit, is_ensemble, member_bytes, write_ensemble
@@ -46,16 +47,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def refit_member(member: Member, split: Split, dtype: str, source: Ensemble) -> tuple[Member, bytes, float]:
     """`member` trained again with its own config on `split`'s training and validation faces: its manifest
     entry (size and config updated, the searched weights' validation RMSE kept), its file's bytes in
-    `dtype`, and how far the shipped weights' predictions are from the trained ones (px)."""
+    `dtype`, and how far the shipped weights' predictions are from the trained ones (px). Its biases are
+    measured again, on the faces it now trained on."""
     config = dataclasses.replace(TrainConfig.from_saved(member.config), refit=True, device="auto", threads=0)
     prepare_process(config)
     trainer = Trainer(config, split)
     trainer.fit(verbose=True)
     state = cast_floating(trainer.best_state, DTYPES[dtype])
     data = member_bytes(state)
-    shipped = predict_members([load_model(trainer.config, state, source.device)], np.ones(1), split.val.images, source.device, source.bf16)
+    model = load_model(trainer.config, state, source.device)
+    shipped = predict_members([model], np.ones(1), split.val.images, source.device, source.bf16)
     diff = float(np.abs(shipped - trainer.best_predictions).max())
-    return dataclasses.replace(member, size_mb=len(data) / 1e6, config=trainer.config.to_dict()), data, diff
+    biases = member_biases(model, config.origin, bias_faces(split.train.joined(split.val)), source.device, source.bf16)
+    return dataclasses.replace(member, size_mb=len(data) / 1e6, config=trainer.config.to_dict(), **biases), data, diff
 
 
 @exits_on_bad_input

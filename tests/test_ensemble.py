@@ -12,6 +12,9 @@ import pytest
 import torch
 
 from common.errors import UserError
+from data.faces import Faces
+from data.transforms import rmse_px
+from ensemble.bias import MAX_FACES, MIN_LABELS, bias_faces, mean_error, member_bias
 from ensemble.build import build
 from ensemble.candidates import load_candidates
 from ensemble.ensemble import Ensemble, predict_members
@@ -153,6 +156,15 @@ def test_loaded_ensemble_predicts_in_pixels(smoke_search, tiny_data, tmp_path):
     assert predictions.shape == (12, 30) and np.isfinite(predictions).all()
 
 
+def test_the_built_ensemble_predicts_what_its_manifest_scores(candidates, smoke_search, tmp_path):
+    """Each member's bias comes off its answers alike in build's figures and in Ensemble.predict."""
+    ensemble = Ensemble(build(candidates, 10, "fp32", 50, smoke_search, tmp_path / "e"))
+    val = ensemble.configs[0].load_split().val
+    assert all(len(m.bias_px) == len(m.flip_bias_px) == 30 for m in ensemble.manifest.members)
+    assert rmse_px(ensemble.predict(val.images), val.keypoints) == pytest.approx(ensemble.manifest.val_rmse, abs=1e-4)
+    assert ensemble.manifest.val_rmse != pytest.approx(ensemble.manifest.val_rmse_with_bias, abs=1e-4)
+
+
 def test_a_bad_lookup_fails_before_any_model_is_loaded(smoke_search, tiny_data, tmp_path):
     (tmp_path / "lookup.csv").write_text("RowId,ImageId,FeatureName,Location\n1,1,nose_tip_x,\n2,99,nose_tip_y,\n")
     run = subprocess.run([sys.executable, "-m", "ensemble.build", "--max-mb", "1", "--runs-dir", str(smoke_search.parent), "--run", "smoke",
@@ -244,3 +256,31 @@ def test_flip_tta_mirrors_back_about_each_members_label_origin():
     at = {origin: predict_members([model], np.ones(1), images, torch.device("cpu"), bf16=False, tta_origins=[origin]) for origin in (0.0, 1.0)}
     np.testing.assert_allclose(at[1.0][:, 0::2] - at[0.0][:, 0::2], 1.0, atol=1e-5)
     np.testing.assert_allclose(at[1.0][:, 1::2], at[0.0][:, 1::2])
+
+
+def _faces(keypoints: np.ndarray) -> Faces:
+    return Faces(np.zeros((len(keypoints), 96, 96), np.uint8), keypoints.astype(np.float32), np.arange(len(keypoints)), "train.csv")
+
+
+def test_a_members_mean_error_on_training_faces_comes_off_its_answers():
+    model = _FixedAnswer(torch.linspace(-0.5, 0.5, 30)[None])
+    answer = predict_members([model], np.ones(1), np.zeros((1, 96, 96), np.uint8), torch.device("cpu"), bf16=False)[0]  # (30,) px
+    labels = answer - np.linspace(-1, 1, 30) + np.random.default_rng(0).normal(0, 0.1, (100, 30))
+    bias = member_bias(model, 0.0, _faces(labels), torch.device("cpu"), bf16=False, tta=False)
+    np.testing.assert_allclose(bias, np.linspace(-1, 1, 30), atol=0.05)
+    corrected = predict_members([model], np.ones(1), np.zeros((1, 96, 96), np.uint8), torch.device("cpu"), bf16=False, biases=[bias])
+    np.testing.assert_allclose(corrected[0], labels.mean(0), atol=1e-4)
+
+
+def test_a_coordinate_labelled_on_too_few_training_faces_gets_no_bias():
+    labels = np.zeros((MIN_LABELS, 30))
+    labels[1:, 0] = np.nan  # coordinate 0: one label
+    assert mean_error(np.ones_like(labels), labels).tolist() == [0.0] + [1.0] * 29
+
+
+def test_the_bias_is_measured_on_true_labels_only_and_at_most_max_faces():
+    labels = np.zeros((3 * MAX_FACES, 30), np.float32)
+    filled = np.zeros_like(labels, bool)
+    filled[:, 0] = True
+    faces = bias_faces(Faces(np.zeros((len(labels), 96, 96), np.uint8), labels, np.arange(len(labels)), "filled.csv", filled=filled))
+    assert len(faces) == MAX_FACES and np.isnan(faces.keypoints[:, 0]).all() and not np.isnan(faces.keypoints[:, 1:]).any()

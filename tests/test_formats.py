@@ -55,9 +55,10 @@ def test_a_checkpoint_of_a_newer_format_is_refused_in_one_line(tmp_path):
     assert "\n" not in str(err.value)
 
 
-def _ensemble(folder):
+def _ensemble(folder, bias: float = 0.0):
     state = create_model("cnn_gap").state_dict()
-    member = Member("m", "cnn_gap", member_file("m"), 1.0, 1.0, 2.0, TrainConfig(arch="cnn_gap", label_origin=0.0).to_dict())
+    member = Member("m", "cnn_gap", member_file("m"), 1.0, 1.0, 2.0, TrainConfig(arch="cnn_gap", label_origin=0.0).to_dict(),
+                    bias_px=[bias] * 30, flip_bias_px=[bias] * 30)
     manifest = Manifest([member], 2.0, 1.0, 50, "fp32", False, 0.0, "run", {}, device="cpu", heldout=HeldOut(0, 2.5, 2.6))
     return write_ensemble(folder, manifest, {"m": member_bytes(state)})
 
@@ -83,6 +84,17 @@ def test_an_ensemble_from_before_refits_reads_as_built_from_the_searched_weights
     del saved["refit"]  # version 3 had no refit
     (folder / MANIFEST).write_text(json.dumps({**saved, "format_version": 3}))
     assert Ensemble(folder, device="cpu").manifest.refit is None
+
+
+def test_an_ensemble_from_before_biases_predicts_as_its_members_answer(tmp_path):
+    folder = _ensemble(tmp_path / "e", bias=1.0)
+    images = np.zeros((2, 96, 96), np.uint8)
+    with_bias = Ensemble(folder, device="cpu").predict(images)
+    saved = json.loads((folder / MANIFEST).read_text())
+    for member in saved["members"]:
+        del member["bias_px"], member["flip_bias_px"]  # version 4 had no biases
+    (folder / MANIFEST).write_text(json.dumps({**saved, "format_version": 4}))
+    np.testing.assert_allclose(Ensemble(folder, device="cpu").predict(images), with_bias + 1.0, atol=1e-5)
 
 
 def test_an_ensemble_of_a_newer_format_is_refused_in_one_line(tmp_path):
