@@ -77,10 +77,13 @@ def build(candidates: list[Candidate], budget_mb: float, dtype: str, rounds: int
     alone = {i: predict_members([models[i]], np.ones(1), split.val.images, device=device, bf16=bf16) for i in chosen}  # biases on
     max_diff = max(float(np.abs(p - candidates[i].val_predictions).max()) for i, p in alone.items())
     weights = selection.weights[chosen]
+    flip_biases = {i: member_bias(models[i], candidates[i].config.origin, faces, device, bf16, tta=True) for i in chosen}
+    flipped = predict_members([models[i] for i in chosen], weights, split.val.images, device, bf16,
+                              [candidates[i].config.origin for i in chosen], [flip_biases[i] for i in chosen])
     members = [
         Member(candidates[i].name, candidates[i].config.arch, member_file(candidates[i].name), float(w), sizes[i] / 1e6,
                rmse_px(alone[i] - biases[i], targets), candidates[i].config.to_dict(), bias_px=biases[i].tolist(),
-               flip_bias_px=member_bias(models[i], candidates[i].config.origin, faces, device, bf16, tta=True).tolist())
+               flip_bias_px=flip_biases[i].tolist())
         for i, w in zip(chosen, weights)
     ]
     c = candidates[0].config
@@ -97,6 +100,7 @@ def build(candidates: list[Candidate], budget_mb: float, dtype: str, rounds: int
         run=str(run),
         data={"train": c.train, "val": c.val or f"{c.val_fraction:.0%} of train, split seed {c.split_seed}", "val_faces": len(targets)},
         val_rmse_with_bias=rmse_px(sum(w * alone[i] for i, w in zip(chosen, weights)), targets),
+        flip_tta_val_rmse=rmse_px(flipped, targets),
     )
 
     return write_ensemble(out, manifest, {candidates[i].name: files[i] for i in chosen})
@@ -108,6 +112,8 @@ def format_members(manifest: Manifest, best_single: Candidate) -> str:
         lines.append(f"{m.name:<10} {m.arch:<12} {m.weight:>7.3f} {m.size_mb:>7.2f} {m.val_rmse:>9.3f}")
     lines.append(f"{'ensemble':<10} {'':<12} {1:>7.3f} {manifest.total_mb:>7.2f} {manifest.val_rmse:>9.3f}"
                  f"   (budget {manifest.budget_mb:g} MB, {manifest.dtype} weights, {manifest.device}{', bf16 compute' if manifest.bf16 else ''})")
+    if manifest.flip_tta_val_rmse is not None:
+        lines.append(f"ensemble with flip TTA (what submissions use unless --tta none): {manifest.flip_tta_val_rmse:.3f} px")
     if manifest.val_rmse_with_bias is not None:
         lines.append(f"each member's bias (its mean error on training faces) taken off: without that the ensemble scores "
                      f"{manifest.val_rmse_with_bias:.3f} px")

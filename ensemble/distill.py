@@ -132,13 +132,14 @@ def main(argv: list[str] | None = None) -> None:
     shipped = predict_members([model], np.ones(1), split.val.images, teacher.device, teacher.bf16)
     biases = member_biases(model, config.origin, bias_faces(split.train), teacher.device, teacher.bf16)  # against the true labels
     val_rmse = rmse_px(shipped - np.array(biases["bias_px"]), split.val.keypoints)
+    flipped = predict_members([model], np.ones(1), split.val.images, teacher.device, teacher.bf16, [config.origin], [np.array(biases["flip_bias_px"])])
     seconds = time.perf_counter() - start
     name = f"student-{config.arch}"
     manifest = Manifest(
         members=[Member(name, config.arch, member_file(name), 1.0, len(data) / 1e6, val_rmse, trainer.config.to_dict(), **biases)],
         val_rmse=val_rmse, total_mb=len(data) / 1e6, budget_mb=args.max_mb, dtype=args.dtype, bf16=teacher.bf16,
         max_diff_px=float(np.abs(shipped - trainer.best_predictions).max()),
-        val_rmse_with_bias=rmse_px(shipped, split.val.keypoints),
+        val_rmse_with_bias=rmse_px(shipped, split.val.keypoints), flip_tta_val_rmse=rmse_px(flipped, split.val.keypoints),
         run=str(run.folder), device=teacher.device.type, heldout=None,
         data={"train": config.train, "val": config.val, "val_faces": len(split.val)},
         distilled=Distilled(teacher=str(run.ensemble_folder), teacher_val_rmse=teacher.manifest.val_rmse,

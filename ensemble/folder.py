@@ -6,7 +6,7 @@ and `read_ensemble`:
                         ensemble's val RMSE and its held-out (cross-fitted) score, the budget, the dtype,
                         the device and precision its figures were computed in, and the data it was built on
 
-Versions: 5 adds each member's bias (ensemble.bias); 4 adds, for a refitted ensemble, where it came from; 3 adds the held-out score and, for a
+Versions: 5 adds each member's bias (ensemble.bias) and the flip-TTA score; 4 adds, for a refitted ensemble, where it came from; 3 adds the held-out score and, for a
 distilled student, its teacher; 2 records the device; 1 (no format_version) computed its figures on the CPU.
 """
 
@@ -91,6 +91,7 @@ class Manifest:
     distilled: Distilled | None = None  # a student's teacher and blend; None for an ensemble built from trials
     refit: Refit | None = None  # where a refitted ensemble came from; None for one built from the searched weights
     val_rmse_with_bias: float | None = None  # val_rmse with no member's bias taken off; None before version 5
+    flip_tta_val_rmse: float | None = None  # val_rmse with flip TTA (submissions' default), biases off; None before version 5
 
 
 def member_file(name: str) -> str:

@@ -24,7 +24,8 @@ from .ensemble import Ensemble
 def add_submission_args(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("submission")
     g.add_argument("--test", type=Path, help="test CSV to predict (ImageId or index column, Image)")
-    g.add_argument("--tta", choices=["none", "flip"], default="none", help="flip: also predict the mirrored face and average")
+    g.add_argument("--tta", choices=["none", "flip"], default="flip",
+                   help="flip (default): also predict the mirrored face and average (the manifest's flip_tta_val_rmse); none: half the time")
     g.add_argument("--amp", choices=AMP_MODES, default="auto",
                    help="auto: members compute in bfloat16 on CUDA and on CPUs with native bf16 (2x faster; the manifest says how far that moves them), off: float32")
     g.add_argument("--format", choices=["course", "kaggle"], default="course", help="course: header 0..29, one row per face; kaggle: RowId,Location")

@@ -194,8 +194,11 @@ def _sections(search: SearchFolder, trials: list[TrialRecord], best: TrialRecord
         honest = (f" Held out (chosen on half the validation faces, scored on the other half, both ways): ensemble "
                   f"{manifest.heldout.ensemble_rmse:.3f} px, best single trial {manifest.heldout.best_single_rmse:.3f} px; the "
                   "figure before was chosen and scored on the same faces, so it flatters." if manifest.heldout else "")
+        bias = (f" Each member's bias (its mean error on training faces) comes off its answers: without that, "
+                f"{manifest.val_rmse_with_bias:.3f} px. With flip TTA (submissions' default): {manifest.flip_tta_val_rmse:.3f} px."
+                if manifest.val_rmse_with_bias is not None else "")
         sections.append(f"<h2>Ensemble</h2><p>{manifest.dtype} weights, {manifest.total_mb:.1f} of {manifest.budget_mb:g} MB, "
-                        f"validation RMSE {manifest.val_rmse:.3f} px.{honest}</p>" + _table(members.round(3)) +
+                        f"validation RMSE {manifest.val_rmse:.3f} px.{bias}{honest}</p>" + _table(members.round(3)) +
                         _figure("members.png", "Members by size against the budget, with their weights"))
     sections += _student(search) + _refit(search, ensemble[0] if ensemble else None)
     return sections

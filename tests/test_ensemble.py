@@ -157,11 +157,13 @@ def test_loaded_ensemble_predicts_in_pixels(smoke_search, tiny_data, tmp_path):
 
 
 def test_the_built_ensemble_predicts_what_its_manifest_scores(candidates, smoke_search, tmp_path):
-    """Each member's bias comes off its answers alike in build's figures and in Ensemble.predict."""
+    """Each member's bias comes off its answers alike in build's figures and in Ensemble.predict, with
+    flip TTA and without."""
     ensemble = Ensemble(build(candidates, 10, "fp32", 50, smoke_search, tmp_path / "e"))
     val = ensemble.configs[0].load_split().val
     assert all(len(m.bias_px) == len(m.flip_bias_px) == 30 for m in ensemble.manifest.members)
     assert rmse_px(ensemble.predict(val.images), val.keypoints) == pytest.approx(ensemble.manifest.val_rmse, abs=1e-4)
+    assert rmse_px(ensemble.predict(val.images, tta=True), val.keypoints) == pytest.approx(ensemble.manifest.flip_tta_val_rmse, abs=1e-4)
     assert ensemble.manifest.val_rmse != pytest.approx(ensemble.manifest.val_rmse_with_bias, abs=1e-4)
 
 

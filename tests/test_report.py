@@ -106,6 +106,12 @@ def test_the_ensemble_section_gives_the_held_out_scores(report):
     assert re.search(r"Held out .*: ensemble \d+\.\d{3} px, best single trial \d+\.\d{3} px", section)
 
 
+def test_the_ensemble_section_says_what_its_members_biases_were_worth(report):
+    section = report.read_text().split("<h2>Ensemble</h2>")[1]
+    assert re.search(r"bias \(its mean error on training faces\) comes off its answers: without that, \d+\.\d{3} px\. "
+                     r"With flip TTA \(submissions' default\): \d+\.\d{3} px", section)
+
+
 def test_a_distilled_student_is_shown_against_its_teacher(smoke_search, tmp_path):
     import shutil
 
