@@ -6,8 +6,9 @@ and `read_ensemble`:
                         ensemble's val RMSE and its held-out (cross-fitted) score, the budget, the dtype,
                         the device and precision its figures were computed in, and the data it was built on
 
-Versions: 5 adds each member's bias (ensemble.bias) and the flip-TTA score; 4 adds, for a refitted ensemble, where it came from; 3 adds the held-out score and, for a
-distilled student, its teacher; 2 records the device; 1 (no format_version) computed its figures on the CPU.
+Versions: 5 adds each member's bias (ensemble.bias) and the scores with biases on and with flip TTA; 4
+adds, for a refitted ensemble, where it came from; 3 adds the held-out score and, for a distilled student,
+its teacher; 2 records the device; 1 (no format_version) computed its figures on the CPU.
 """
 
 from __future__ import annotations
