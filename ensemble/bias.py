@@ -1,11 +1,11 @@
 """A member's bias: its mean error per coordinate on its own training faces, taken off what it predicts.
 
-Trained nets answer every face a little off in the same direction. On faces15 each member of a one-hour
-search's ensemble was 0.25-0.38 px off (root mean square over the 30 coordinates), alike on its training
-faces and on the validation faces of other people, and taking the training faces' bias off made every
-member 0.02-0.04 px better on those validation faces (bench/README.md). One cause is flip augmentation:
-a net cannot tell a mirrored face from a real one, so it learns the average of each face and its mirror
-image, and the faces of a data set are not symmetric on average. The bias is measured on training faces
+Trained nets answer every face a little off in the same direction. On faces15 the members of two one-hour
+searches' ensembles were 0.23-0.35 px off (root mean square over the 30 coordinates), alike on their
+training faces and on the validation faces of other people, and taking the training faces' bias off made
+every member 0.02-0.04 px better on those validation faces (bench/README.md). Flip augmentation is a
+likely part of why: a net cannot tell a mirrored face from a real one, so it learns the average of each
+face and its mirror image, and the faces of a data set are not symmetric on average. The bias is measured on training faces
 only, so every validation figure stays honest; with flip TTA a member errs differently, so it has a bias
 for each way of predicting.
 """
