@@ -43,10 +43,10 @@ class Ensemble:
         self.device = pick_device(device)
         self.bf16 = uses_bf16(amp, self.device)
         self.manifest, states = read_ensemble(self.folder)
-        self.configs = [TrainConfig.from_saved(m.config) for m in self.manifest.members]
-        self.models = [load_model(config, state, self.device) for config, state in zip(self.configs, states)]
-        self.weights = np.array([m.weight for m in self.manifest.members])
         members = self.manifest.members
+        self.configs = [TrainConfig.from_saved(m.config) for m in members]
+        self.models = [load_model(config, state, self.device) for config, state in zip(self.configs, states)]
+        self.weights = np.array([m.weight for m in members])
         # each member's (30,) px bias without and with flip TTA (ensemble.bias); None: it has none
         self.biases = {False: [_as_array(m.bias_px) for m in members], True: [_as_array(m.flip_bias_px) for m in members]}
 
