@@ -18,6 +18,7 @@ from pathlib import Path
 from configs import CPU_SPACE
 from data.split import Split
 from data.transforms import rmse_px
+from ensemble.bias import bias_faces, member_bias
 from ensemble.ensemble import predict_members
 from search.space import load_space
 from training.config import TrainConfig
@@ -44,13 +45,15 @@ def write_results(bench: str, args: argparse.Namespace, results: dict, path: Pat
 
 def train_and_score(config: TrainConfig, split: Split, verbose: bool = False, time_budget_s: float | None = None) -> tuple[Trainer, dict]:
     """Train `config` in this process (seeded) and score its kept weights on the validation faces:
-    plain and with flip TTA, the epochs run and the seconds they took."""
+    plain and with flip TTA, each also with the net's bias on its training faces taken off (as an
+    ensemble member ships: ensemble.bias), the epochs run and the seconds they took."""
     prepare_process(config)
     trainer = Trainer(config, split)
     start = time.perf_counter()
     history = trainer.fit(verbose=verbose, time_budget_s=time_budget_s)
     seconds = time.perf_counter() - start
-    return trainer, {"val_rmse": trainer.best_rmse, "val_rmse_flip_tta": flip_tta_rmse(trainer, split.val), "epochs": len(history),
+    return trainer, {"val_rmse": trainer.best_rmse, "val_rmse_flip_tta": flip_tta_rmse(trainer, split.val),
+                     **bias_off_rmse(trainer, split), "epochs": len(history),
                      "best_epoch": min(history, key=lambda r: r.val_rmse).epoch, "seconds": seconds,
                      "val_rmse_per_epoch": [r.val_rmse for r in history]}
 
@@ -70,6 +73,18 @@ def flip_tta_rmse(trainer: Trainer, val) -> float:
     """Validation RMSE (px) of a trained Trainer's kept weights with flip TTA, mirrored about its label origin."""
     predictions = predict_members([trainer.evaluated], [1.0], val.images, trainer.device, bf16=False, tta_origins=[trainer.config.origin])
     return rmse_px(predictions, val.keypoints)
+
+
+def bias_off_rmse(trainer: Trainer, split: Split) -> dict[str, float]:
+    """Validation RMSE (px) of a trained Trainer's kept weights with its bias off, plain and with flip TTA."""
+    faces = bias_faces(split.train)
+    scores = {}
+    for key, tta in (("val_rmse_bias_off", False), ("val_rmse_flip_tta_bias_off", True)):
+        bias = member_bias(trainer.evaluated, trainer.config.origin, faces, trainer.device, bf16=False, tta=tta)
+        predictions = predict_members([trainer.evaluated], [1.0], split.val.images, trainer.device, bf16=False,
+                                      tta_origins=[trainer.config.origin] if tta else None, biases=[bias])
+        scores[key] = rmse_px(predictions, split.val.keypoints)
+    return scores
 
 
 def _commit() -> str:

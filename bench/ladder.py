@@ -1,6 +1,7 @@
 """The accuracy ladder: on faces15 train -> val, the same time box per rung, each rung one change on the
 one before, from the seed's vgg_opt recipe to a residual net with a heatmap head, one-cycle, AdamW,
-augmentation and an EMA, then the searches' recipe and the same compiled. Validation RMSE (px), with and without flip TTA, and epochs per rung.
+augmentation and an EMA, then the searches' recipe and the same compiled. Validation RMSE (px), with
+and without flip TTA and the net's bias (ensemble.bias), and epochs per rung.
 
     python -m bench.ladder [--data ../shared/data/faces15] [--minutes 8] [--rungs NAME ...]
 
@@ -74,7 +75,8 @@ def run_rung(name: str, values: dict, data: Path, box_s: float) -> dict:
     print(f"== {name}: {values} (epochs {config.epochs if config.schedule != 'constant' else 'until the box ends'})", flush=True)
     _, scores = train_and_score(config, split, verbose=True, time_budget_s=box_s)
     result = {"rung": name, "config": config.to_dict(), **scores, "seconds_per_epoch": scores["seconds"] / scores["epochs"]}
-    print(f"{name}: {result['val_rmse']:.3f} px ({result['val_rmse_flip_tta']:.3f} with flip TTA), {result['epochs']} epochs, "
+    print(f"{name}: {result['val_rmse']:.3f} px ({result['val_rmse_flip_tta']:.3f} with flip TTA; bias off "
+          f"{result['val_rmse_bias_off']:.3f} / {result['val_rmse_flip_tta_bias_off']:.3f}), {result['epochs']} epochs, "
           f"{result['seconds_per_epoch']:.1f} s/epoch", flush=True)
     return result
 
@@ -92,9 +94,10 @@ def main() -> None:
     for name in chosen:
         report["rungs"].append(run_rung(name, RUNGS[name], args.data, args.minutes * 60))
         write_results("ladder", args, report, args.out)  # after every rung: a cut-off run keeps what it measured
-    print(f"\n{'rung':<48} {'val RMSE':>9} {'+flip TTA':>10} {'epochs':>7}")
+    print(f"\n{'rung':<48} {'val RMSE':>9} {'+flip TTA':>10} {'bias off':>9} {'both':>6} {'epochs':>7}")
     for r in report["rungs"]:
-        print(f"{r['rung']:<48} {r['val_rmse']:>9.3f} {r['val_rmse_flip_tta']:>10.3f} {r['epochs']:>7}")
+        print(f"{r['rung']:<48} {r['val_rmse']:>9.3f} {r['val_rmse_flip_tta']:>10.3f} {r['val_rmse_bias_off']:>9.3f} "
+              f"{r['val_rmse_flip_tta_bias_off']:>6.3f} {r['epochs']:>7}")
 
 
 if __name__ == "__main__":

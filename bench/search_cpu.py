@@ -98,7 +98,9 @@ def main() -> None:
         "projected_hours": PROJECTED_TRIALS * wall / len(trials) / 3600,
         "best_trial": {"id": best.id, "arch": best.config.arch, "val_rmse": best.best_val_rmse},
         "best_trial_under_5mb": best_small_trial(trials),
-        "ensemble": {"val_rmse": manifest.val_rmse, "heldout_rmse": manifest.heldout.ensemble_rmse, "members": [(m.arch, m.weight) for m in manifest.members],
+        "ensemble": {"val_rmse": manifest.val_rmse, "heldout_rmse": manifest.heldout.ensemble_rmse,
+                     "flip_tta_val_rmse": manifest.flip_tta_val_rmse, "val_rmse_with_bias": manifest.val_rmse_with_bias,
+                     "members": [(m.arch, m.weight) for m in manifest.members],
                      "total_mb": manifest.total_mb, "build_s": build_s},
         "statuses": {s: sum(t.status == s for t in trials) for s in {t.status for t in trials}},
         "cut_cpu_share": cut_share(trials, search.settings.max_epochs),
@@ -111,7 +113,8 @@ def main() -> None:
     print(f"{report['cut_cpu_share']:.0%} of the trials' time went to trials cut before their last epoch; ensemble held out "
           f"{manifest.heldout.ensemble_rmse:.3f} px")
     print(f"\n{len(trials)} trials in {wall / 60:.1f} min ({report['trials_per_hour']:.1f}/hour): best {best.best_val_rmse:.3f} px "
-          f"({best.config.arch}); ensemble {manifest.val_rmse:.3f} px ({len(manifest.members)} members, {manifest.total_mb:.1f} MB)")
+          f"({best.config.arch}); ensemble {manifest.val_rmse:.3f} px, {manifest.flip_tta_val_rmse:.3f} with flip TTA "
+          f"({len(manifest.members)} members, {manifest.total_mb:.1f} MB)")
     small = report["best_trial_under_5mb"]
     if small:
         print(f"best trial under {SMALL_MB:g} MB: {small['val_rmse']:.3f} px ({small['arch']}, {small['mb']:.2f} MB)")

@@ -79,15 +79,16 @@ def training_speed(archs: list[str], batches: list[int], seconds: float) -> list
     return rows
 
 
-def compile_speed(archs: list[str], batch: int, seconds: float) -> list[dict]:
+def compile_speed(archs: list[str], batch: int, seconds: float, threads: int) -> list[dict]:
     """Training img/s eager and with torch.compile (TrainConfig.compile), in the precision `amp=auto`
-    picks here; the compile's own seconds (its first steps) apart."""
+    picks here, on `threads` CPU threads (0 = every core; a search's trial gets one); the compile's own
+    seconds (its first steps) apart."""
     split = random_split(batch)
     rows = []
     for arch in archs:
-        row = {"arch": arch, "batch": batch}
+        row = {"arch": arch, "batch": batch, "threads": threads}
         for compiled in (False, True):
-            config = TrainConfig(arch=arch, batch_size=batch, dropout=0.0, compile=compiled)
+            config = TrainConfig(arch=arch, batch_size=batch, dropout=0.0, compile=compiled, threads=threads)
             prepare_process(config)
             trainer = Trainer(config, split)
             index = torch.arange(batch, device=trainer.device)
@@ -96,7 +97,7 @@ def compile_speed(archs: list[str], batch: int, seconds: float) -> list[dict]:
             row["compile_s" if compiled else "first_step_s"] = time.perf_counter() - start
             row["train_img_s_compiled" if compiled else "train_img_s_eager"] = batch / timed(
                 lambda t=trainer, i=index: t.train_step(i), seconds)
-        print(f"compile {arch:<12} batch {batch}: {row['train_img_s_eager']:7.1f} img/s eager, {row['train_img_s_compiled']:7.1f} compiled "
+        print(f"compile {arch:<12} batch {batch}, {threads or 'all'} threads: {row['train_img_s_eager']:7.1f} img/s eager, {row['train_img_s_compiled']:7.1f} compiled "
               f"(compile {row['compile_s']:.0f} s)", flush=True)
         rows.append(row)
     return rows
@@ -222,6 +223,7 @@ def main() -> None:
     parser.add_argument("--overhead-repeats", type=int, default=4, help="runs each way (the median counts: run-to-run noise here is about 10 %%)")
     parser.add_argument("--ensemble", default="vgg_opt,vgg_opt,vgg_opt", help="member architectures of the 50 MB ensemble")
     parser.add_argument("--ensemble-dtype", choices=["fp32", "fp16"], default="fp16")
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads of the compile section (0 = every core; a search's trial gets 1)")
     parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=SECTIONS, help="what to measure (default all)")
     parser.add_argument("--out", type=Path, default=Path("bench/results/speed.json"))
     args = parser.parse_args()
@@ -235,7 +237,7 @@ def main() -> None:
     if "training" in run:
         report["training"] = training_speed(list_models(), batches, seconds)
     if "compile" in run:
-        report["compile"] = compile_speed(space.architectures, 32, seconds)
+        report["compile"] = compile_speed(space.architectures, 32, seconds, args.threads)
     if "inference" in run:
         report["inference"] = inference_speed(list_models(), seconds)
     with tempfile.TemporaryDirectory() as tmp:
