@@ -38,10 +38,11 @@ class Mode:
 
 
 MODES = {
-    # every trial's one-cycle schedule spans max_epochs; ASHA judges at a third of it (epoch 12) and at the end.
-    # 36 epochs, not 24: on faces15 the CPU space's first start point scores 1.597 px at 36 against 1.699 at 24
-    # (bench/results/ab_epochs{24,36}.json); the rung at a third of the schedule is where bench.rungs calibrated it
-    "data": Mode(DEFAULT_SPACE, trials=50, max_epochs=36, grace_period=12, time_budget_s=0, demo_faces=0),
+    # every trial's one-cycle schedule spans max_epochs; ASHA judges at a third of it (epoch 24) and at the end.
+    # 72 epochs, not 36: on faces15 the one-hour default search's best trial scores 1.489 px against 1.576
+    # with fewer, longer trials (bench/results/search_cpu_1h_e{72,36}.json); the rung at a third of the
+    # schedule is where bench.rungs calibrated it
+    "data": Mode(DEFAULT_SPACE, trials=50, max_epochs=72, grace_period=24, time_budget_s=0, demo_faces=0),
     # the demo: 2 minutes on 2 CPUs (bf16, a trial per core); grace 3 because cnn_small leaves the
     # mean-face plateau in epoch 3-4
     "demo": Mode(DEMO_SPACE, trials=8, max_epochs=8, grace_period=3, time_budget_s=14 * 60, demo_faces=1000),
@@ -56,8 +57,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--val", help="validation CSV (default: a seeded 15%% hold-out of --train)")
     p.add_argument("--name", help="run name: results in runs/NAME (default search-TIME; with --resume, the latest run)")
     p.add_argument("--space", type=Path, help=f"search-space YAML (default {DEFAULT_SPACE.name} with GPUs, {CPU_SPACE.name} without)")
-    p.add_argument("--max-epochs", type=int, help="epochs per trial, which its schedule spans (default 36; demo 8; smoke 1)")
-    p.add_argument("--grace-period", type=int, help="epochs before ASHA may stop a trial (default 12; demo 3)")
+    p.add_argument("--max-epochs", type=int, help="epochs per trial, which its schedule spans (default 72; demo 8; smoke 1)")
+    p.add_argument("--grace-period", type=int, help="epochs before ASHA may stop a trial (default 24; demo 3)")
     p.add_argument("--reduction-factor", type=int, default=3, help="ASHA's reduction factor (default 3)")
     p.add_argument("--rung-cooldown", type=float, default=1.0,
                    help="at each rung ASHA judges a copy of the trial trained this many more epochs with its learning rate "
