@@ -53,11 +53,12 @@ def rung_correlation(search: SearchFolder) -> dict:
             "pairs": pairs, "spearman_rho": rho}
 
 
-def cut_share(trials: list, max_epochs: int) -> float:
+def cut_share(trials: list) -> float:
     """The share of the trials' time (Tune's time_total_s: epochs, validation, rung branches) spent in
-    trials that ended before their last epoch: cut by ASHA or the stopper, or left by the time budget."""
+    trials that ended before their last epoch: cut by ASHA or the stopper, or left by the time budget (a
+    trial whose schedule was fitted to the budget, search.budget, and ran to its end was not cut)."""
     total = {t.id: t.metrics.get("time_total_s", 0.0) for t in trials}
-    cut = sum(total[t.id] for t in trials if t.metrics.get("epoch", 0) < max_epochs)
+    cut = sum(total[t.id] for t in trials if not t.metrics.get("finished", False))
     return cut / max(sum(total.values()), 1e-9)
 
 
@@ -103,7 +104,7 @@ def main() -> None:
                      "members": [(m.arch, m.weight) for m in manifest.members],
                      "total_mb": manifest.total_mb, "build_s": build_s},
         "statuses": {s: sum(t.status == s for t in trials) for s in {t.status for t in trials}},
-        "cut_cpu_share": cut_share(trials, search.settings.max_epochs),
+        "cut_cpu_share": cut_share(trials),
         "rank_correlation": rung_correlation(search),
         "leaderboard": [{"id": t.id, "arch": t.config.arch, "status": t.status, "epochs": int(t.metrics.get("epoch", 0)),
                          "val_rmse": t.best_val_rmse} for t in sorted(trials, key=lambda t: t.best_val_rmse)],

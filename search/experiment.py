@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import optuna
@@ -51,8 +52,9 @@ def trial_resources(settings: SearchSettings) -> dict[str, float]:
     return {"cpu": cpus, "gpu": gpus}
 
 
-def make_trainable(settings: SearchSettings, split: Split):
-    trainable = tune.with_parameters(train_trial, base=settings.base, split=split, rungs=settings.rungs, cooldown=settings.rung_cooldown)
+def make_trainable(settings: SearchSettings, split: Split, deadline: float | None):
+    trainable = tune.with_parameters(train_trial, base=settings.base, split=split, rungs=settings.rungs, cooldown=settings.rung_cooldown,
+                                     deadline=deadline)
     return tune.with_resources(trainable, trial_resources(settings))
 
 
@@ -75,8 +77,11 @@ def new_tuner(settings: SearchSettings, space: SearchSpace, split: Split) -> tun
         grace_period=settings.grace_period,
         reduction_factor=settings.reduction_factor,
     )
+    # trials fit their schedules to the budget (search.budget); a resumed search does not: Tune keeps what is
+    # left of its budget to itself, and those trials run their full schedules as before
+    deadline = time.time() + settings.time_budget_s if settings.time_budget_s else None
     return tune.Tuner(
-        make_trainable(settings, split),
+        make_trainable(settings, split, deadline),
         tune_config=tune.TuneConfig(  # no metric here: the scheduler and the searcher each name their own
             search_alg=searcher,
             scheduler=scheduler,
@@ -138,7 +143,7 @@ def run_search(settings: SearchSettings, space: SearchSpace, split: Split, addre
         if not tune.Tuner.can_restore(path):
             raise SystemExit(f"error: {path}: no Tune experiment state to resume from")
         reconcile_optuna(SearchFolder(settings.folder))
-        tuner = tune.Tuner.restore(path, trainable=make_trainable(settings, split), resume_unfinished=True, resume_errored=False)
+        tuner = tune.Tuner.restore(path, trainable=make_trainable(settings, split, deadline=None), resume_unfinished=True, resume_errored=False)
     else:
         tuner = new_tuner(settings, space, split)
     tuner.fit()

@@ -8,6 +8,7 @@ re-read the data nor need the data files on their node).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import tempfile
@@ -23,26 +24,36 @@ from training.checkpoint import Checkpoint, EpochResult
 from training.config import TrainConfig
 from training.trainer import Trainer, TrainingDiverged, prepare_process
 
+from .budget import fit_schedule
 from .results import METRIC, RUNG_METRIC
 from .settings import train_values
 
 
-def train_trial(sampled: dict[str, Any], base: dict[str, Any], split: Split, rungs: tuple[int, ...], cooldown: float) -> None:
+def train_trial(sampled: dict[str, Any], base: dict[str, Any], split: Split, rungs: tuple[int, ...], cooldown: float,
+                deadline: float | None) -> None:
     """Train one trial, reporting every epoch. At the epochs in `rungs` (ASHA's, before the last) the
     rung score (RUNG_METRIC) is a branch's cooled-down score (Trainer.cooldown_score over `cooldown`
-    epochs; 0: the best score so far); at the trial's own last epoch, its final score; else NaN."""
+    epochs; 0: the best score so far); at the trial's own last epoch, its final score; else NaN. With a
+    `deadline` (the search's time budget ends then, time.time() seconds) a new trial's schedule ends
+    before it (search.budget)."""
     # Ray gives a trial GPUs by setting CUDA_VISIBLE_DEVICES; with none assigned it must stay on the
     # CPU even on a GPU node. OMP_NUM_THREADS is set by Ray to the trial's CPU share.
     device = "cuda" if ray.get_gpu_ids() else "cpu"
     threads = int(os.environ.get("OMP_NUM_THREADS", "1"))
     config = TrainConfig.from_dict({**train_values(sampled), "device": device, "threads": threads}, base=TrainConfig.from_dict(base))
 
-    prepare_process(config)
-    trainer = Trainer(config, split)
     checkpoint = tune.get_checkpoint()
-    if checkpoint:  # a resumed trial continues exactly from its latest checkpoint
+    if checkpoint:  # a resumed trial continues exactly from its latest checkpoint, on the schedule it started with
         with checkpoint.as_directory() as folder:
-            trainer.restore(Checkpoint(Path(folder)))
+            saved = Checkpoint(Path(folder))
+            config = dataclasses.replace(config, epochs=saved.config.epochs)
+            prepare_process(config)
+            trainer = Trainer(config, split)
+            trainer.restore(saved)
+    else:
+        config = fit_schedule(config, split, deadline)
+        prepare_process(config)
+        trainer = Trainer(config, split)
     size = {"params": keras_param_count(trainer.model), "mb": saved_size_bytes(trainer.model) / 1e6, "device": device,
             "node": ray.get_runtime_context().get_node_id()}  # the Ray node it ran on (on a cluster: where to look for its logs)
 
