@@ -52,17 +52,25 @@ RUNGS = {
 def epochs_in(box_s: float, config: TrainConfig, split) -> int:
     """Epochs of `config` that fit the box, from one whole timed epoch with its validation pass (10 timed
     steps underestimated a real epoch by about 20 %: ladder_issue19.json's rungs were cut before their
-    schedules ended), with 5 % to spare; a compiled config's box loses what its first step took (the
-    compile, which the run repeats)."""
+    schedules ended), with 5 % to spare. A compiled config's box loses what compiling costs, which the
+    run repeats: its first step, and what its first epoch took over a later one (it compiles again for
+    the epoch's last, smaller batch), so the epoch timed is its second."""
     probe = Trainer(config, split)
     start = time.perf_counter()
     probe.train_step(torch.arange(config.batch_size))
     compile_s = time.perf_counter() - start if config.compile else 0.0
-    start = time.perf_counter()
-    probe.train_epoch()
-    probe.predict(probe.val_images)
-    epoch_s = (time.perf_counter() - start) * 1.05
+    first_s = timed_epoch(probe) if config.compile else 0.0
+    epoch_s = timed_epoch(probe) * 1.05
+    compile_s += max(0.0, first_s - epoch_s)
     return max(1, math.floor((box_s - compile_s) / epoch_s))
+
+
+def timed_epoch(trainer: Trainer) -> float:
+    """Seconds of one training epoch and its validation pass."""
+    start = time.perf_counter()
+    trainer.train_epoch()
+    trainer.predict(trainer.val_images)
+    return time.perf_counter() - start
 
 
 def run_rung(name: str, values: dict, data: Path, box_s: float) -> dict:
