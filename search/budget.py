@@ -23,17 +23,25 @@ from data.split import Split
 from training.config import TrainConfig
 from training.trainer import Trainer, prepare_process
 
-from .members import MIN_SCHEDULE
-
+MIN_SCHEDULE = 1 / 3  # the shortest schedule a trial takes, as a share of its own; the member phase's too (search.members)
 PROBE_STEPS = 8  # timed training steps, after an untimed first one (allocations; the compile when config.compile)
 MARGIN = 1.25  # an epoch takes longer than its steps and validation pass timed alone: data order, the EMA, the checkpoint
 
 
+def shortest_schedule(epochs: int) -> int:
+    """The fewest epochs a schedule of `epochs` is cut to: MIN_SCHEDULE of it."""
+    return math.ceil(epochs * MIN_SCHEDULE)
+
+
+def epochs_within(seconds_left: float, epoch_seconds: float) -> int:
+    """The epochs that end within `seconds_left` at `epoch_seconds` (times MARGIN) an epoch."""
+    return math.floor(seconds_left / (epoch_seconds * MARGIN))
+
+
 def fitted_epochs(epochs: int, epoch_seconds: float, seconds_left: float) -> int:
     """The epochs of a schedule of at most `epochs` that end within `seconds_left`, at `epoch_seconds`
-    (times MARGIN) an epoch; at least MIN_SCHEDULE of `epochs`."""
-    fit = math.floor(seconds_left / (epoch_seconds * MARGIN))
-    return min(epochs, max(fit, math.ceil(epochs * MIN_SCHEDULE)))
+    an epoch; at least its shortest_schedule."""
+    return min(epochs, max(epochs_within(seconds_left, epoch_seconds), shortest_schedule(epochs)))
 
 
 def probe_epoch_seconds(config: TrainConfig, split: Split) -> float:

@@ -7,11 +7,11 @@ search begins (of its time budget; of its trials when it has none), each new tri
 best finished recipes in turn (the best of each architecture within RECIPE_MARGIN of the best score) with a
 new seed: a member that finishes, differs from its recipe by its seed at least, and is not a copy.
 
-With a time budget a member must also finish before it ends: one that would not, given how long its
-recipe took, gets a shorter schedule that fits, and when not even MIN_SCHEDULE of the schedule fits the
-search starts no more trials (what is running finishes, or the budget stops it). The time left is read
-when Tune asks for the trial, which may be before a core is free for it: a member Tune holds PENDING
-starts later than planned and can still be cut by the budget.
+With a time budget a member, like every trial, takes the schedule that ends before the budget does
+(search.budget), and once not even the shortest schedule fits at the pace its recipe ran the search starts
+no more trials (what is running finishes, or the budget stops it). The time left is read when Tune asks
+for the trial, which may be before a core is free for it: a member Tune holds PENDING starts later than
+planned and can still be cut by the budget.
 """
 
 from __future__ import annotations
@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-MEMBER = "ensemble_member"  # Optuna user attribute of a member trial: the TrainConfig values it sets (seed, epochs)
+from .budget import epochs_within, shortest_schedule
+
+MEMBER = "ensemble_member"  # Optuna user attribute of a member trial: the TrainConfig values it sets (its seed)
 RECIPE_MARGIN = 0.05  # recipes scoring within this share of the best finished trial take turns as members
-MIN_SCHEDULE = 1 / 3  # the shortest member schedule worth starting, as a share of the search's max_epochs
 
 
 def recipes(trials: list[FrozenTrial]) -> list[FrozenTrial]:
@@ -39,14 +40,15 @@ def recipes(trials: list[FrozenTrial]) -> list[FrozenTrial]:
     return [t for t in best_per_family.values() if t.value <= finished[0].value * (1 + RECIPE_MARGIN)]
 
 
-def member_schedule(recipe: FrozenTrial, max_epochs: int, seconds_left: float | None) -> int | None:
-    """Epochs for a member of `recipe`: all of max_epochs if it finishes in `seconds_left` (None: no
-    budget) at the pace its recipe ran, else the share that does; None if less than MIN_SCHEDULE fits."""
-    if seconds_left is None or recipe.datetime_start is None or recipe.datetime_complete is None:
-        return max_epochs
-    took = (recipe.datetime_complete - recipe.datetime_start).total_seconds()
-    epochs = max_epochs if took <= seconds_left else math.floor(max_epochs * seconds_left / took)
-    return epochs if epochs >= max(1, math.ceil(max_epochs * MIN_SCHEDULE)) else None
+def member_fits(recipe: FrozenTrial, max_epochs: int, seconds_left: float | None) -> bool:
+    """Whether the shortest schedule of `max_epochs` (search.budget) ends within `seconds_left` (None: no
+    budget) at the pace `recipe` ran: its seconds over the epochs it reported (its own schedule may have
+    been fitted shorter than max_epochs)."""
+    epochs_run = max(recipe.intermediate_values, default=0)  # Tune's training iterations: one per epoch
+    if seconds_left is None or not epochs_run or recipe.datetime_start is None or recipe.datetime_complete is None:
+        return True
+    epoch_seconds = (recipe.datetime_complete - recipe.datetime_start).total_seconds() / epochs_run
+    return epochs_within(seconds_left, epoch_seconds) >= shortest_schedule(max_epochs)
 
 
 @dataclass
@@ -59,7 +61,7 @@ class MemberPhase:
     share: float  # the last share of the search that trains members (0 = none)
     trials: int  # the search's trials in all
     time_budget_s: float  # 0 = none: then the phase is the last `share` of the trials
-    max_epochs: int  # a member's schedule, unless less fits in the time left
+    max_epochs: int  # a member's schedule (search.budget shortens it to the time left)
     seed: int  # the search's seed; member k trains with seed + 1 + k
     started: float = field(default_factory=time.time)
 
@@ -72,10 +74,9 @@ class MemberPhase:
             return True
         members = sum(MEMBER in t.user_attrs for t in trials)
         recipe = recipe_list[members % len(recipe_list)]
-        epochs = member_schedule(recipe, self.max_epochs, self._seconds_left())
-        if epochs is None:
+        if not member_fits(recipe, self.max_epochs, self._seconds_left()):
             return False
-        study.enqueue_trial(recipe.params, user_attrs={MEMBER: {"seed": self.seed + 1 + members, "epochs": epochs}})
+        study.enqueue_trial(recipe.params, user_attrs={MEMBER: {"seed": self.seed + 1 + members}})
         return True
 
     def _in_phase(self, asked: int) -> bool:

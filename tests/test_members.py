@@ -8,17 +8,19 @@ import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution
 from optuna.trial import TrialState, create_trial
 
-from search.members import MEMBER, MemberPhase, member_schedule, recipes
+from search.members import MEMBER, MemberPhase, member_fits, recipes
 from search.space import load_space
 
 DISTRIBUTIONS = {"arch": CategoricalDistribution(["resnet_s", "resnet_m"]), "lr": FloatDistribution(1e-4, 1e-2, log=True)}
 NOON = datetime.datetime(2026, 12, 3, 12)
 
 
-def _finished(arch: str, lr: float, score: float, minutes: float = 10, state: TrialState = TrialState.COMPLETE) -> optuna.trial.FrozenTrial:
+def _finished(arch: str, lr: float, score: float, minutes: float = 10, epochs: int = 36,
+              state: TrialState = TrialState.COMPLETE) -> optuna.trial.FrozenTrial:
+    """A trial that reported `epochs` epochs (as Tune reports them: training iterations from 1) in `minutes`."""
     trial = create_trial(state=state, value=score if state == TrialState.COMPLETE else None, params={"arch": arch, "lr": lr},
-                         distributions=DISTRIBUTIONS)
-    trial.datetime_start, trial.datetime_complete = NOON, NOON + datetime.timedelta(minutes=minutes)  # it took `minutes`
+                         distributions=DISTRIBUTIONS, intermediate_values={epoch: 2.0 for epoch in range(1, epochs + 1)})
+    trial.datetime_start, trial.datetime_complete = NOON, NOON + datetime.timedelta(minutes=minutes)
     return trial
 
 
@@ -59,9 +61,9 @@ def test_in_the_last_share_the_recipes_take_turns_each_member_with_a_new_seed():
         trial = study.ask(DISTRIBUTIONS)  # as a search's sampler asks: the queued values come back
         asked.append((trial.params, trial.user_attrs[MEMBER]))
         study.tell(trial, 1.7)
-    assert asked == [({"arch": "resnet_m", "lr": 2e-3}, {"seed": 8, "epochs": 36}),
-                     ({"arch": "resnet_s", "lr": 4e-3}, {"seed": 9, "epochs": 36}),
-                     ({"arch": "resnet_m", "lr": 2e-3}, {"seed": 10, "epochs": 36})]
+    assert asked == [({"arch": "resnet_m", "lr": 2e-3}, {"seed": 8}),
+                     ({"arch": "resnet_s", "lr": 4e-3}, {"seed": 9}),
+                     ({"arch": "resnet_m", "lr": 2e-3}, {"seed": 10})]
 
 
 def test_with_nothing_finished_the_last_phase_leaves_the_proposals_to_tpe():
@@ -75,15 +77,20 @@ def test_with_a_time_budget_the_phase_begins_at_its_last_share_of_the_time():
     assert _phase(share=0.25, time_budget_s=3600, started=time.time() - 40 * 60)(study) is True  # 20 of 60 minutes left
     assert not study.get_trials(states=(TrialState.WAITING,))
     assert _phase(share=0.25, time_budget_s=3600, started=time.time() - 46 * 60)(study) is True  # 14 left: the phase
-    assert study.get_trials(states=(TrialState.WAITING,))[0].user_attrs[MEMBER]["epochs"] == 36
+    assert study.get_trials(states=(TrialState.WAITING,))[0].user_attrs[MEMBER] == {"seed": 8}
 
 
-def test_a_member_gets_the_schedule_that_fits_the_time_left_and_none_when_too_little_does():
-    recipe = _finished("resnet_m", 2e-3, 1.60, minutes=12)
-    assert member_schedule(recipe, 36, seconds_left=None) == 36
-    assert member_schedule(recipe, 36, seconds_left=13 * 60) == 36
-    assert member_schedule(recipe, 36, seconds_left=6 * 60) == 18  # half the time: half the schedule
-    assert member_schedule(recipe, 36, seconds_left=3 * 60) is None  # a quarter: under a third of the schedule
+def test_a_member_starts_while_a_third_of_its_schedule_fits_at_its_recipes_pace():
+    recipe = _finished("resnet_m", 2e-3, 1.60, minutes=12, epochs=36)  # 20 s an epoch: 12 epochs and the margin, 5 minutes
+    assert member_fits(recipe, 36, seconds_left=None)
+    assert member_fits(recipe, 36, seconds_left=6 * 60)
+    assert not member_fits(recipe, 36, seconds_left=4 * 60)
+
+
+def test_a_member_is_paced_by_the_epochs_its_recipe_ran_not_by_the_whole_schedule():
+    fitted = _finished("resnet_m", 2e-3, 1.60, minutes=12, epochs=12)  # a schedule fitted to a third: 60 s an epoch
+    assert not member_fits(fitted, 36, seconds_left=13 * 60)  # the recipe's 12 minutes fit, 12 epochs of it do not
+    assert member_fits(fitted, 36, seconds_left=16 * 60)
 
 
 def test_when_no_member_fits_in_the_time_left_the_search_starts_no_more_trials():
@@ -91,13 +98,13 @@ def test_when_no_member_fits_in_the_time_left_the_search_starts_no_more_trials()
     assert _phase(share=0.25, time_budget_s=3600, started=time.time() - 57 * 60)(study) is False
 
 
-def test_a_members_seed_and_schedule_reach_its_training_config(tmp_path):
+def test_a_members_seed_reaches_its_training_config(tmp_path):
     path = tmp_path / "space.yaml"
     path.write_text("arch:\n  choice: [resnet_s, resnet_m]\nlr:\n  loguniform: [1.0e-4, 1.0e-2]\nflip: false\n")
     study = _study(_finished("resnet_m", 2e-3, 1.60))
     _phase(share=0.5, trials=2)(study)
     trial = study.ask()
-    assert load_space(path).sample(trial) == {"flip": False, "seed": 8, "epochs": 36}
+    assert load_space(path).sample(trial) == {"flip": False, "seed": 8}
     assert trial.params == {"arch": "resnet_m", "lr": 2e-3}
 
 
