@@ -40,7 +40,7 @@ class SearchSpace:
 
     def sample(self, trial: optuna.Trial) -> dict[str, Any]:
         """Define-by-run: draw one configuration. Returns the fixed values, and an ensemble member's own
-        (search.members: its seed and schedule); Optuna records the rest."""
+        (search.members: its seed); Optuna records the rest."""
         drawn: dict[str, Any] = {}
         fixed: dict[str, Any] = {}
         for p in self.params:
