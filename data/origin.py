@@ -73,7 +73,9 @@ class OriginEstimate:
 
 def estimate_origin(faces: Faces, seed: int = 0) -> OriginEstimate:
     """The label origin the faces' x coordinates are most consistent with, and how sure that is.
-    Raises ValueError when fewer than MIN_FACES faces label a midline position."""
+    Raises ValueError when fewer than MIN_FACES faces label a midline position. Only true labels count:
+    labels an ensemble filled in (ensemble.label) follow that ensemble's convention, not the data's."""
+    faces = faces.true_labels_only()
     asymmetry = _asymmetry(faces.images)
     midlines = _midline_positions(faces.keypoints)  # (N, 9) px, NaN = not labelled
     labelled = ~np.isnan(midlines).all(axis=1)

@@ -1,17 +1,14 @@
 """Read the users' CSVs (train, val or test layout, .csv or .csv.gz), validate them, cache the parse.
 
 Every problem is a UserError naming file, row and column. Pixels are parsed in one vectorised pass
-(pyarrow's string kernels), and the parsed arrays are cached as .npz keyed by the file's path, size
-and modification time, so loading the same unchanged file again takes milliseconds.
+(pyarrow's string kernels), and the parsed arrays are cached (data.cache), so loading the same unchanged
+file again takes milliseconds.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
-import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +18,7 @@ import pyarrow.compute as pc
 
 from common.errors import UserError
 
+from . import cache
 from .faces import Faces
 from .keypoints import COLUMNS, IMAGE_SIZE, N_PIXELS
 
@@ -29,12 +27,6 @@ ID_COLUMN = "ImageId"
 FILLED_COLUMN = "Filled"  # ensemble.label's: the names of a row's coordinates it filled in, space-separated
 INDEX_COLUMN = "Unnamed: 0"  # how pandas names a CSV's unnamed first column
 COORDINATE_MARGIN = 24.0  # px a keypoint may lie outside the 96x96 frame before it is called an error
-CACHE_VERSION = "2"  # bump when the cached layout changes (2: the filled-in mask)
-
-
-def cache_dir() -> Path:
-    """Where parsed files are cached: $KPTUNE_CACHE, else ~/.cache/kptune (never beside the data)."""
-    return Path(os.environ.get("KPTUNE_CACHE", Path.home() / ".cache" / "kptune"))
 
 
 def load_faces(path: str | os.PathLike, *, need_labels: bool = False) -> Faces:
@@ -44,7 +36,10 @@ def load_faces(path: str | os.PathLike, *, need_labels: bool = False) -> Faces:
         raise UserError(str(path), "is a folder; give the CSV file inside it")
     if not path.is_file():
         raise UserError(str(path), "no such file")
-    faces = _load_cached(path)
+    faces = cache.load(path)
+    if faces is None:
+        faces = parse_csv(path)
+        cache.save(path, faces)
     if need_labels and not faces.has_labels:
         raise UserError(
             str(path), "has no keypoint columns: this is a test file, but training needs a labelled train file"
@@ -61,34 +56,6 @@ def ignored_columns(path: str | os.PathLike) -> list[str]:
     """Columns of a CSV that kptune does not read (anything but the keypoints, Image and an id)."""
     header = pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns
     return [str(c) for c in header if c not in (*COLUMNS, IMAGE_COLUMN, ID_COLUMN, INDEX_COLUMN, FILLED_COLUMN)]
-
-
-def _load_cached(path: Path) -> Faces:
-    stat = path.stat()
-    key = f"{CACHE_VERSION}|{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
-    cached = cache_dir() / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.npz"
-    if cached.is_file():
-        with np.load(cached) as z:
-            keypoints = z["keypoints"] if z["keypoints"].size else None
-            filled = z["filled"] if z["filled"].size else None
-            return Faces(z["images"], keypoints, z["ids"], str(path), from_cache=True, filled=filled)
-    faces = parse_csv(path)
-    _save_atomically(cached, faces)
-    return faces
-
-
-def _save_atomically(target: Path, faces: Faces) -> None:
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        keypoints = np.empty(0, np.float32) if faces.keypoints is None else faces.keypoints
-        filled = np.empty(0, bool) if faces.filled is None else faces.filled
-        fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, images=faces.images, keypoints=keypoints, ids=faces.ids, filled=filled)
-        os.replace(tmp, target)
-    except OSError as err:  # an unwritable cache only costs speed
-        print(f"warning: cannot cache the parsed file in {target.parent} ({err.strerror}); it will be parsed again next time",
-              file=sys.stderr)
 
 
 def parse_csv(path: Path) -> Faces:

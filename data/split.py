@@ -1,7 +1,14 @@
-"""The one train/validation split every consumer shares, so all trials are scored on the same faces."""
+"""The one train/validation split every consumer shares, so all trials are scored on the same faces.
+
+The hold-out is drawn from the rows that have a true label, so a file that ensemble.label filled (row for
+row the same, rows with no true label now labelled by an ensemble) holds out the same faces: rows whose
+every label was filled in always train. `Split.val_digest` names the validation faces by their images,
+for the search, the ensembles and a later search to check that they still score on the same ones.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,10 +24,28 @@ class Split:
     train: Faces  # faces to fit on: every row with at least one label (filled-in ones included)
     val: Faces  # faces to score on (RMSE over their labelled coordinates): true labels only, never filled-in ones
 
+    @property
+    def val_digest(self) -> str:
+        """The validation faces by their pixels and true labels, in order (ids are per file)."""
+        return faces_digest(self.val)
+
+
+def faces_digest(faces: Faces) -> str:
+    """16 hex digits naming `faces`' images and labels, in order."""
+    digest = hashlib.sha256(faces.images.tobytes())
+    if faces.keypoints is not None:
+        digest.update(faces.keypoints.tobytes())
+    return digest.hexdigest()[:16]
+
 
 def labelled_rows(faces: Faces) -> Faces:
     """Drop rows that have no label at all: they teach nothing and score nothing."""
     return faces.subset(np.flatnonzero(~np.isnan(faces.keypoints).all(axis=1)))
+
+
+def truly_labelled(faces: Faces) -> np.ndarray:
+    """(N,) bool: rows with at least one true (not filled-in) label."""
+    return ~np.isnan(faces.true_labels_only().keypoints).all(axis=1)
 
 
 def make_split(train_path: str, val_path: str | None = None, *, val_fraction: float = 0.15, seed: int = 0) -> Split:
@@ -28,11 +53,13 @@ def make_split(train_path: str, val_path: str | None = None, *, val_fraction: fl
     train = labelled_rows(load_faces(train_path, need_labels=True))
     if val_path is not None:
         return Split(train, labelled_rows(load_faces(val_path, need_labels=True).true_labels_only()))
-    if len(train) < 2:
-        raise UserError(train_path, f"has {len(train)} labelled rows: too few to hold out a validation set")
     # imported here: sklearn takes 0.6 s to import, and every trial process imports this module (to
     # unpickle its Split) without ever splitting
     from sklearn.model_selection import train_test_split
 
-    fit, held = train_test_split(np.arange(len(train)), test_size=val_fraction, random_state=seed)
-    return Split(train.subset(np.sort(fit)), labelled_rows(train.subset(np.sort(held)).true_labels_only()))
+    true = np.flatnonzero(truly_labelled(train))
+    if len(true) < 2:
+        raise UserError(train_path, f"has {len(true)} rows with true labels: too few to hold out a validation set")
+    fit, held = train_test_split(true, test_size=val_fraction, random_state=seed)
+    fit = np.union1d(fit, np.flatnonzero(~truly_labelled(train)))  # rows labelled only by an ensemble always train
+    return Split(train.subset(fit), labelled_rows(train.subset(np.sort(held)).true_labels_only()))

@@ -137,7 +137,7 @@ DEMO_FACES = 1500  # enough for the nets to learn the synthetic geometry in a fe
 
 def demo_dataset(n: int = DEMO_FACES, seed: int = 0) -> Path:
     """The built-in demo data (train.csv, test.csv), drawn once into the cache folder and reused."""
-    from .reader import cache_dir
+    from .cache import cache_dir
 
     out = cache_dir() / f"demo-n{n}-seed{seed}"
     if not (out / "test.csv").is_file():

@@ -7,9 +7,11 @@ loss) for twice its epochs: on faces15 the student of a 4-member ensemble (1.634
 1.719 px in the recipe's 24 epochs and 1.596 px in 48 (bench/results/distill.json, distill_e48.json); that
 of a one-hour default search's (1.494 px held out) 1.466 px in 72 (distill_h1e36.json).
 Its targets are the teacher's predictions (flip TTA) blended with the true labels where there are any
-(`--blend`, the true label's share), and the teacher's alone where a label is missing and for every face
-of `--unlabelled`. It is scored on the search's validation faces, which neither it nor the teacher's
-predictions trained on.
+(`--blend`, the true label's share), and the teacher's alone where a label is missing, where an ensemble
+filled it in (ensemble.label: such a target counts `filled_weight` in the loss, as in a trial) and for
+every face of `--unlabelled`. It is scored on the search's validation faces, which neither it nor the
+teacher's predictions trained on: an `--unlabelled` file that holds one of them is refused, and its
+labels, if it has any, are not used.
 """
 
 from __future__ import annotations
@@ -87,12 +89,26 @@ def student_config(candidates: list[Candidate], budget_bytes: float, dtype: str,
 
 
 def teacher_targets(teacher: Ensemble, faces: Faces, blend: float) -> np.ndarray:
-    """(N, 30) px: the teacher's predictions (flip TTA), blended with the true labels where there are any."""
+    """(N, 30) px: the teacher's predictions (flip TTA), blended with the true labels where there are any
+    (filled-in labels are not true labels)."""
     taught = clip_to_frame(teacher.predict(faces.images, tta=True), teacher.origin)
     if faces.keypoints is None:
         return taught
-    labelled = ~np.isnan(faces.keypoints)
-    return np.where(labelled, blend * np.nan_to_num(faces.keypoints) + (1 - blend) * taught, taught).astype(np.float32)
+    true = faces.true_labels_only().keypoints
+    return np.where(np.isnan(true), taught, blend * np.nan_to_num(true) + (1 - blend) * taught).astype(np.float32)
+
+
+def unlabelled_faces(path: Path, val: Faces) -> Faces:
+    """The images of `path`, labels dropped (saying so); a validation face among them is a UserError."""
+    faces = load_faces(path)
+    seen = {image.tobytes() for image in val.images}
+    for row, image in enumerate(faces.images, 1):
+        if image.tobytes() in seen:
+            raise UserError(str(path), "holds a validation face (the same image): the student's validation score would no longer be "
+                                       "honest; give faces the search did not score on, e.g. the test file", row=row, column="Image")
+    if faces.has_labels:
+        print(f"{path}: its labels are not used (--unlabelled adds images with the teacher's targets only)")
+    return Faces(faces.images, None, faces.ids, faces.source)
 
 
 @exits_on_bad_input
@@ -105,20 +121,17 @@ def main(argv: list[str] | None = None) -> None:
     check_writable(out.resolve().parent)
     candidates = load_candidates(run.folder)
     config = student_config(candidates, args.max_mb * 1e6, args.dtype, args.arch, args.epochs)
-    config = dataclasses.replace(config, device="auto", threads=0)
-    unlabelled = load_faces(args.unlabelled) if args.unlabelled else None  # a bad file fails here, before any training
-
+    config = dataclasses.replace(config, device="auto", threads=0, refit=False, stop_epoch=0)  # a student never trains on val
     start = time.perf_counter()
     teacher = Ensemble(run.ensemble_folder)
     split = config.load_split()
-    train = split.train
-    targets = teacher_targets(teacher, train, args.blend)
+    if teacher.manifest.data.get("val_digest", split.val_digest) != split.val_digest:  # none before version 6
+        raise UserError(config.val or config.train, "no longer gives the validation faces the teacher was built on")
+    unlabelled = unlabelled_faces(args.unlabelled, split.val) if args.unlabelled else None  # fails here, before any training
+    # a filled-in coordinate's target is the teacher's, weighted filled_weight as in a trial: the filled mask stays
+    train = Faces(split.train.images, teacher_targets(teacher, split.train, args.blend), split.train.ids, "distilled", filled=split.train.filled)
     if unlabelled is not None:
-        extra = teacher_targets(teacher, unlabelled, args.blend)
-        train = Faces(np.concatenate([train.images, unlabelled.images]), np.concatenate([targets, extra]),
-                      np.concatenate([train.ids, unlabelled.ids]), "distilled")
-    else:
-        train = Faces(train.images, targets, train.ids, "distilled")
+        train = train.joined(Faces(unlabelled.images, teacher_targets(teacher, unlabelled, args.blend), unlabelled.ids, "distilled"))
     print(f"teacher: {len(teacher.models)} members, val RMSE {teacher.manifest.val_rmse:.3f} px; student: {config.arch}, "
           f"{len(train)} training faces ({len(unlabelled) if unlabelled is not None else 0} unlabelled), {config.epochs} epochs", flush=True)
 
@@ -141,7 +154,7 @@ def main(argv: list[str] | None = None) -> None:
         max_diff_px=float(np.abs(shipped - trainer.best_predictions).max()),
         val_rmse_with_bias=rmse_px(shipped, split.val.keypoints), flip_tta_val_rmse=rmse_px(flipped, split.val.keypoints),
         run=str(run.folder), device=teacher.device.type, heldout=None,
-        data={"train": config.train, "val": config.val, "val_faces": len(split.val)},
+        data={"train": config.train, "val": config.val, "val_faces": len(split.val), "val_digest": split.val_digest},
         distilled=Distilled(teacher=str(run.ensemble_folder), teacher_val_rmse=teacher.manifest.val_rmse,
                             teacher_heldout_rmse=teacher.manifest.heldout.ensemble_rmse if teacher.manifest.heldout else None,
                             blend=args.blend, unlabelled=str(args.unlabelled) if args.unlabelled else None,

@@ -6,7 +6,8 @@ and `read_ensemble`:
                         ensemble's val RMSE and its held-out (cross-fitted) score, the budget, the dtype,
                         the device and precision its figures were computed in, and the data it was built on
 
-Versions: 5 adds each member's bias (ensemble.bias) and the scores with biases on and with flip TTA; 4
+Versions: 6 adds each member's kept epoch (what ensemble.refit trains to), the best single candidate's
+score with its bias off, the held-out score with flip TTA, and the validation faces' digest; 5 adds each member's bias (ensemble.bias) and the scores with biases on and with flip TTA; 4
 adds, for a refitted ensemble, where it came from; 3 adds the held-out score and, for a distilled student,
 its teacher; 2 records the device; 1 (no format_version) computed its figures on the CPU.
 """
@@ -23,7 +24,7 @@ import torch
 from common.files import folder_lock, write_folder_atomically
 from common.versions import check_readable
 
-MANIFEST, VERSION = "manifest.json", 5
+MANIFEST, VERSION = "manifest.json", 6
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class Member:
     # and with flip TTA; None in folders from before version 5, whose members predict as they are
     bias_px: list[float] | None = None
     flip_bias_px: list[float] | None = None
+    kept_epoch: int | None = None  # the epoch its weights were kept at (its trial's best); None before version 6
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,16 @@ class HeldOut:
     seed: int  # splits the validation faces into the two halves
     ensemble_rmse: float  # px: every face predicted by the ensemble selected on the other half
     best_single_rmse: float  # px: every face predicted by the single candidate best on the other half
+    # px: the same ensembles predicting with flip TTA as shipped (submissions' default); None before version 6
+    flip_tta_ensemble_rmse: float | None = None
+
+
+@dataclass(frozen=True)
+class BestSingle:
+    """The best single candidate that fits the budget, scored like the ensemble: its bias off, no TTA."""
+
+    name: str  # trial id
+    val_rmse: float  # px, on all the validation faces (chosen on them: optimistic, as the ensemble's val_rmse)
 
 
 @dataclass(frozen=True)
@@ -93,6 +105,7 @@ class Manifest:
     refit: Refit | None = None  # where a refitted ensemble came from; None for one built from the searched weights
     val_rmse_with_bias: float | None = None  # val_rmse with no member's bias taken off; None before version 5
     flip_tta_val_rmse: float | None = None  # val_rmse with flip TTA (submissions' default), biases off; None before version 5
+    best_single: BestSingle | None = None  # None before version 6, and for a student or a refit
 
 
 def member_file(name: str) -> str:
@@ -127,7 +140,7 @@ def is_ensemble(folder: Path) -> bool:
 
 def read_ensemble(folder: Path) -> tuple[Manifest, list[dict[str, torch.Tensor]]]:
     """The manifest and each member's weights (on the CPU), read whole even while a build swaps the folder."""
-    with folder_lock(folder, shared=True):
+    with folder_lock(folder):
         raw = json.loads((Path(folder) / MANIFEST).read_text())
         version = raw.pop("format_version", 1)
         check_readable(str(folder), "an ensemble folder", version, VERSION)
@@ -136,6 +149,7 @@ def read_ensemble(folder: Path) -> tuple[Manifest, list[dict[str, torch.Tensor]]
         heldout = HeldOut(**raw["heldout"]) if raw.get("heldout") else None  # none before version 3
         distilled = Distilled(**raw["distilled"]) if raw.get("distilled") else None
         refit = Refit(**raw["refit"]) if raw.get("refit") else None  # none before version 4
+        best_single = BestSingle(**raw["best_single"]) if raw.get("best_single") else None  # none before version 6
         manifest = Manifest(**{**raw, "members": [Member(**m) for m in raw["members"]], "heldout": heldout, "distilled": distilled,
-                               "refit": refit})
+                               "refit": refit, "best_single": best_single})
         return manifest, [torch.load(Path(folder) / m.file, map_location="cpu", weights_only=True) for m in manifest.members]

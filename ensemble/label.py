@@ -6,6 +6,8 @@ label is re-formatted; each missing coordinate gets the ensemble's prediction (f
 image, 4 decimals), and a `Filled` column names the coordinates filled in each row. `search.run` and
 `training.train` read it like any training file: a filled coordinate never counts in a validation
 score, and counts `filled_weight` (a config field, 1 by default) against a true label's 1 in the loss.
+A search on the filled file holds out the same validation faces as one on the original (data.split).
+A refitted ensemble (ensemble.refit) is refused: it trained on the validation faces.
 """
 
 from __future__ import annotations
@@ -82,6 +84,10 @@ def main(argv: list[str] | None = None) -> None:
 
     start = time.perf_counter()
     ensemble = Ensemble(folder)
+    if ensemble.manifest.refit is not None:
+        raise UserError(str(folder), "is a refitted ensemble: its members trained on the validation faces, so labels it fills in "
+                                     "would carry those faces into the next search's training; label with the searched ensemble "
+                                     f"({ensemble.manifest.refit.source})")
     print(f"filling {missing} missing coordinates of {len(faces)} faces with the ensemble in {folder} "
           f"({len(ensemble.models)} members, val RMSE {ensemble.manifest.val_rmse:.3f} px) ...", flush=True)
     predictions = clip_to_frame(ensemble.predict(faces.images, tta=True), ensemble.origin)
@@ -92,8 +98,11 @@ def main(argv: list[str] | None = None) -> None:
     print(f"wrote {args.out}: {missing} coordinates filled in {faces_filled} faces, every original value kept "
           f"({time.perf_counter() - start:.1f} s); the column {FILLED_COLUMN} names them")
     if run is not None:
+        settings = run.settings
+        print(f"a search on {args.out} with --split-seed {settings.base['split_seed']} holds out the validation faces this search "
+              f"scored on (digest {settings.val_digest or 'not recorded'}), and scores on their true labels only")
         run.write_labels({"train": str(args.train), "out": str(args.out), "faces": len(faces), "faces_filled": faces_filled,
-                          "coordinates_filled": missing, "coordinates": int(faces.keypoints.size)})
+                          "coordinates_filled": missing, "coordinates": int(faces.keypoints.size), "val_digest": settings.val_digest})
         run.refresh_report()
 
 

@@ -3,7 +3,10 @@ again on the training and the validation faces together, written as an ensemble 
 `ensemble.predict` uses as it is.
 
 Each member keeps its place and weight in the ensemble and trains with its own config (recipe, seed,
-schedule) through every epoch on the validation faces as well, keeping its last weights (TrainConfig.refit).
+schedule) on the validation faces as well, as far as the selected weights trained: to the epoch its
+trial kept them at (a trial ASHA cut at its first rung, to that rung; one that early stopping ended, to
+its best epoch), on the schedule its trial ran, and keeps the weights of that epoch (TrainConfig.refit,
+stop_epoch).
 The selection and every validation figure stay those of the searched weights: the refitted ones trained
 on the validation faces, so no figure of theirs would be honest. It takes about as long as the members'
 own trials took; members train one after another, each on every core.
@@ -44,12 +47,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def refit_config(member: Member) -> TrainConfig:
+    """The member's own config, trained on the validation faces too and stopped where its weights were kept."""
+    if member.kept_epoch is None:
+        raise UserError(member.name, "was built into its ensemble before kptune recorded the epoch each member was kept at: "
+                                     "build the ensemble again (python -m ensemble.build), then refit it")
+    return dataclasses.replace(TrainConfig.from_saved(member.config), refit=True, stop_epoch=member.kept_epoch, device="auto", threads=0)
+
+
 def refit_member(member: Member, split: Split, dtype: str, source: Ensemble) -> tuple[Member, bytes, float]:
     """`member` trained again with its own config on `split`'s training and validation faces: its manifest
     entry (size and config updated, the searched weights' validation RMSE kept), its file's bytes in
     `dtype`, and how far the shipped weights' predictions are from the trained ones (px). Its biases are
     measured again, on the faces it now trained on."""
-    config = dataclasses.replace(TrainConfig.from_saved(member.config), refit=True, device="auto", threads=0)
+    config = refit_config(member)
     prepare_process(config)
     trainer = Trainer(config, split)
     trainer.fit(verbose=True)
@@ -74,17 +85,20 @@ def main(argv: list[str] | None = None) -> None:
     source = Ensemble(run.ensemble_folder, amp=args.amp)
     manifest = source.manifest
     config = source.configs[0]
+    for member in manifest.members:
+        refit_config(member)  # a member that cannot be refitted fails here, before any training
     split = config.load_split()  # the search's faces, one split for all its members; a file gone fails here
-    if len(split.val) != manifest.data.get("val_faces"):
-        raise UserError(config.val or config.train, f"gives {len(split.val)} validation faces, not the {manifest.data.get('val_faces')} "
-                                                    "the ensemble was built on")
+    if split.val_digest != manifest.data.get("val_digest"):
+        raise UserError(config.val or config.train, f"no longer gives the {manifest.data.get('val_faces')} validation faces the ensemble "
+                                                    "was built on")
     faces = len(split.train) + len(split.val)
     print(f"refitting {len(manifest.members)} members on {len(split.train)} training + {len(split.val)} validation faces, one after another")
 
     start = time.perf_counter()
     members, files, diffs = [], {}, []
     for i, member in enumerate(manifest.members, 1):
-        print(f"member {i}/{len(manifest.members)}: {member.name} ({member.arch}, weight {member.weight:.3f})", flush=True)
+        print(f"member {i}/{len(manifest.members)}: {member.name} ({member.arch}, weight {member.weight:.3f}), epochs 1-{member.kept_epoch} "
+              f"of its {member.config['epochs']}-epoch schedule, as its kept weights trained", flush=True)
         refitted, files[member.name], diff = refit_member(member, split, manifest.dtype, source)
         members.append(refitted)
         diffs.append(diff)

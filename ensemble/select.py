@@ -51,16 +51,21 @@ def select(predictions: np.ndarray, targets: np.ndarray, sizes: np.ndarray, budg
     return best
 
 
-def cross_fit(predictions: np.ndarray, targets: np.ndarray, sizes: np.ndarray, budget_bytes: float, rounds: int, seed: int) -> HeldOut:
+def cross_fit(predictions: np.ndarray, targets: np.ndarray, sizes: np.ndarray, budget_bytes: float, rounds: int, seed: int,
+              flipped: np.ndarray | None = None) -> HeldOut:
     """The selection's score on faces it did not see: the validation faces split in two halves (seeded);
     an ensemble selected on one half predicts the other, both ways, and so does the best single
-    candidate that fits (best on the selecting half). Shapes as in `select`."""
+    candidate that fits (best on the selecting half). Shapes as in `select`; `flipped`, the candidates'
+    predictions with flip TTA, gives the same ensembles' held-out score as submissions predict."""
     halves = np.array_split(np.random.default_rng(seed).permutation(len(targets)), 2)
-    ensemble, single = np.empty_like(targets), np.empty_like(targets)
+    ensemble, single, ensemble_flipped = np.empty_like(targets), np.empty_like(targets), np.empty_like(targets)
     fits = np.flatnonzero(sizes <= budget_bytes)
     for chosen_on, scored_on in (halves, halves[::-1]):
         selection = select(predictions[:, chosen_on], targets[chosen_on], sizes, budget_bytes, rounds)
         ensemble[scored_on] = np.tensordot(selection.weights, predictions[:, scored_on], axes=1)
+        if flipped is not None:
+            ensemble_flipped[scored_on] = np.tensordot(selection.weights, flipped[:, scored_on], axes=1)
         best = fits[np.argmin([rmse_px(predictions[m, chosen_on], targets[chosen_on]) for m in fits])]
         single[scored_on] = predictions[best, scored_on]
-    return HeldOut(seed=seed, ensemble_rmse=rmse_px(ensemble, targets), best_single_rmse=rmse_px(single, targets))
+    return HeldOut(seed=seed, ensemble_rmse=rmse_px(ensemble, targets), best_single_rmse=rmse_px(single, targets),
+                   flip_tta_ensemble_rmse=rmse_px(ensemble_flipped, targets) if flipped is not None else None)

@@ -12,7 +12,8 @@ the tests go through `SearchFolder`, never through file names or Tune's folder c
     runs/NAME/labels.json           what ensemble.label last filled in with this search's ensemble
     runs/NAME/leaderboard.csv, search.png, report/, ensemble/, student/
 
-Versions: 4 adds `ensemble_share` to search.json (the last phase's members, search.members; before,
+Versions: 5 adds `val_digest` to search.json (which validation faces the trials score on; before, unknown:
+""); 4 adds `ensemble_share` to search.json (the last phase's members, search.members; before,
 none: 0); 3 adds `rung_cooldown` to search.json (ASHA judges cooldown branches; before, the best
 score so far, which is what 0 means) and trials report `rung_rmse`; 2 records a diverged trial in its
 last result (`diverged`, `error`); 1 (search.json without format_version) only in the text of the
@@ -44,7 +45,7 @@ if TYPE_CHECKING:  # Ray and Optuna are imported only where trials are read: the
 
 METRIC = "best_val_rmse"  # what the search minimises: the validation RMSE (px) of the weights a trial keeps
 RUNG_METRIC = "rung_rmse"  # what ASHA judges at its rungs: where the trial would end (search.trainable)
-SETTINGS, OPTUNA_DB, MACHINE, LABELS, VERSION = "search.json", "optuna.db", "machine.json", "labels.json", 4
+SETTINGS, OPTUNA_DB, MACHINE, LABELS, VERSION = "search.json", "optuna.db", "machine.json", "labels.json", 5
 STATUSES = ("DONE", "UNFINISHED", "DIVERGED", "ERROR")
 TUNE_ERROR_FILE = "error.txt"  # the traceback Tune writes into a crashed trial's folder
 

@@ -72,6 +72,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "seeds, as ensemble members, instead of new proposals; e.g. 0.25 (default 0: none, until a one-hour "
                         "search shows that it pays)")
     p.add_argument("--seed", type=int, default=0, help="seed for the sampler and every trial")
+    p.add_argument("--split-seed", type=int, default=0, help="seed of the 15%% hold-out of --train (default 0); --seed leaves it alone, "
+                                                           "so searches with other seeds score on the same faces")
     p.add_argument("--address", help="join a running Ray cluster (e.g. 10.0.0.5:6379 or auto) instead of starting one")
     p.add_argument("--storage", type=Path, default=Path("runs"), help="results folder; on a cluster one every node reaches")
     p.add_argument("--resume", action="store_true", help="continue an interrupted search (NAME, or the latest)")
@@ -96,7 +98,7 @@ def settings_from_args(args: argparse.Namespace) -> SearchSettings:
         print(f"{'--smoke' if args.smoke else 'no --train given'}: searching on synthetic demo faces ({train}); "
               f"their test faces, for ensemble.build --test: {demo / 'test.csv'}")
     max_epochs = args.max_epochs or mode.max_epochs
-    base = TrainConfig(train=train, val=val, epochs=max_epochs, seed=args.seed, split_seed=args.seed)
+    base = TrainConfig(train=train, val=val, epochs=max_epochs, seed=args.seed, split_seed=args.split_seed)
     return SearchSettings(
         name=args.name or time.strftime("search-%Y%m%d-%H%M%S"),
         storage=str(args.storage.resolve()),
@@ -146,9 +148,12 @@ def check_before_start(settings: SearchSettings) -> tuple[SearchSettings, Search
     base = TrainConfig.from_saved(settings.base)  # a search saved before label_origin existed resumes with its origin 0
     split = base.load_split()
     base = base.with_label_origin(split)
-    print(f"data: {len(split.train)} train faces, {len(split.val)} validation faces (every trial is scored on the same ones); "
-          f"{describe_origin(base.origin)}")
-    return replace(settings, base=base.to_dict()), space, split
+    if settings.val_digest and settings.val_digest != split.val_digest:  # a resumed search whose files changed
+        raise UserError(base.val or base.train, f"no longer gives the validation faces this search was scored on (digest "
+                                                f"{split.val_digest}, not {settings.val_digest}): put the files back as they were")
+    print(f"data: {len(split.train)} train faces, {len(split.val)} validation faces (every trial is scored on the same ones; "
+          f"digest {split.val_digest}); {describe_origin(base.origin)}")
+    return replace(settings, base=base.to_dict(), val_digest=split.val_digest), space, split
 
 
 @exits_on_bad_input

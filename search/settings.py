@@ -40,7 +40,8 @@ class SearchSettings:
     max_concurrent: int  # 0 = as many as resources allow; 1 makes an Optuna search reproducible
     time_budget_s: float  # stop starting/continuing trials after this long; 0 = no limit
     ensemble_share: float  # the last share of the search (of time_budget_s, else of the trials) trains seeds of the best recipes (search.members)
-    base: dict  # the fixed TrainConfig part every trial shares (data paths, epochs, seed)
+    base: dict  # the fixed TrainConfig part every trial shares (data paths, epochs, seed, split seed)
+    val_digest: str = ""  # data.split.faces_digest of the validation faces every trial scores on ("" until the data is read)
 
     @property
     def folder(self) -> Path:

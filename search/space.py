@@ -18,9 +18,12 @@ from training.config import TrainConfig
 from .members import MEMBER
 
 KINDS = ("choice", "uniform", "loguniform", "int")
-# Set once per search, never per trial: every trial trains and is scored on the same faces, on the
-# resources the search gives it.
-NOT_SEARCHABLE = ("train", "val", "val_fraction", "split_seed", "device", "threads")
+# TrainConfig fields a space may not set, and why. Every trial trains and is scored on the same faces, on
+# the resources the search gives it; a refit trains on the validation faces that would score it.
+_ONCE = "is set by the search for every trial alike, not by the space"
+_REFIT = "is ensemble.refit's, after the search: a refitted trial trains on the validation faces that score it"
+NOT_SEARCHABLE = {"train": _ONCE, "val": _ONCE, "val_fraction": _ONCE, "split_seed": _ONCE, "device": _ONCE, "threads": _ONCE,
+                  "refit": _REFIT, "stop_epoch": _REFIT}
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,7 @@ def load_space(path: str | Path) -> SearchSpace:
         if name not in fields:
             raise ValueError(f"{path}: unknown key '{name}'; keys are TrainConfig fields: {', '.join(fields)}")
         if name in NOT_SEARCHABLE:
-            raise ValueError(f"{path}: '{name}' is set by the search for every trial alike, not by the space")
+            raise ValueError(f"{path}: '{name}' {NOT_SEARCHABLE[name]}")
         params.append(_param(path, name, spec, seen={p.name for p in params}))
     space = SearchSpace(tuple(params), str(path), tuple(_start_point(path, point, params) for point in start))
     unknown = [a for a in space.architectures if a not in list_models()]

@@ -109,6 +109,11 @@ class Checkpoint:
         rows = pd.read_csv(self.folder / HISTORY).to_dict("records")
         return [EpochResult(**{**r, "epoch": int(r["epoch"]), "improved": bool(r["improved"])}) for r in rows]
 
+    @property
+    def kept_epoch(self) -> int:
+        """The epoch the kept weights come from: the last one that improved (training.trainer)."""
+        return max(r.epoch for r in self.history() if r.improved)
+
     def train_state(self) -> dict[str, Any]:
         """On the CPU (random-number states must be); load_state_dict moves the rest where it belongs."""
         state = torch.load(self.folder / TRAIN_STATE, map_location="cpu", weights_only=True)

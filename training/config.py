@@ -62,6 +62,8 @@ class TrainConfig:
     patience: int = _field(10, "stop after this many epochs without a better validation RMSE")
     refit: bool = _field(False, "train on the validation faces too, through every epoch, keeping the last epoch's weights "
                                 "(ensemble.refit): more faces, and no honest validation score")
+    stop_epoch: int = _field(0, "end the run after this epoch, its schedule still spanning `epochs` (ensemble.refit: where the "
+                                "selected weights were kept); 0 = at `epochs`")
     # augmentation, on the fly (aug = 0: flip only, the seed's recipe)
     flip: bool = _field(True, "random horizontal flip with left/right keypoints swapped")
     aug: float = _field(0.0, "strength of the registered augmentations: scales every range in `augment`")
@@ -95,10 +97,17 @@ class TrainConfig:
         for name in ("lr", "batch_size", "epochs", "patience"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, not {getattr(self, name)}")
+        if not 0 <= self.stop_epoch <= self.epochs:
+            raise ValueError(f"stop_epoch must be from 0 to epochs ({self.epochs}), not {self.stop_epoch}")
         if self.label_origin != AUTO and not isinstance(self.label_origin, float):
             raise ValueError(f"label_origin must be a number of pixels or auto, not {self.label_origin!r}")
         if self.arch not in list_models():
             raise ValueError(f"unknown architecture '{self.arch}' (python -m models lists them: {', '.join(list_models())})")
+
+    @property
+    def last_epoch(self) -> int:
+        """The epoch the run ends after at the latest."""
+        return self.stop_epoch or self.epochs
 
     @property
     def origin(self) -> float:

@@ -66,6 +66,11 @@ def main(argv: list[str] | None = None) -> None:
     except TrainingDiverged as err:
         sys.exit(f"error: {err}")
     trainer.save(out)
+    if config.refit:  # its validation faces trained it: no figure of theirs says how good it is
+        plot_history(trainer.history, out / "curves.png", title=f"{config.arch}: refit on the training and validation faces")
+        print(f"refit on {len(split.train)} training + {len(split.val)} validation faces, its last epoch's weights kept; "
+              f"no validation score (it trained on those faces); checkpoint: {out} (weights, config, curves.png)")
+        return
     plot_history(trainer.history, out / "curves.png", title=f"{config.arch}: best val RMSE {trainer.best_rmse:.3f} px")
     plot_overlay(split.val.images, trainer.best_predictions, out / "val_overlay.png", targets=split.val.keypoints, origin=trainer.config.origin)
     print(f"best val RMSE {trainer.best_rmse:.3f} px; checkpoint: {out} (weights, config, {len(split.val)} validation predictions, curves.png, val_overlay.png)")

@@ -143,7 +143,7 @@ class Trainer:
                 break
             start = time.perf_counter()
             epoch = len(self.history) + 1
-            show = _progress_bar(epoch, c.epochs) if verbose and sys.stderr.isatty() else None
+            show = _progress_bar(epoch, c.last_epoch) if verbose and sys.stderr.isatty() else None
             loss = self.train_epoch(show)
             predictions = self.predict(self.val_images)
             val_rmse = rmse_px(predictions, self.split.val.keypoints)
@@ -154,8 +154,9 @@ class Trainer:
             result = EpochResult(epoch, loss, val_rmse, time.perf_counter() - start, improved, self.optimizer.param_groups[0]["lr"])
             self.history.append(result)
             if verbose:
-                mark = " *" if improved else ""
-                print(f"epoch {epoch:>3}/{c.epochs}  train loss {loss:.5f}  val RMSE {val_rmse:.3f} px  lr {result.lr:.2e}  "
+                mark = "" if c.refit or not improved else " *"
+                scored = "RMSE on the validation faces it trains on" if c.refit else "val RMSE"
+                print(f"epoch {epoch:>3}/{c.last_epoch}  train loss {loss:.5f}  {scored} {val_rmse:.3f} px  lr {result.lr:.2e}  "
                       f"{result.seconds:.1f} s{mark}", flush=True)
             if on_epoch:
                 on_epoch(result)
@@ -192,9 +193,10 @@ class Trainer:
 
     @property
     def finished(self) -> bool:
-        """The run has ended on its own terms: all its epochs, or early stopping's patience (not for a refit)."""
+        """The run has ended on its own terms: all its epochs (or its stop_epoch), or early stopping's
+        patience (not for a refit)."""
         c = self.config
-        return len(self.history) >= c.epochs or (not c.refit and self._epochs_since_best() >= c.patience)
+        return len(self.history) >= c.last_epoch or (not c.refit and self._epochs_since_best() >= c.patience)
 
     def _epochs_since_best(self) -> int:
         best = [i for i, r in enumerate(self.history) if r.improved]
