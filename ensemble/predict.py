@@ -9,7 +9,7 @@ from pathlib import Path
 from common.errors import UserError, exits_on_bad_input
 
 from .ensemble import Ensemble
-from .folder import is_ensemble
+from .folder import Manifest, is_ensemble
 from .submission import add_submission_args, check_submission_args, check_submission_inputs, write_submission
 
 
@@ -26,9 +26,22 @@ def main(argv: list[str] | None = None) -> None:
         raise UserError(str(args.ensemble), "not an ensemble folder (python -m ensemble.build writes one)")
     submission = check_submission_inputs(args)  # a bad test file or lookup fails here, before any model loads
     ensemble = Ensemble(args.ensemble, amp=args.amp)
+    tta = args.tta == "flip"
     print(f"ensemble of {len(ensemble.models)} members on {ensemble.device}{' (bf16 compute)' if ensemble.bf16 else ''}, "
-          f"val RMSE {ensemble.manifest.val_rmse:.3f} px")
-    write_submission(submission, ensemble, tta=args.tta == "flip")
+          f"{validation_figure(ensemble.manifest, tta)}")
+    write_submission(submission, ensemble, tta=tta)
+
+
+def validation_figure(manifest: Manifest, tta: bool) -> str:
+    """What the manifest honestly says of predictions made this way."""
+    if manifest.refit is not None:
+        return (f"refitted on the validation faces: no validation figure of its own (the searched weights it was refitted "
+                f"from scored {manifest.val_rmse:.3f} px)")
+    if tta and manifest.flip_tta_val_rmse is not None:
+        return f"val RMSE {manifest.flip_tta_val_rmse:.3f} px with flip TTA"
+    if tta:  # a folder from before version 5 has no flip TTA figure
+        return f"val RMSE {manifest.val_rmse:.3f} px without flip TTA (none recorded with it)"
+    return f"val RMSE {manifest.val_rmse:.3f} px without flip TTA"
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from ray.tune.schedulers import ASHAScheduler
 from common.files import write_csv_atomically
 from data.split import Split
 
-from .internals import ResumableOptunaSearch, requeue, set_ray_environment
+from .internals import ResumableOptunaSearch, check_cluster_authentication, requeue, set_ray_environment, warn_if_token_readable
 from .leaderboard import format_table, leaderboard
 from .members import MemberPhase
 from .plots import plot_search
@@ -31,10 +31,12 @@ def start_ray(address: str | None, dashboard_host: str | None) -> None:
     set_ray_environment()
     if address:
         context = ray.init(address=address)
+        check_cluster_authentication(address)
     else:
         # "local": a Ray of its own, never the cluster whose address `ray start` left on this machine (RAY_ADDRESS,
         # /tmp/ray/ray_current_cluster), which plain ray.init() would join, or wait for if it is gone
         context = ray.init(address="local", include_dashboard=dashboard_host is not None, dashboard_host=dashboard_host or "127.0.0.1")
+    warn_if_token_readable()  # after the start, which makes the token when there is none
     resources = ray.cluster_resources()
     print(f"Ray: {int(resources.get('CPU', 0))} CPUs, {int(resources.get('GPU', 0))} GPUs in the cluster")
     if context.dashboard_url:

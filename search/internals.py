@@ -12,19 +12,25 @@ depends on, so an upgrade says what broke.
 - quiet_about_trials_without_results filters one warning by its logger's name and its text.
 - set_ray_environment sets three variables that Ray reads when it starts; the authentication mode Ray
   reads when it is imported, so its configuration is read again (ray._raylet.Config.initialize).
+- check_cluster_authentication relies on an actor of a driver that sends a token to a cluster started
+  without token authentication dying before it runs (ActorDiedError) while plain tasks still run, and
+  auth_token_file on where Ray looks for the token (RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH, ~/.ray/auth_token).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import optuna
 from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
+from .results import SCHEDULE
 from .settings import OPTUNA_TRIAL
 
 TUNE_ANALYSIS_LOGGER = "ray.tune.analysis.experiment_analysis"  # where Tune warns about trials it has no results of
@@ -51,6 +57,45 @@ def set_ray_environment() -> None:
     for name, value in RAY_ENVIRONMENT.items():
         os.environ.setdefault(name, value)
     Config.initialize("")  # Ray read its configuration (RAY_AUTH_MODE among it) at import: read it again
+
+
+def check_cluster_authentication(address: str) -> None:
+    """Joined a cluster: with this driver sending a token to a cluster that runs without token
+    authentication, every trial's actor would die before it runs, and the search would end with "all
+    trials crashed". A probe actor (no CPU asked) dies the same way: say so in one line before any trial."""
+    import ray
+
+    @ray.remote(num_cpus=0)
+    class Probe:
+        def ping(self) -> bool:
+            return True
+
+    try:
+        ray.get(Probe.remote().ping.remote(), timeout=120)
+    except ray.exceptions.ActorDiedError:
+        mode = os.environ.get("RAY_AUTH_MODE", "")
+        hint = ("set RAY_AUTH_MODE=disabled for search.run (or restart the cluster with RAY_AUTH_MODE=token)" if mode == "token"
+                else "check that the cluster and this machine use the same RAY_AUTH_MODE and token")
+        raise SystemExit(f"error: the Ray cluster at {address} cannot start this search's workers: it runs without Ray's token "
+                         f"authentication while this driver sends a token (RAY_AUTH_MODE={mode or 'unset'}); {hint}") from None
+    except ray.exceptions.GetTimeoutError:
+        pass  # a busy or slow cluster: the trials will say what is wrong, if anything
+
+
+def auth_token_file() -> Path | None:
+    """The file Ray reads this driver's token from, or None when it comes from RAY_AUTH_TOKEN or there is none."""
+    if os.environ.get("RAY_AUTH_TOKEN"):
+        return None
+    path = Path(os.environ.get("RAY_AUTH_TOKEN_PATH", Path.home() / ".ray" / "auth_token"))
+    return path if path.is_file() else None
+
+
+def warn_if_token_readable() -> None:
+    """A token that other local users can read lets them run code on the cluster: say how to close it."""
+    path = auth_token_file()
+    if path is not None and os.name == "posix" and path.stat().st_mode & 0o077:
+        print(f"warning: Ray's token {path} can be read by other users of this machine, who could then run code on the "
+              f"cluster: chmod 600 {path}", file=sys.stderr)
 
 
 class ResumableOptunaSearch(OptunaSearch):
@@ -115,6 +160,8 @@ class ResumableOptunaSearch(OptunaSearch):
             super().on_trial_complete(trial_id, None, error=True)  # FAIL
             return
         stopped_early = result is not None and not error and not result.get("finished", True)  # "finished": absent before it existed
+        if result is not None and SCHEDULE in result:  # TPE's records say which scores come from a schedule the budget shortened
+            self._ot_trials[trial_id].set_user_attr(SCHEDULE, result[SCHEDULE])
         super().on_trial_complete(trial_id, None if stopped_early else result, error)  # no result, no error: Ray's OptunaSearch prunes
 
 

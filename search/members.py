@@ -55,15 +55,27 @@ def member_fits(recipe: FrozenTrial, max_epochs: int, seconds_left: float | None
 class MemberPhase:
     """Called by the searcher (search.internals.ResumableOptunaSearch) before it asks Optuna for a new
     trial. In the last phase it queues the next member in the study; it returns False when no trial
-    should start any more (no member fits in the time left). Pickled with the searcher on a resume; its
-    clock counts from the search's first start."""
+    should start any more (no member fits in the time left). Pickled with the searcher whenever Tune saves
+    the search; its clock counts the seconds the search ran, not the time it lay stopped before a resume,
+    as Tune's own time budget does (ray.tune.stopper.TimeoutStopper)."""
 
     share: float  # the last share of the search that trains members (0 = none)
     trials: int  # the search's trials in all
     time_budget_s: float  # 0 = none: then the phase is the last `share` of the trials
     max_epochs: int  # a member's schedule (search.budget shortens it to the time left)
     seed: int  # the search's seed; member k trains with seed + 1 + k
-    started: float = field(default_factory=time.time)
+    ran_before_s: float = 0.0  # seconds the search ran before this process took it up (a resume)
+    started: float = field(default_factory=time.time)  # when this process took it up
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "ran_before_s": self.elapsed_s()}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state, started=time.time())  # restored: the clock goes on from the last save
+
+    def elapsed_s(self) -> float:
+        """Seconds the search has run, over all its starts."""
+        return self.ran_before_s + time.time() - self.started
 
     def __call__(self, study: optuna.Study) -> bool:
         trials = study.get_trials(deepcopy=False)
@@ -81,8 +93,8 @@ class MemberPhase:
 
     def _in_phase(self, asked: int) -> bool:
         if self.time_budget_s:
-            return time.time() - self.started >= (1 - self.share) * self.time_budget_s
+            return self.elapsed_s() >= (1 - self.share) * self.time_budget_s
         return asked >= (1 - self.share) * self.trials
 
     def _seconds_left(self) -> float | None:
-        return self.started + self.time_budget_s - time.time() if self.time_budget_s else None
+        return self.time_budget_s - self.elapsed_s() if self.time_budget_s else None

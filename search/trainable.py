@@ -25,7 +25,7 @@ from training.config import TrainConfig
 from training.trainer import Trainer, TrainingDiverged, prepare_process
 
 from .budget import fit_schedule
-from .results import METRIC, RUNG_METRIC
+from .results import METRIC, RUNG_METRIC, SCHEDULE
 from .settings import train_values
 
 
@@ -75,6 +75,7 @@ def train_trial(sampled: dict[str, Any], base: dict[str, Any], split: Split, run
             "epoch_seconds": epoch.seconds,
             "lr": epoch.lr,
             "finished": trainer.finished,  # the last epoch of the trial's own schedule (not a stop by ASHA or a budget)
+            SCHEDULE: trainer.config.epochs,  # its schedule's epochs: fewer than the search's when the time budget shortened it
             **size,
         }
         if not epoch.improved:
