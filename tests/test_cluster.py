@@ -123,6 +123,24 @@ def test_the_cluster_refuses_a_client_without_its_token(cluster):
     assert cluster.node_ids(env=cluster.env | {"RAY_AUTH_MODE": "disabled"}) == {}
 
 
+def test_joining_a_cluster_started_without_token_authentication_says_what_to_set_before_any_trial(tmp_path):
+    """A lab's existing cluster, started without authentication, and a driver that sends a token (search.run's
+    default): every trial's actor would die unstarted. The search stops at once, saying what to set."""
+    cluster = Cluster(tmp_path / "home")
+    cluster.env |= {"RAY_AUTH_MODE": "disabled"}
+    try:
+        cluster.start("head")
+        run = subprocess.run([sys.executable, "-m", "search.run", "--smoke", "--address", cluster.address, "--storage", str(tmp_path / "runs"),
+                              "--name", "s", "--no-dashboard", "--no-report"], cwd=REPO, env=cluster.env | {"RAY_AUTH_MODE": "token"},
+                             capture_output=True, text=True, timeout=300)
+    finally:
+        cluster.stop()
+    assert run.returncode != 0 and "runs without Ray's token authentication" in run.stderr and "set RAY_AUTH_MODE=disabled" in run.stderr, run.stderr
+    from ray import tune
+
+    assert "crashed" not in run.stdout + run.stderr and not tune.Tuner.can_restore(str(tmp_path / "runs" / "s"))  # no trial began
+
+
 def submit(cluster: Cluster, job_id: str, *search_args: str) -> None:
     """`ray job submit --no-wait` of a smoke search, the repository as the job's working directory."""
     subprocess.run([RAY, "job", "submit", "--address", cluster.dashboard, "--submission-id", job_id, "--no-wait", "--working-dir", str(REPO), "--",

@@ -11,7 +11,9 @@ import pytest
 
 from common.errors import UserError
 from data.faces import Faces
-from ensemble.distill import student_config, teacher_targets
+from data.reader import load_faces
+from data.split import make_split
+from ensemble.distill import student_config, teacher_targets, unlabelled_faces
 from ensemble.folder import read_ensemble
 from models import create_model, saved_size_bytes
 from training.config import TrainConfig
@@ -54,6 +56,31 @@ def test_targets_blend_true_labels_with_the_teacher_and_take_the_teacher_where_l
     assert (targets[0] == 47.5).all() and (targets[1, :4] == 47.5).all() and (targets[1, 4:] == 50.0).all()
     unlabelled = Faces(faces.images, None, faces.ids, "u")
     assert (teacher_targets(teacher, unlabelled, blend=0.25) == 50.0).all()
+
+
+def test_filled_in_labels_are_not_blended_as_true_ones():
+    keypoints = np.full((1, 30), 40.0, np.float32)
+    filled = np.zeros((1, 30), bool)
+    filled[0, 10:] = True
+    faces = Faces(np.zeros((1, 96, 96), np.uint8), keypoints, np.arange(1), "filled.csv", filled=filled)
+    teacher = SimpleNamespace(predict=lambda images, tta: np.full((len(images), 30), 50.0, np.float32), origin=0.0)
+    targets = teacher_targets(teacher, faces, blend=0.5)
+    assert (targets[0, :10] == 45.0).all() and (targets[0, 10:] == 50.0).all()
+
+
+def test_unlabelled_faces_that_are_validation_faces_are_refused_naming_the_row(tiny_data):
+    split = make_split(str(tiny_data[0]))  # the default 15 % hold-out of the training file
+    row = int(np.flatnonzero(np.isin(load_faces(tiny_data[0]).ids, split.val.ids))[0]) + 1
+    with pytest.raises(UserError, match=f"row {row} .* holds a validation face"):
+        unlabelled_faces(tiny_data[0], split.val)
+
+
+def test_unlabelled_faces_lose_their_labels_and_say_so(tiny_data, capsys):
+    split = make_split(str(tiny_data[0]), str(tiny_data[0]))  # (a validation file that is not in --unlabelled)
+    others = Faces(split.val.images[:0], split.val.keypoints[:0], split.val.ids[:0], "none")
+    faces = unlabelled_faces(tiny_data[0], others)
+    assert faces.keypoints is None and len(faces) == 48
+    assert "its labels are not used" in capsys.readouterr().out
 
 
 @pytest.mark.slow  # subprocesses, and the smoke search

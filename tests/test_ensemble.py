@@ -88,10 +88,31 @@ def test_the_held_out_score_is_what_selection_on_the_same_faces_overstates():
     assert cross_fit(predictions, targets, sizes, 100, 50, seed=1) != heldout
 
 
+def test_the_held_out_score_with_flip_tta_scores_the_same_selections_on_the_flipped_predictions():
+    """Selected on the plain predictions, as build selects, and scored on the ones made with flip TTA:
+    here those are exact, so the ensembles that ship score 0 on the faces they were not chosen on."""
+    rng = np.random.default_rng(0)
+    targets = rng.uniform(0, 96, (40, 30))
+    predictions = targets + rng.normal(0, 2, (5, *targets.shape))
+    flipped = np.broadcast_to(targets, predictions.shape)
+    heldout = cross_fit(predictions, targets, np.full(5, 10), budget_bytes=100, rounds=50, seed=0, flipped=flipped)
+    assert heldout.flip_tta_ensemble_rmse == pytest.approx(0, abs=1e-9) and heldout.ensemble_rmse > 0.5
+    assert cross_fit(predictions, targets, np.full(5, 10), 100, 50, 0).flip_tta_ensemble_rmse is None
+
+
 def test_the_manifest_holds_the_held_out_scores_beside_the_selection_score(candidates, smoke_search, tmp_path):
     manifest = read_ensemble(build(candidates, 10, "fp32", 50, smoke_search, tmp_path / "ens", seed=3))[0]
     assert manifest.heldout.seed == 3 and manifest.heldout.ensemble_rmse != manifest.val_rmse
-    assert 0 < manifest.heldout.best_single_rmse < 96
+    assert 0 < manifest.heldout.best_single_rmse < 96 and 0 < manifest.heldout.flip_tta_ensemble_rmse < 96
+
+
+def test_the_best_single_trial_is_scored_like_the_ensemble_with_its_bias_off(candidates, smoke_search, tmp_path):
+    manifest = read_ensemble(build(candidates, 10, "fp32", 50, smoke_search, tmp_path / "ens"))[0]
+    by_name = {c.name: c for c in candidates}
+    best = by_name[manifest.best_single.name]
+    assert manifest.best_single.val_rmse < best.val_rmse  # the search's figure has its bias on
+    assert manifest.best_single.val_rmse <= min(m.val_rmse for m in manifest.members) + 1e-4
+    assert all(m.kept_epoch == by_name[m.name].checkpoint.kept_epoch for m in manifest.members)
 
 
 def test_budget_below_the_smallest_candidate_is_a_clear_error(candidates, smoke_search, tmp_path):

@@ -9,8 +9,8 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from search.internals import RAY_ENVIRONMENT, TUNE_ANALYSIS_LOGGER, ResumableOptunaSearch, requeue
-from search.results import METRIC
+from search.internals import RAY_ENVIRONMENT, TUNE_ANALYSIS_LOGGER, ResumableOptunaSearch, requeue, warn_if_token_readable
+from search.results import METRIC, SCHEDULE
 
 
 def _searcher(tmp_path) -> ResumableOptunaSearch:
@@ -34,6 +34,28 @@ def test_a_trial_stopped_before_its_schedule_ends_is_pruned_with_its_epochs_and_
     done, stopped = optuna.load_study(study_name="t", storage=f"sqlite:///{tmp_path / 'optuna.db'}").trials
     assert done.state == TrialState.COMPLETE and done.value == 2.2
     assert stopped.state == TrialState.PRUNED and stopped.intermediate_values == {1: 3.5, 2: 3.1}
+
+
+def test_each_trials_schedule_reaches_optuna_so_a_budget_shortened_one_can_be_told_apart(tmp_path):
+    searcher = _searcher(tmp_path)
+    searcher.suggest("shortened")
+    searcher.on_trial_result("shortened", {METRIC: 2.0, "training_iteration": 1, "finished": True, SCHEDULE: 24})
+    searcher.on_trial_complete("shortened", {METRIC: 2.0, "training_iteration": 1, "finished": True, SCHEDULE: 24})
+    (trial,) = optuna.load_study(study_name="t", storage=f"sqlite:///{tmp_path / 'optuna.db'}").trials
+    assert trial.state == TrialState.COMPLETE and trial.user_attrs[SCHEDULE] == 24
+
+
+def test_a_token_file_other_users_can_read_is_warned_about(tmp_path, monkeypatch, capsys):
+    token = tmp_path / "auth_token"
+    token.write_text("secret")
+    monkeypatch.delenv("RAY_AUTH_TOKEN", raising=False)
+    monkeypatch.setenv("RAY_AUTH_TOKEN_PATH", str(token))
+    token.chmod(0o644)
+    warn_if_token_readable()
+    assert f"chmod 600 {token}" in capsys.readouterr().err
+    token.chmod(0o600)
+    warn_if_token_readable()
+    assert capsys.readouterr().err == ""
 
 
 def test_a_crashed_trial_fails(tmp_path):

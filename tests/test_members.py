@@ -115,3 +115,18 @@ def test_the_cli_refuses_a_share_outside_zero_to_one(share, capsys):
     with pytest.raises(SystemExit):
         parse_args(["--ensemble-share", str(share)])
     assert "--ensemble-share" in capsys.readouterr().err
+
+
+def test_a_resumed_search_counts_the_time_it_ran_not_the_time_it_lay_stopped(monkeypatch):
+    """Saved 40 minutes into a one-hour search, resumed two hours later: 20 minutes of the budget are left,
+    so a member still starts (Tune's own budget counts the same way)."""
+    import pickle
+
+    study = _study(_finished("resnet_m", 2e-3, 1.60, minutes=12))
+    saved = pickle.dumps(_phase(share=0.25, time_budget_s=3600, started=time.time() - 46 * 60))
+    later = time.time() + 2 * 3600
+    monkeypatch.setattr(time, "time", lambda: later)
+    resumed = pickle.loads(saved)
+    assert resumed.elapsed_s() == pytest.approx(46 * 60, abs=5)
+    assert resumed(study) is True
+    assert study.get_trials(states=(TrialState.WAITING,))[0].user_attrs[MEMBER] == {"seed": 8}

@@ -31,6 +31,16 @@ def test_the_estimate_recognises_each_convention_and_is_sure_of_it(faces, origin
     assert estimate.low < estimate.value < estimate.high
 
 
+def test_labels_an_ensemble_filled_in_do_not_move_the_estimate(faces):
+    """Half the faces' labels filled in by an ensemble of another convention (1 px off): the estimate is
+    the true labels' convention, as if those were missing."""
+    filled = np.zeros(faces.keypoints.shape, bool)
+    filled[::2] = True
+    shifted = Faces(faces.images, np.where(filled, faces.keypoints + 1.0, faces.keypoints), faces.ids, faces.source, filled=filled)
+    estimate = estimate_origin(shifted)
+    assert estimate.convention == 0.0 and estimate.faces == 200
+
+
 @pytest.mark.parametrize("origin", [0.0, 0.5, 1.0])
 def test_on_small_subsets_the_estimate_is_right_or_warns(faces, origin, capsys):
     outcomes = []

@@ -55,6 +55,12 @@ def test_data_and_resources_are_not_searchable(tmp_path):
         load_space(_write(tmp_path, "val_fraction:\n  uniform: [0.1, 0.3]\n"))
 
 
+@pytest.mark.parametrize("key", ["refit", "stop_epoch"])
+def test_a_space_cannot_make_trials_train_on_the_faces_that_score_them(tmp_path, key):
+    with pytest.raises(ValueError, match=f"'{key}' is ensemble.refit's"):
+        load_space(_write(tmp_path, f"{key}: {'true' if key == 'refit' else 3}\n"))
+
+
 def test_bad_range_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="low must be below high"):
         load_space(_write(tmp_path, "lr:\n  loguniform: [1e-2, 1e-4]\n"))

@@ -46,6 +46,17 @@ def test_a_refit_trains_on_the_validation_faces_too_through_every_epoch_and_keep
     assert rmse_px(trainer.predict(trainer.val_images), split.val.keypoints) == pytest.approx(history[-1].val_rmse, rel=1e-5)
 
 
+def test_a_stop_epoch_ends_the_run_there_on_the_schedule_that_spans_every_epoch(tiny_data):
+    """What ensemble.refit needs of a member ASHA cut at a rung: the same run, ended at that epoch."""
+    runs = {}
+    for stop in (0, 2):
+        config = _config(tiny_data, epochs=6, schedule="onecycle", seed=3, device="cpu", stop_epoch=stop)
+        prepare_process(config)
+        runs[stop] = Trainer(config, config.load_split()).fit()
+    assert len(runs[2]) == 2 and len(runs[0]) == 6
+    assert [(r.lr, r.val_rmse) for r in runs[2]] == [(r.lr, r.val_rmse) for r in runs[0][:2]]  # mid-schedule, bit for bit
+
+
 def test_learning_reduces_validation_error(tiny_data):
     config = _config(tiny_data, epochs=4, lr=3e-3)
     prepare_process(config)
@@ -131,3 +142,13 @@ def test_a_compiled_training_step_agrees_with_the_eager_one_within_bf16_rounding
     (eager_loss, eager_prediction), (compiled_loss, compiled_prediction) = steps
     assert compiled_loss == pytest.approx(eager_loss, rel=2 ** -7)
     assert abs(compiled_prediction - eager_prediction).max() < 0.02  # px (measured: 0.001)
+
+
+def test_training_a_refit_prints_no_validation_score_for_faces_it_trained_on(tiny_data, tmp_path, capsys):
+    from training.train import main
+
+    main(["--train", str(tiny_data[0]), "--arch", "cnn_small", "--epochs", "1", "--batch-size", "16", "--refit", "true",
+          "--label-origin", "0", "--out", str(tmp_path / "refit")])
+    out = capsys.readouterr().out
+    assert "val RMSE" not in out and "no validation score (it trained on those faces)" in out
+    assert Checkpoint(tmp_path / "refit").config.refit
