@@ -30,8 +30,7 @@ import optuna
 from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
-from .results import SCHEDULE
-from .settings import OPTUNA_TRIAL
+from .settings import OPTUNA_TRIAL, SCHEDULE
 
 TUNE_ANALYSIS_LOGGER = "ray.tune.analysis.experiment_analysis"  # where Tune warns about trials it has no results of
 RAY_ENVIRONMENT = {

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 OPTUNA_TRIAL = "optuna_trial"  # the key under which a trial's Tune config carries its Optuna trial number
+SCHEDULE = "schedule_epochs"  # a trial's schedule in epochs, in its results and as its Optuna user attribute
 
 
 def train_values(trial_config: dict[str, Any]) -> dict[str, Any]:

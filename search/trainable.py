@@ -25,8 +25,8 @@ from training.config import TrainConfig
 from training.trainer import Trainer, TrainingDiverged, prepare_process
 
 from .budget import fit_schedule
-from .results import METRIC, RUNG_METRIC, SCHEDULE
-from .settings import train_values
+from .results import METRIC, RUNG_METRIC
+from .settings import SCHEDULE, train_values
 
 
 def train_trial(sampled: dict[str, Any], base: dict[str, Any], split: Split, rungs: tuple[int, ...], cooldown: float,

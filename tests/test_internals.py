@@ -10,7 +10,8 @@ import pytest
 from optuna.trial import TrialState
 
 from search.internals import RAY_ENVIRONMENT, TUNE_ANALYSIS_LOGGER, ResumableOptunaSearch, requeue, warn_if_token_readable
-from search.results import METRIC, SCHEDULE
+from search.results import METRIC
+from search.settings import SCHEDULE
 
 
 def _searcher(tmp_path) -> ResumableOptunaSearch:
