@@ -1,4 +1,4 @@
-"""Read the users' CSVs (train, val or test layout, .csv or .csv.gz), validate them, cache the parse.
+"""Read the users' CSVs (train, val or test layout, .csv, .csv.gz or a .zip with one CSV inside, as Kaggle ships them), validate them, cache the parse.
 
 Every problem is a UserError naming file, row and column. Pixels are parsed in one vectorised pass
 (pyarrow's string kernels), and the parsed arrays are cached (data.cache), so loading the same unchanged
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +62,8 @@ def ignored_columns(path: str | os.PathLike) -> list[str]:
 def parse_csv(path: Path) -> Faces:
     """Parse and validate one CSV (no cache)."""
     name = str(path)
+    if path.suffix.lower() == ".zip":
+        check_zip(path)
     try:
         df = pd.read_csv(path, encoding="utf-8-sig")  # -sig: a byte-order mark (Excel's UTF-8) is not part of the first name
     except pd.errors.EmptyDataError:
@@ -82,6 +85,17 @@ def parse_csv(path: Path) -> Faces:
     keypoints = _parse_keypoints(df, name)
     filled = _parse_filled(df[FILLED_COLUMN], keypoints, name) if FILLED_COLUMN in df.columns and keypoints is not None else None
     return Faces(images, keypoints, _ids(df), name, filled=filled)
+
+
+def check_zip(path: Path) -> None:
+    """A .zip must hold one CSV, as Kaggle's training.zip and test.zip do; pandas reads it like a .csv."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = [n for n in archive.namelist() if not n.endswith("/")]
+    except zipfile.BadZipFile as err:
+        raise UserError(str(path), f"is not a readable zip file ({err})") from None
+    if len(names) != 1:
+        raise UserError(str(path), f"holds {len(names)} files ({', '.join(names[:3]) or 'none'}); kptune reads a zip with one CSV inside")
 
 
 def _parse_filled(column: pd.Series, keypoints: np.ndarray, name: str) -> np.ndarray:

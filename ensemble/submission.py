@@ -20,6 +20,8 @@ from training.config import AMP_MODES
 
 from .ensemble import Ensemble
 
+LOOKUP_NAME = "IdLookupTable.csv"  # Kaggle's name for it, beside test.zip in its download
+
 
 def add_submission_args(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("submission")
@@ -28,15 +30,19 @@ def add_submission_args(parser: argparse.ArgumentParser) -> None:
                    help="flip (default): also predict the mirrored face and average (the manifest's flip_tta_val_rmse); none: half the time")
     g.add_argument("--amp", choices=AMP_MODES, default="auto",
                    help="auto: members compute in bfloat16 on CUDA and on CPUs with native bf16 (2x faster; the manifest says how far that moves them), off: float32")
-    g.add_argument("--format", choices=["course", "kaggle"], default="course", help="course: header 0..29, one row per face; kaggle: RowId,Location")
-    g.add_argument("--lookup", type=Path, help="Kaggle's IdLookupTable.csv (needed for --format kaggle)")
+    g.add_argument("--format", choices=["course", "kaggle"],
+                   help="kaggle: RowId,Location, as Kaggle takes it; course: header 0..29, one row per face (default: kaggle when the "
+                        "test file has ImageIds and a lookup table is given or lies beside it, else course)")
+    g.add_argument("--lookup", type=Path, help=f"Kaggle's {LOOKUP_NAME} (default: the one beside the test file, if any)")
     g.add_argument("--student-id", help="name the file after the student number: ID.csv")
     g.add_argument("--out", type=Path, help="the submission file (default: ID.csv, else submission.csv)")
 
 
 def check_submission_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    if args.format == "kaggle" and not args.lookup:
-        parser.error("--format kaggle needs --lookup IdLookupTable.csv")
+    if args.format == "kaggle" and not args.lookup and not (args.test and (args.test.parent / LOOKUP_NAME).is_file()):
+        parser.error(f"--format kaggle needs Kaggle's lookup table: --lookup {LOOKUP_NAME}, or the table beside the test file")
+    if args.format == "course" and args.lookup:
+        parser.error("--lookup is Kaggle's: give --format kaggle, or leave --format out")
     if args.student_id and args.out:
         parser.error("give --student-id or --out, not both")
 
@@ -102,12 +108,25 @@ def check_submission_inputs(args: argparse.Namespace) -> SubmissionInputs | None
         return None
     test = load_faces(args.test)
     lookup = None
-    if args.format == "kaggle":
+    lookup_path = kaggle_lookup(args)
+    if lookup_path is not None:
         check_image_ids(args.test, test.ids)
-        lookup = read_lookup(args.lookup, test.ids)
+        lookup = read_lookup(lookup_path, test.ids)
     out = args.out or Path(f"{args.student_id}.csv" if args.student_id else "submission.csv")
     check_writable(out.resolve().parent)
     return SubmissionInputs(test, lookup, out)
+
+
+def kaggle_lookup(args: argparse.Namespace) -> Path | None:
+    """The lookup table of a Kaggle submission, or None for the course's layout. Without --format:
+    Kaggle's when the test file has ImageIds and a lookup table is given or lies beside it (as Kaggle's
+    download leaves them), said in one line."""
+    given = args.lookup or (args.test.parent / LOOKUP_NAME if (args.test.parent / LOOKUP_NAME).is_file() else None)
+    if args.format == "course" or (args.format is None and (given is None or not has_id_column(args.test))):
+        return None
+    if args.format is None:
+        print(f"submission in Kaggle's layout (RowId,Location) for {given}; --format course for the course's")
+    return given
 
 
 def check_image_ids(path: Path, ids: np.ndarray) -> None:

@@ -18,6 +18,7 @@ from .internals import ResumableOptunaSearch, check_cluster_authentication, requ
 from .leaderboard import format_table, leaderboard
 from .members import MemberPhase
 from .plots import plot_search
+from .progress import ProgressCallback
 from .results import METRIC, RUNG_METRIC, SearchFolder
 from .settings import OPTUNA_TRIAL, SearchSettings
 from .space import SearchSpace
@@ -101,6 +102,8 @@ def new_tuner(settings: SearchSettings, space: SearchSpace, split: Split) -> tun
             # a crashed trial (an exception, or its process killed, e.g. for memory) is restarted once from its
             # last checkpoint; if it crashes again it is recorded as ERROR and the search goes on
             failure_config=tune.FailureConfig(max_failures=1),
+            # a progress line with the projected end at each trial's end and every few minutes
+            callbacks=[ProgressCallback(trials=settings.trials, budget_s=settings.time_budget_s or None, metric=METRIC)],
         ),
     )
 

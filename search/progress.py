@@ -1,8 +1,7 @@
 """A search that says when it will end: one progress line at each trial's end and every few minutes, in
 the terminal and in a Ray job's log alike (it prints from the driver).
 
-    progress: 5 of 50 trials ended, 2 running, 43 to start; best 1.612 px; 0:31 elapsed; projected end 03:12
-    (in 2:41) at 37 s a trial-minute...
+    progress: 5 trials ended, 2 running, 43 to start; best 1.612 px; 0:31 elapsed; projected end 03:12 (in 2:41) at this pace
 
 The projection: each ended trial (finished, cut by ASHA or stopped) took some wall time; the trials still
 to start will take as long on average, the running ones what is left of that average, and `slots` trials
@@ -60,9 +59,12 @@ def clock(seconds: float) -> str:
     return f"{minutes // 60}:{minutes % 60:02d}"
 
 
-def describe(p: Projection, best: float, now: float) -> str:
+def describe(p: Projection, best: float, now: float, ended_before: int = 0) -> str:
+    """The progress line; `ended_before`: trials that ended before a resume (not in the projection's pace)."""
     best_text = f"best {best:.3f} px" if math.isfinite(best) else "no score yet"
-    head = f"progress: {p.ended} trials ended, {p.running} running, {p.to_start} to start; {best_text}; {clock(p.elapsed_s)} elapsed"
+    before = f" (and {ended_before} before the resume)" if ended_before else ""
+    head = (f"progress: {p.ended} trials ended{before}, {p.running} running, {p.to_start} to start; {best_text}; "
+            f"{clock(p.elapsed_s)} elapsed")
     if p.left_s is None:
         return f"{head}; projected end once a trial has ended"
     end = time.strftime("%H:%M", time.localtime(now + p.left_s))
@@ -121,7 +123,4 @@ class ProgressCallback(Callback):
         to_start = max(self.trials - len(trials), 0) + sum(t.status == "PENDING" for t in trials)
         running = [now - self.begun[t.trial_id] for t in trials if t.status == "RUNNING" and t.trial_id in self.begun]
         projection = project(self.ended_seconds, running, to_start, self.slots, now - self.started, self.budget_s)
-        line = describe(projection, self.best, now)
-        if ended_before > 0:
-            line = line.replace("trials ended", f"trials ended ({ended_before} before this resume)", 1)
-        print(line, flush=True)
+        print(describe(projection, self.best, now, max(ended_before, 0)), flush=True)

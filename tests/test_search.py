@@ -59,7 +59,10 @@ def test_a_diverging_trial_ends_diverged_fails_in_optuna_and_stays_out_of_the_en
     trials = {t.config.lr: t for t in SearchFolder(tmp_path / "hot").trials()}
     assert trials[10.0].status == "DIVERGED" and "diverged in epoch" in trials[10.0].error
     assert trials[0.003].status == trials[0.005].status == "DONE"
-    assert "diverged:" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "diverged:" in out
+    assert "progress: 1 trials ended" in out and "projected end" in out  # a line at each trial's end, with the projected end
+    assert "progress: 3 trials ended, 0 running, 0 to start" in out
     states = {t.params["lr"]: t.state for t in optuna.load_study(study_name="hot", storage=SearchFolder(tmp_path / "hot").optuna_url).trials}
     ended = {lr: optuna.trial.TrialState.COMPLETE if trials[lr].metrics["finished"] else optuna.trial.TrialState.PRUNED for lr in (0.003, 0.005)}
     assert states == {10.0: optuna.trial.TrialState.FAIL, **ended}  # PRUNED: ASHA stopped it at its rung
