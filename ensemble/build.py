@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from common.cli import add_ensemble_arg, add_run_args
 from common.errors import UserError, exits_on_bad_input
 from data.split import Split
 from data.transforms import rmse_px
@@ -26,11 +27,10 @@ from .submission import add_submission_args, check_submission_args, check_submis
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m ensemble.build", description=__doc__.split("\n\n")[0])
     p.add_argument("--max-mb", type=float, required=True, help="budget for the member files together, in MB (10^6 bytes)")
-    p.add_argument("--run", help="search under --runs-dir to ensemble (default: the latest)")
-    p.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where searches are (default runs/)")
+    add_run_args(p, "the search to ensemble (default: the latest)")
     p.add_argument("--dtype", choices=["fp32", "fp16"], default="fp32", help="fp16 ships members in half precision: half the size")
     p.add_argument("--rounds", type=int, default=50, help="greedy selection rounds, 1 or more (default 50)")
-    p.add_argument("--ensemble-dir", type=Path, help="where to write the ensemble (default runs/RUN/ensemble)")
+    add_ensemble_arg(p, "the ensemble folder to write (default RUNS_DIR/RUN/ensemble)", old="--ensemble-dir")
     p.add_argument("--seed", type=int, default=0, help="splits the validation faces in two for the held-out score (default 0)")
     add_submission_args(p)
     args = p.parse_args(argv)
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> None:
     run = args.runs_dir / args.run if args.run else latest_run(args.runs_dir)
     if not run.is_dir():
         raise UserError(str(run), "no such search run")
-    out = args.ensemble_dir or SearchFolder(run).ensemble_folder
+    out = args.ensemble or SearchFolder(run).ensemble_folder
     check_writable(out.resolve().parent)
     submission = check_submission_inputs(args)  # a bad test file or lookup fails here, before any work
     candidates = load_candidates(run)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from common.cli import add_ensemble_arg, add_run_args
 from common.errors import UserError, exits_on_bad_input
 from data.faces import Faces
 from data.reader import load_faces
@@ -46,15 +47,14 @@ STUDENT_EPOCHS_FACTOR = 2  # the student's epochs against the recipe's, unless -
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m ensemble.distill", description=__doc__.split("\n\n")[0])
     p.add_argument("--max-mb", type=float, required=True, help="the student's file size budget, MB (10^6 bytes)")
-    p.add_argument("--run", help="search under --runs-dir whose ensemble teaches (default: the latest)")
-    p.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where searches are (default runs/)")
+    add_run_args(p, "the search whose ensemble teaches (default: the latest)")
     p.add_argument("--arch", choices=list_models(), help="the student's architecture (default: the best trial's that fits, "
                                                          "else the largest registered one that fits)")
     p.add_argument("--dtype", choices=list(DTYPES), default="fp32", help="fp16 ships the student in half precision: half the size")
     p.add_argument("--blend", type=float, default=0.5, help="a true label's share in a target where there is one (default 0.5)")
     p.add_argument("--unlabelled", type=Path, help="images without labels (e.g. a test file) to add, with the teacher's targets")
     p.add_argument("--epochs", type=int, help="the student's epochs (default: twice the recipe's)")
-    p.add_argument("--out", type=Path, help="the student's folder (default runs/RUN/student: the report shows it)")
+    add_ensemble_arg(p, "the student's ensemble folder to write (default RUNS_DIR/RUN/student: the report shows it)", old="--out")
     args = p.parse_args(argv)
     if not args.max_mb > 0:
         p.error("--max-mb must be positive")
@@ -115,7 +115,7 @@ def unlabelled_faces(path: Path, val: Faces) -> Faces:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     run = SearchFolder(args.runs_dir / args.run if args.run else latest_run(args.runs_dir))
-    out = args.out or run.student_folder
+    out = args.ensemble or run.student_folder
     if not is_ensemble(run.ensemble_folder):
         raise UserError(str(run.ensemble_folder), "no ensemble to learn from: build one first with python -m ensemble.build --max-mb 50")
     check_writable(out.resolve().parent)

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from common.cli import add_ensemble_arg, add_run_args
 from common.errors import UserError, exits_on_bad_input
 from common.files import write_csv_atomically
 from data.keypoints import COLUMNS
@@ -52,9 +53,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m ensemble.label", description=__doc__.split("\n\n")[0])
     p.add_argument("--train", type=Path, required=True, help="the training CSV whose missing coordinates to fill")
     p.add_argument("--out", type=Path, required=True, help="the filled CSV to write (.csv)")
-    p.add_argument("--run", help="search under --runs-dir whose ensemble fills them (default: the latest)")
-    p.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where searches are (default runs/)")
-    p.add_argument("--ensemble", type=Path, help="an ensemble folder to use instead of the run's (ensemble.build writes one)")
+    add_run_args(p, "the search whose ensemble fills them (default: the latest)")
+    add_ensemble_arg(p, "an ensemble folder to use instead of the run's (ensemble.build writes one)")
     args = p.parse_args(argv)
     if args.out.suffix != ".csv":
         p.error(f"--out must name a .csv file, not {args.out.name}")

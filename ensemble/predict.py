@@ -4,8 +4,8 @@ without the search that built it."""
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
+from common.cli import add_ensemble_arg
 from common.errors import UserError, exits_on_bad_input
 
 from .ensemble import Ensemble
@@ -16,7 +16,7 @@ from .submission import add_submission_args, check_submission_args, check_submis
 @exits_on_bad_input
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m ensemble.predict", description=__doc__.split("\n\n")[0])
-    p.add_argument("--ensemble", type=Path, required=True, help="folder written by ensemble.build")
+    add_ensemble_arg(p, "the ensemble folder to predict with (ensemble.build, refit or distill wrote it)", required=True)
     add_submission_args(p)
     args = p.parse_args(argv)
     check_submission_args(p, args)

@@ -17,10 +17,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import time
-from pathlib import Path
 
 import numpy as np
 
+from common.cli import add_ensemble_arg, add_run_args
 from common.errors import UserError, exits_on_bad_input
 from data.split import Split
 from models import cast_floating
@@ -38,9 +38,8 @@ from .submission import add_submission_args, check_submission_args, check_submis
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m ensemble.refit", description=__doc__.split("\n\n")[0])
-    p.add_argument("--run", help="search under --runs-dir whose ensemble to refit (default: the latest)")
-    p.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where searches are (default runs/)")
-    p.add_argument("--ensemble-dir", type=Path, help="where to write the refitted ensemble (default runs/RUN/ensemble_refit)")
+    add_run_args(p, "the search whose ensemble to refit (default: the latest)")
+    add_ensemble_arg(p, "the refitted ensemble's folder to write (default RUNS_DIR/RUN/ensemble_refit)", old="--ensemble-dir")
     add_submission_args(p)
     args = p.parse_args(argv)
     check_submission_args(p, args)
@@ -79,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     run = SearchFolder(args.runs_dir / args.run if args.run else latest_run(args.runs_dir))
     if not is_ensemble(run.ensemble_folder):
         raise UserError(str(run.ensemble_folder), "no ensemble to refit: build one first with python -m ensemble.build --max-mb 50")
-    out = args.ensemble_dir or run.refit_folder
+    out = args.ensemble or run.refit_folder
     check_writable(out.resolve().parent)
     submission = check_submission_inputs(args)  # a bad test file or lookup fails here, before any training
     source = Ensemble(run.ensemble_folder, amp=args.amp)

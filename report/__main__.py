@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import matplotlib
 import optuna
 
+from common.cli import add_run_args
 from common.errors import UserError, exits_on_bad_input
 from search.results import SearchFolder, latest_search
 
@@ -17,8 +17,7 @@ from .page import write_report
 @exits_on_bad_input
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m report", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--run", help="search under --runs-dir (default: the latest)")
-    parser.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where searches are (default runs/)")
+    add_run_args(parser, "the search to report on (default: the latest)")
     args = parser.parse_args(argv)
     matplotlib.use("Agg")  # files only, no display: this process draws and exits
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # Optuna's per-study INFO lines are not the report's

@@ -175,4 +175,4 @@ def run_search(settings: SearchSettings, space: SearchSpace, split: Split, addre
     unfinished = int((table["status"] == "UNFINISHED").sum()) if len(table) else 0
     if len(table) < settings.trials or unfinished:
         print(f"the search stopped early ({len(table)} of {settings.trials} trials started); continue it with:\n"
-              f"  python -m search.run --resume --name {settings.name}")
+              f"  python -m search.run --resume --runs-dir {settings.storage} --run {settings.name}")

@@ -12,8 +12,9 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from common.cli import add_run_args
 from common.errors import UserError, exits_on_bad_input
-from configs import CPU_SPACE, DEFAULT_SPACE, DEMO_SPACE, SMOKE_SPACE
+from configs import CPU_SPACE, DEFAULT_SPACE, DEMO_SPACE, SMOKE_SPACE, TRIAL_EPOCHS
 from data.origin import describe_origin
 from data.split import Split
 from data.synthetic import demo_dataset
@@ -42,7 +43,7 @@ MODES = {
     # 72 epochs, not 36: on faces15 the one-hour default search's best trial scores 1.489 px against 1.576
     # with fewer, longer trials (bench/results/search_cpu_1h_e{72,36}.json); the rung at a third of the
     # schedule is where bench.rungs calibrated it
-    "data": Mode(DEFAULT_SPACE, trials=50, max_epochs=72, grace_period=24, time_budget_s=0, demo_faces=0),
+    "data": Mode(DEFAULT_SPACE, trials=50, max_epochs=TRIAL_EPOCHS, grace_period=TRIAL_EPOCHS // 3, time_budget_s=0, demo_faces=0),
     # the demo: 2 minutes on 2 CPUs (bf16, a trial per core); grace 3 because cnn_small leaves the
     # mean-face plateau in epoch 3-4
     "demo": Mode(DEMO_SPACE, trials=8, max_epochs=8, grace_period=3, time_budget_s=14 * 60, demo_faces=1000),
@@ -55,7 +56,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--trials", type=int, help="trials in all (default 50; demo 8; smoke 3)")
     p.add_argument("--train", help="train CSV; omitted = the built-in synthetic demo data (about 2 minutes on 2 CPUs)")
     p.add_argument("--val", help="validation CSV (default: a seeded 15%% hold-out of --train)")
-    p.add_argument("--name", help="run name: results in runs/NAME (default search-TIME; with --resume, the latest run)")
     p.add_argument("--space", type=Path, help=f"search-space YAML (default {DEFAULT_SPACE.name} with GPUs, {CPU_SPACE.name} without)")
     p.add_argument("--max-epochs", type=int, help="epochs per trial, which its schedule spans (default 72; demo 8; smoke 1)")
     p.add_argument("--grace-period", type=int, help="epochs before ASHA may stop a trial (default 24; demo 3)")
@@ -75,12 +75,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--split-seed", type=int, default=0, help="seed of the 15%% hold-out of --train (default 0); --seed leaves it alone, "
                                                            "so searches with other seeds score on the same faces")
     p.add_argument("--address", help="join a running Ray cluster (e.g. 10.0.0.5:6379 or auto) instead of starting one")
-    p.add_argument("--storage", type=Path, default=Path("runs"), help="results folder; on a cluster one every node reaches")
-    p.add_argument("--resume", action="store_true", help="continue an interrupted search (NAME, or the latest)")
+    add_run_args(p, "the search's name: its results in RUNS_DIR/RUN (default search-TIME; with --resume, the latest)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted search (--run, or the latest)")
     p.add_argument("--smoke", action="store_true", help="tiny synthetic data, 1 epoch: checks the whole pipeline in a minute")
     p.add_argument("--dashboard-host", default="127.0.0.1", help="where the Ray dashboard listens (default 127.0.0.1)")
-    p.add_argument("--no-dashboard", action="store_true", help="do not start the Ray dashboard")
-    p.add_argument("--no-report", action="store_true", help="do not write the report page at the end (python -m report writes it later)")
+    p.add_argument("--dashboard", action=argparse.BooleanOptionalAction, default=True, help="start the Ray dashboard (default: yes)")
+    p.add_argument("--report", action=argparse.BooleanOptionalAction, default=True,
+                   help="write the report page at the end (default: yes; python -m report writes it later)")
     args = p.parse_args(argv)
     if not 0 <= args.ensemble_share < 1:
         p.error(f"--ensemble-share {args.ensemble_share:g}: give a share from 0 up to (not including) 1")
@@ -100,8 +101,8 @@ def settings_from_args(args: argparse.Namespace) -> SearchSettings:
     max_epochs = args.max_epochs or mode.max_epochs
     base = TrainConfig(train=train, val=val, epochs=max_epochs, seed=args.seed, split_seed=args.split_seed)
     return SearchSettings(
-        name=args.name or time.strftime("search-%Y%m%d-%H%M%S"),
-        storage=str(args.storage.resolve()),
+        name=args.run or time.strftime("search-%Y%m%d-%H%M%S"),
+        storage=str(args.runs_dir.resolve()),
         space=str(Path(space).resolve()),
         trials=args.trials or mode.trials,
         max_epochs=max_epochs,
@@ -128,8 +129,8 @@ def uses_gpus(args: argparse.Namespace) -> bool:
 
 
 def settings_to_resume(args: argparse.Namespace) -> SearchSettings:
-    storage = args.storage.resolve()
-    search = SearchFolder(storage / args.name) if args.name else latest_search(storage)
+    storage = args.runs_dir.resolve()
+    search = SearchFolder(storage / args.run) if args.run else latest_search(storage)
     if search is None:
         raise UserError(str(storage), "no search to resume here")
     if not search.is_search():
@@ -162,8 +163,8 @@ def main(argv: list[str] | None = None) -> None:
     settings = settings_to_resume(args) if args.resume else settings_from_args(args)
     search = SearchFolder(settings.folder)
     if not args.resume and search.is_search():  # never mix two searches' trials in one folder
-        raise UserError(str(search.folder), f"already holds a search: continue it with --resume --name {settings.name}, "
-                                            "or give another --name")
+        raise UserError(str(search.folder), f"already holds a search: continue it with --resume --run {settings.name}, "
+                                            "or give another --run")
     settings, space, split = check_before_start(settings)
     if not args.resume:
         search.write_settings(settings)
@@ -175,8 +176,8 @@ def main(argv: list[str] | None = None) -> None:
 
     from .experiment import run_search  # imports Ray: only once the input is known to be good
 
-    run_search(settings, space, split, address=args.address, dashboard_host=None if args.no_dashboard else args.dashboard_host, resume=args.resume,
-               report=not args.no_report)
+    run_search(settings, space, split, address=args.address, dashboard_host=args.dashboard_host if args.dashboard else None, resume=args.resume,
+               report=args.report)
 
 
 if __name__ == "__main__":

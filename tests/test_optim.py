@@ -84,3 +84,16 @@ def test_wing_is_logarithmic_for_small_errors_and_linear_for_large():
     assert two_px < 2 * one_px  # log: concave below the 10 px width
     far = [wing(torch.full((1, 1), px / 48), zero).item() for px in (20.0, 30.0, 40.0)]
     assert far[2] - far[1] == pytest.approx(far[1] - far[0])  # linear beyond it
+
+
+@pytest.mark.parametrize("total", [3, 4, 6, 10])
+def test_a_one_cycle_run_of_a_few_steps_with_a_warm_up_runs_to_its_end(total):
+    config = TrainConfig(schedule="onecycle", warmup=0.2, lr=1.0, epochs=total)
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    schedule = make_schedule(optimizer, config, steps_per_epoch=1)
+    used = []  # the learning rate of each of the run's steps
+    for _ in range(total):
+        used.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    assert max(used) == pytest.approx(1.0) and used[-1] < 0.01  # up to its peak, annealed to zero by its last step

@@ -96,7 +96,7 @@ def test_a_learning_rate_of_ten_diverges_at_once(tiny_data):
 def test_train_cli_rejects_an_unknown_optimizer(tiny_data):
     run = subprocess.run([sys.executable, "-m", "training.train", "--optimizer", "rmsprop", "--train", str(tiny_data[0])],
                          capture_output=True, text=True, timeout=120)
-    assert run.returncode == 2 and "optimizer must be one of" in run.stderr
+    assert run.returncode == 2 and "--optimizer: invalid choice: 'rmsprop'" in run.stderr
 
 
 def test_building_a_trainer_seeds_nothing_and_sets_no_threads(tiny_data):
@@ -152,3 +152,36 @@ def test_training_a_refit_prints_no_validation_score_for_faces_it_trained_on(tin
     out = capsys.readouterr().out
     assert "val RMSE" not in out and "no validation score (it trained on those faces)" in out
     assert Checkpoint(tmp_path / "refit").config.refit
+
+
+def test_training_starts_from_the_cpu_spaces_first_start_point_as_the_search_would():
+    from configs import CPU_SPACE
+    from search.space import load_space
+    from training.train import recipe
+
+    space = load_space(CPU_SPACE)
+    expected = {**{p.name: p.values[0] for p in space.params if p.kind == "fixed" and not p.when}, **space.start[0]}
+    assert {name: getattr(recipe(), name) for name in expected} == expected and recipe().epochs == 72
+
+
+@pytest.mark.parametrize(("argv", "flip"), [([], True), (["--no-flip"], False), (["--flip", "false"], False), (["--flip"], True)])
+def test_boolean_flags_are_x_and_no_x_and_still_take_true_or_false(argv, flip):
+    import argparse
+
+    from training.train import add_config_flags, config_from_args, recipe
+
+    parser = argparse.ArgumentParser()
+    add_config_flags(parser, recipe())
+    assert config_from_args(parser.parse_args(["--train", "t.csv", *argv]), recipe()).flip is flip
+
+
+@pytest.mark.slow  # a subprocess, and the smoke search
+def test_a_trial_trained_again_from_its_saved_config_scores_what_it_scored(smoke_search, tmp_path):
+    from search.results import SearchFolder
+
+    best = min(SearchFolder(smoke_search).trials(), key=lambda t: t.best_val_rmse)
+    run = subprocess.run([sys.executable, "-m", "training.train", "--from-trial", "smoke", "1", "--runs-dir", str(smoke_search.parent),
+                          "--threads", "1", "--checkpoint", str(tmp_path / "again")], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert f"trial {best.id} of smoke" in run.stdout
+    assert Checkpoint(tmp_path / "again").val.rmse == best.checkpoint.val.rmse  # same seed, epochs and CPU: the same score

@@ -30,6 +30,9 @@ def _field(default: Any, help: str) -> Any:
     return field(default=default, metadata={"help": help})
 
 
+CHOICES = {"optimizer": tuple(OPTIMIZERS), "schedule": tuple(SCHEDULES), "loss": tuple(LOSSES), "amp": AMP_MODES}  # fields of a few names
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     # data
@@ -79,7 +82,7 @@ class TrainConfig:
                                   "then epochs may run faster (bench.speed --sections compile measures it)")
 
     def __post_init__(self):
-        for name, known in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("loss", LOSSES), ("amp", AMP_MODES)):
+        for name, known in CHOICES.items():
             if getattr(self, name) not in known:
                 raise ValueError(f"{name} must be one of {', '.join(known)}, not '{getattr(self, name)}'")
         if not 0 <= self.warmup < 1:

@@ -48,8 +48,14 @@ SCHEDULES: dict[str, Callable[[torch.optim.Optimizer, int, int, TrainConfig], lr
     # (optimizer, total steps, warm-up steps, config) -> a scheduler stepped once per batch
     "constant": lambda opt, total, warm, c: _warmup(opt, warm),  # the seed's
     "cosine": lambda opt, total, warm, c: _cosine(opt, total, warm),
-    "onecycle": lambda opt, total, warm, c: lr_scheduler.OneCycleLR(opt, max_lr=c.lr, total_steps=total, pct_start=warm / total or ONECYCLE_WARMUP),
+    "onecycle": lambda opt, total, warm, c: lr_scheduler.OneCycleLR(opt, max_lr=c.lr, total_steps=total, pct_start=_rising(total, warm)),
 }
+
+
+def _rising(total: int, warm: int) -> float:
+    """One-cycle's rising share: `warm` steps, but at least 2 and at most all but one (OneCycleLR divides by
+    the steps of each phase less one: a run of a few steps would divide by zero); ONECYCLE_WARMUP when 0."""
+    return min(max(warm, 2), total - 1) / total if warm else ONECYCLE_WARMUP
 
 
 def make_optimizer(params: Iterable, config: TrainConfig) -> torch.optim.Optimizer:
