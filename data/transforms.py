@@ -7,6 +7,8 @@ so mirroring an image of width W maps x to 2 (W - 1) / 2 + 2 origin - x.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 
@@ -55,3 +57,16 @@ def rmse_px(prediction_px: np.ndarray, target_px: np.ndarray) -> float:
     """Kaggle's score: RMSE in pixels over every labelled coordinate."""
     labelled = ~np.isnan(target_px)
     return float(np.sqrt(np.mean((prediction_px[labelled] - target_px[labelled]) ** 2)))
+
+
+def keypoint_rmse(predictions: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """(15,) RMSE in px of each keypoint over its labelled x and y coordinates (NaN where none is labelled)."""
+    squared = (predictions - targets) ** 2
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a keypoint labelled nowhere: NaN, said as such
+        return np.sqrt(np.nanmean(squared.reshape(len(squared), 15, 2), axis=(0, 2)))
+
+
+def face_rmse(predictions: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """(N,) RMSE in px of each face over its labelled coordinates."""
+    return np.sqrt(np.nanmean((predictions - targets) ** 2, axis=1))

@@ -24,7 +24,7 @@ from common.errors import UserError
 from common.files import write_folder_atomically
 from data.keypoints import KEYPOINT_NAMES
 from data.split import Split
-from data.transforms import mean_face_rmse
+from data.transforms import face_rmse, keypoint_rmse, mean_face_rmse
 from search.leaderboard import leaderboard, readable
 from search.plots import plot_search
 from search.results import STATUSES, SearchFolder, TrialRecord
@@ -35,17 +35,6 @@ if TYPE_CHECKING:
 
 PAGE = "index.html"  # the page, in the search folder's report folder
 FACES_SHOWN = 8  # best- and worst-predicted validation faces on the page
-
-
-def keypoint_rmse(predictions: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """(15,) RMSE in px of each keypoint over its labelled x and y coordinates."""
-    squared = (predictions - targets) ** 2
-    return np.sqrt(np.nanmean(squared.reshape(len(squared), 15, 2), axis=(0, 2)))
-
-
-def face_rmse(predictions: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """(N,) RMSE in px of each face over its labelled coordinates."""
-    return np.sqrt(np.nanmean((predictions - targets) ** 2, axis=1))
 
 
 def _figure_keypoints(errors: dict[str, np.ndarray], path: Path) -> None:

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from common.errors import UserError
 from common.files import write_text_atomically
 from common.versions import check_readable
 from training.checkpoint import Checkpoint
@@ -246,6 +247,19 @@ class SearchFolder:
             analysis = ExperimentAnalysis(str(self.folder.resolve()), default_metric=METRIC, default_mode="min")
         trials = {trial.path: trial for trial in analysis.trials}  # by folder, as ResultGrid names them
         return [_record(result, trials[result.path].status, trials[result.path].config, base, version) for result in ResultGrid(analysis)]
+
+
+    def trial(self, name: str) -> TrialRecord:
+        """One trial by its id, or by its rank on the leaderboard (1 = best); a UserError naming the ids when
+        there is none such."""
+        trials = self.trials()
+        # the leaderboard's order (search.leaderboard): best score first, unscored last, ties by id
+        ranked = [t.id for t in sorted(trials, key=lambda t: (math.isnan(t.best_val_rmse), t.best_val_rmse, t.id))]
+        name = ranked[int(name) - 1] if name.isdigit() and 1 <= int(name) <= len(ranked) else name
+        found = [t for t in trials if t.id == name]
+        if not found:
+            raise UserError(str(self.folder), f"has no trial '{name}' (its trials: {', '.join(ranked) or 'none'}; or give a rank, 1 = best)")
+        return found[0]
 
 
 def latest_search(storage: Path) -> SearchFolder | None:

@@ -50,6 +50,25 @@ def smoke_search(ray_cluster, tmp_path_factory) -> Path:
     return storage / "smoke"
 
 
+@pytest.fixture
+def one_member_ensemble():
+    """Writes an ensemble folder of one untrained cnn_small (manifest fields as given): enough for what a
+    command checks, reads or predicts without a search."""
+    from ensemble.folder import Manifest, Member, member_bytes, member_file, write_ensemble
+    from models import create_model
+    from training.config import TrainConfig
+
+    def write(folder: Path, **manifest) -> Path:
+        data = member_bytes(create_model("cnn_small").state_dict())
+        member = Member("m", "cnn_small", member_file("m"), 1.0, len(data) / 1e6, 3.0,
+                        TrainConfig(arch="cnn_small", label_origin=0.0).to_dict())
+        return write_ensemble(folder, Manifest(members=[member], val_rmse=3.0, total_mb=len(data) / 1e6, budget_mb=50, dtype="fp32",
+                                               bf16=False, max_diff_px=0.0, run="", data={}, device="cpu", heldout=None, **manifest),
+                              {"m": data})
+
+    return write
+
+
 RAY_FIXTURES = {"ray_cluster", "smoke_search"}
 
 

@@ -129,23 +129,11 @@ def test_label_cli_refuses_what_cannot_work_in_one_line_before_any_model_loads(s
     assert not (tmp_path / "f.csv").exists()
 
 
-def _one_member_ensemble(folder, **manifest) -> None:
-    """An ensemble folder of one untrained cnn_small: enough for what a command checks before predicting."""
-    from ensemble.folder import Manifest, Member, member_bytes, member_file, write_ensemble
-    from models import create_model
-    from training.config import TrainConfig
-
-    data = member_bytes(create_model("cnn_small").state_dict())
-    member = Member("m", "cnn_small", member_file("m"), 1.0, len(data) / 1e6, 3.0, TrainConfig(arch="cnn_small", label_origin=0.0).to_dict())
-    write_ensemble(folder, Manifest(members=[member], val_rmse=3.0, total_mb=len(data) / 1e6, budget_mb=50, dtype="fp32", bf16=False,
-                                    max_diff_px=0.0, run="", data={}, device="cpu", heldout=None, **manifest), {"m": data})
-
-
-def test_label_refuses_a_refitted_ensemble_which_trained_on_the_validation_faces(sparse_train, tmp_path, capsys):
+def test_label_refuses_a_refitted_ensemble_which_trained_on_the_validation_faces(sparse_train, tmp_path, capsys, one_member_ensemble):
     from ensemble.folder import Refit
     from ensemble.label import main
 
-    _one_member_ensemble(tmp_path / "refit", refit=Refit(source="runs/s/ensemble", train_faces=48, seconds=1.0))
+    one_member_ensemble(tmp_path / "refit", refit=Refit(source="runs/s/ensemble", train_faces=48, seconds=1.0))
     with pytest.raises(SystemExit):
         main(["--ensemble", str(tmp_path / "refit"), "--train", str(sparse_train), "--out", str(tmp_path / "f.csv")])
     assert "is a refitted ensemble" in capsys.readouterr().err

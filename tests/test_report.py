@@ -10,9 +10,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from data.transforms import keypoint_rmse
 from ensemble.build import build
 from ensemble.candidates import load_candidates
-from report.page import keypoint_rmse, optuna_figures, write_report
+from report.page import optuna_figures, write_report
 from search.results import SearchFolder
 
 

@@ -75,27 +75,27 @@ def trial_config(runs_dir: Path, run: str, trial: str) -> tuple[TrainConfig, dic
     search = SearchFolder(runs_dir / run)
     if not search.is_search():
         raise UserError(str(search.folder), "no search here")
-    table = search.leaderboard()  # best first
-    if trial.isdigit() and 1 <= int(trial) <= len(table):
-        trial = str(table["trial"].iloc[int(trial) - 1])
-    records = {t.id: t for t in search.trials()}
-    if trial not in records or records[trial].config is None:
-        raise UserError("--from-trial", f"no trial '{trial}' with a config in {search.folder} (its ids: {', '.join(records) or 'none'})")
-    record = records[trial]
+    record = search.trial(trial)
+    if record.config is None:
+        raise UserError(str(record.folder), "has no valid config to train again")
     config = TrainConfig.from_dict({"device": "auto", "threads": 0}, base=record.config)  # the trial's were the Ray worker's
-    return config, {"id": trial, "score": record.best_val_rmse, "epochs": len(record.history), "status": record.status}
+    return config, {"id": record.id, "score": record.best_val_rmse, "epochs": len(record.history), "status": record.status}
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.split("\n\n")[0])
+    add_config_flags(p, recipe())
+    p.add_argument("--from-trial", nargs=2, metavar=("RUN", "TRIAL"),
+                   help="start from a search's trial: RUN under --runs-dir, TRIAL its id or its leaderboard rank (1 = best)")
+    add_run_args(p, run_help=None)
+    p.add_argument("--checkpoint", "--out", dest="checkpoint", type=Path, default=None,
+                   help="the checkpoint folder to write (default runs/train/ARCH-TIME)")
+    return p
 
 
 @exits_on_bad_input
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.split("\n\n")[0])
-    add_config_flags(parser, recipe())
-    parser.add_argument("--from-trial", nargs=2, metavar=("RUN", "TRIAL"),
-                        help="start from a search's trial: RUN under --runs-dir, TRIAL its id or its leaderboard rank (1 = best)")
-    add_run_args(parser, run_help=None)
-    parser.add_argument("--checkpoint", "--out", dest="checkpoint", type=Path, default=None,
-                        help="the checkpoint folder to write (default runs/train/ARCH-TIME)")
-    args = parser.parse_args(argv)
+    args = parser().parse_args(argv)
     trial = None
     base = recipe()
     if args.from_trial:
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         config = config_from_args(args, base)
     except ValueError as err:
-        parser.error(str(err))
+        parser().error(str(err))
     out = args.checkpoint or Path("runs/train") / f"{config.arch}-{time.strftime('%Y%m%d-%H%M%S')}"
     if trial:
         print(f"trial {trial['id']} of {args.from_trial[0]}: {trial['status']} after {trial['epochs']} of its {base.epochs} epochs, "
