@@ -82,7 +82,7 @@ def main() -> None:
         checkpointed_epochs = len(victim.checkpoint.history()) if victim.checkpoint else 0
 
         start = time.perf_counter()
-        resumed = subprocess.run(cmd[:3] + ["--resume", *cmd[3:]], cwd=ROOT)
+        resumed = subprocess.run(cmd[:3] + ["--resume", "--storage", storage, "--name", "killed", "--no-dashboard"], cwd=ROOT)
         resume_seconds = time.perf_counter() - start
         after = {t.id: t for t in search.trials()}
         study = optuna.load_study(study_name="killed", storage=search.optuna_url)

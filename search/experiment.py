@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import optuna
@@ -14,13 +15,22 @@ from ray.tune.schedulers import ASHAScheduler
 from common.files import write_csv_atomically
 from data.split import Split
 
-from .internals import ResumableOptunaSearch, check_cluster_authentication, requeue, set_ray_environment, warn_if_token_readable
+from .internals import (
+    ResumableOptunaSearch,
+    check_cluster_authentication,
+    give_time_budget,
+    requeue,
+    run_on_to,
+    set_ray_environment,
+    time_budget_left,
+    warn_if_token_readable,
+)
 from .leaderboard import format_table, leaderboard
 from .members import MemberPhase
 from .plots import plot_search
 from .progress import ProgressCallback
 from .results import METRIC, RUNG_METRIC, SearchFolder
-from .settings import OPTUNA_TRIAL, SearchSettings
+from .settings import OPTUNA_TRIAL, ResumeChanges, SearchSettings
 from .space import SearchSpace
 from .stopping import StuckAtMeanFace
 from .trainable import train_trial
@@ -103,7 +113,7 @@ def new_tuner(settings: SearchSettings, space: SearchSpace, split: Split) -> tun
             # last checkpoint; if it crashes again it is recorded as ERROR and the search goes on
             failure_config=tune.FailureConfig(max_failures=1),
             # a progress line with the projected end at each trial's end and every few minutes
-            callbacks=[ProgressCallback(trials=settings.trials, budget_s=settings.time_budget_s or None, metric=METRIC)],
+            callbacks=[ProgressCallback(str(settings.folder), METRIC)],
         ),
     )
 
@@ -138,8 +148,25 @@ def reconcile_optuna(search: SearchFolder) -> None:
                   "Optuna keeps it; Tune runs another trial in its place")
 
 
-def run_search(settings: SearchSettings, space: SearchSpace, split: Split, address: str | None, dashboard_host: str | None, resume: bool,
-               report: bool = True) -> None:
+def restore_limits(settings: SearchSettings, changes: ResumeChanges) -> float | None:
+    """Give the stopped search the resume's trial count and time budget before Tune restores it, record
+    this start's budget in its settings, and return it (seconds; None: no budget)."""
+    search = SearchFolder(settings.folder)
+    if changes.trials:
+        run_on_to(settings.folder, changes.trials)
+    if changes.time_budget_s:
+        give_time_budget(settings.folder, changes.time_budget_s)
+    budget = time_budget_left(settings.folder)
+    search.write_settings(replace(settings, time_budget_s=budget or 0.0))
+    if budget is not None:
+        print(f"  resumed with {budget / 60:.1f} minutes of time budget{' (--time-budget)' if changes.time_budget_s else ' left'}; "
+              f"on to {settings.trials} trials in all")
+    return budget
+
+
+def run_search(settings: SearchSettings, space: SearchSpace, split: Split, address: str | None, dashboard_host: str | None,
+               resume: ResumeChanges | None, report: bool = True) -> None:
+    """A new search, or (`resume` not None) a stopped one resumed with what the resume changes."""
     start_ray(address, dashboard_host)
     path = str(settings.folder)
     print(f"search '{settings.name}': {settings.trials} trials, up to {settings.max_epochs} epochs each, space {Path(settings.space).name}")
@@ -149,7 +176,10 @@ def run_search(settings: SearchSettings, space: SearchSpace, split: Split, addre
         if not tune.Tuner.can_restore(path):
             raise SystemExit(f"error: {path}: no Tune experiment state to resume from")
         reconcile_optuna(SearchFolder(settings.folder))
-        tuner = tune.Tuner.restore(path, trainable=make_trainable(settings, split, deadline=None), resume_unfinished=True, resume_errored=False)
+        budget = restore_limits(settings, resume)
+        # new trials fit their schedules to the budget of this start (search.budget); restored ones keep theirs
+        deadline = time.time() + budget if budget else None
+        tuner = tune.Tuner.restore(path, trainable=make_trainable(settings, split, deadline), resume_unfinished=True, resume_errored=False)
     else:
         tuner = new_tuner(settings, space, split)
     tuner.fit()

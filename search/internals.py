@@ -12,6 +12,11 @@ depends on, so an upgrade says what broke.
 - quiet_about_trials_without_results filters one warning by its logger's name and its text.
 - set_ray_environment sets three variables that Ray reads when it starts; the authentication mode Ray
   reads when it is imported, so its configuration is read again (ray._raylet.Config.initialize).
+- run_on_to and give_time_budget change a stopped search's saved Tune state before Tuner.restore reads it,
+  which Tune has no public way to do: the newest search-generator checkpoint (SearchGenerator.CKPT_FILE_TMPL,
+  its `total_samples` and `finished`, read and written with Ray's _load_newest_checkpoint and _atomic_save),
+  and the newest experiment state (_find_newest_experiment_checkpoint, a JSON document of TuneFunctionEncoder
+  whose `runner_data` holds the TuneController's stopper, TimeoutStopper's `_budget` the seconds left).
 - check_cluster_authentication relies on an actor of a driver that sends a token to a cluster started
   without token authentication dying before it runs (ActorDiedError) while plain tasks still run, and
   auth_token_file on where Ray looks for the token (RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH, ~/.ray/auth_token).
@@ -19,6 +24,7 @@ depends on, so an upgrade says what broke.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -95,6 +101,58 @@ def warn_if_token_readable() -> None:
     if path is not None and os.name == "posix" and path.stat().st_mode & 0o077:
         print(f"warning: Ray's token {path} can be read by other users of this machine, who could then run code on the "
               f"cluster: chmod 600 {path}", file=sys.stderr)
+
+
+def run_on_to(folder: Path, trials: int) -> None:
+    """A stopped search resumes to `trials` in all: its search generator's saved count, and its finished
+    flag (set when the search had run its count, or the member phase stopped proposing) cleared."""
+    from ray.tune.search import SearchGenerator
+    from ray.tune.utils.util import _atomic_save, _load_newest_checkpoint
+
+    pattern = SearchGenerator.CKPT_FILE_TMPL.format("*")
+    newest = max(Path(folder).glob(pattern))  # as _load_newest_checkpoint picks it
+    state = _load_newest_checkpoint(str(folder), pattern)
+    state.update(total_samples=trials, finished=False)
+    _atomic_save(state, str(folder), newest.name, f"tmp-{newest.name}")
+
+
+def _experiment_state(folder: Path) -> tuple[Path, dict]:
+    from ray.tune.execution.experiment_state import _find_newest_experiment_checkpoint
+    from ray.tune.utils.serialization import _loads_with_cloudpickle
+
+    path = Path(_find_newest_experiment_checkpoint(str(folder)))
+    return path, _loads_with_cloudpickle(path.read_text())
+
+
+def _timeouts(stopper) -> list:
+    from ray.tune.stopper import CombinedStopper, TimeoutStopper
+
+    if isinstance(stopper, TimeoutStopper):
+        return [stopper]
+    return [t for s in stopper._stoppers for t in _timeouts(s)] if isinstance(stopper, CombinedStopper) else []
+
+
+def time_budget_left(folder: Path) -> float | None:
+    """Seconds left of a stopped search's time budget as Tune will resume it; None without a budget."""
+    timeouts = _timeouts(_experiment_state(folder)[1]["runner_data"]["_stopper"])
+    return max(timeouts[0]._budget, 0.0) if timeouts else None
+
+
+def give_time_budget(folder: Path, seconds: float) -> None:
+    """A stopped search resumes with `seconds` of time budget, whatever it had left (or if it had none)."""
+    from ray.tune.stopper import CombinedStopper, TimeoutStopper
+    from ray.tune.utils.serialization import TuneFunctionEncoder
+
+    from common.files import write_text_atomically
+
+    path, state = _experiment_state(folder)
+    runner = state["runner_data"]
+    timeouts = _timeouts(runner["_stopper"])
+    for timeout in timeouts:
+        timeout._budget = timeout._timeout_seconds = seconds
+    if not timeouts:
+        runner["_stopper"] = CombinedStopper(runner["_stopper"], TimeoutStopper(seconds))
+    write_text_atomically(path, json.dumps(state, cls=TuneFunctionEncoder))
 
 
 class ResumableOptunaSearch(OptunaSearch):

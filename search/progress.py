@@ -14,8 +14,11 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ray.tune import Callback
+
+from .results import SearchFolder
 
 REPORT_EVERY_S = 300  # a line at least this often while trials run
 
@@ -78,12 +81,14 @@ def describe(p: Projection, best: float, now: float, ended_before: int = 0) -> s
 @dataclass
 class ProgressCallback(Callback):
     """Tune calls it in the driver as trials start, report and end; it prints a progress line at each
-    trial's end and every REPORT_EVERY_S seconds."""
+    trial's end and every REPORT_EVERY_S seconds. Tune restores it with a resumed search, so it reads the
+    trial count and the time budget from the search's settings as each start begins (a resume may change them)."""
 
-    trials: int  # the search's trials in all (a resumed search: all of them, those before it included)
-    budget_s: float | None  # the time budget of this run of the search, None for none
+    folder: str  # the search folder (search.results)
     metric: str  # the result key with the trial's best score
     clock: Callable[[], float] = time.time
+    trials: int = 0  # the search's trials in all (a resumed search: all of them, those before it included)
+    budget_s: float | None = None  # the time budget of this start of the search, None for none
     started: float = field(default=0.0)
     begun: dict = field(default_factory=dict)  # trial id -> when it started (wall time)
     ended_seconds: list = field(default_factory=list)
@@ -92,7 +97,11 @@ class ProgressCallback(Callback):
     last_line: float = 0.0
 
     def setup(self, **info) -> None:
+        settings = SearchFolder(Path(self.folder)).settings
+        self.trials, self.budget_s = settings.trials, settings.time_budget_s or None
         self.started = self.last_line = self.clock()
+        self.begun.clear()
+        self.ended_seconds.clear()
 
     def on_trial_start(self, iteration, trials, trial, **info) -> None:
         self.begun[trial.trial_id] = self.clock()

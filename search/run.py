@@ -22,7 +22,7 @@ from training.config import TrainConfig
 from training.device import machine
 
 from .results import SearchFolder, latest_search
-from .settings import SearchSettings
+from .settings import ResumeChanges, SearchSettings
 from .space import SearchSpace, load_space
 
 
@@ -52,7 +52,7 @@ MODES = {
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m search.run", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m search.run", description=__doc__.split("\n\n")[0], allow_abbrev=False)
     p.add_argument("--trials", type=int, help="trials in all (default 50; demo 8; smoke 3)")
     p.add_argument("--train", help="train CSV; omitted = the built-in synthetic demo data (about 2 minutes on 2 CPUs)")
     p.add_argument("--val", help="validation CSV (default: a seeded 15%% hold-out of --train)")
@@ -76,13 +76,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                                            "so searches with other seeds score on the same faces")
     p.add_argument("--address", help="join a running Ray cluster (e.g. 10.0.0.5:6379 or auto) instead of starting one")
     add_run_args(p, "the search's name: its results in RUNS_DIR/RUN (default search-TIME; with --resume, the latest)")
-    p.add_argument("--resume", action="store_true", help="continue an interrupted search (--run, or the latest)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue a stopped search (--run, or the latest): on to its --trials (or as many more as you give), within "
+                        "what is left of its time budget (or a new --time-budget); its data, space and schedule stay")
     p.add_argument("--smoke", action="store_true", help="tiny synthetic data, 1 epoch: checks the whole pipeline in a minute")
     p.add_argument("--dashboard-host", default="127.0.0.1", help="where the Ray dashboard listens (default 127.0.0.1)")
     p.add_argument("--dashboard", action=argparse.BooleanOptionalAction, default=True, help="start the Ray dashboard (default: yes)")
     p.add_argument("--report", action=argparse.BooleanOptionalAction, default=True,
                    help="write the report page at the end (default: yes; python -m report writes it later)")
     args = p.parse_args(argv)
+    args.given = {a.split("=", 1)[0] for a in (sys.argv[1:] if argv is None else argv) if a.startswith("--")}
     if not 0 <= args.ensemble_share < 1:
         p.error(f"--ensemble-share {args.ensemble_share:g}: give a share from 0 up to (not including) 1")
     return args
@@ -128,7 +131,12 @@ def uses_gpus(args: argparse.Namespace) -> bool:
     return torch.cuda.is_available()
 
 
-def settings_to_resume(args: argparse.Namespace) -> SearchSettings:
+# what a search is: a resumed one keeps it (--trials and --time-budget may change)
+FIXED_ON_RESUME = ("--train", "--val", "--space", "--max-epochs", "--grace-period", "--reduction-factor", "--rung-cooldown", "--seed",
+                   "--split-seed", "--ensemble-share", "--smoke", "--cpus-per-trial", "--gpus-per-trial", "--max-concurrent")
+
+
+def settings_to_resume(args: argparse.Namespace) -> tuple[SearchSettings, ResumeChanges]:
     storage = args.runs_dir.resolve()
     search = SearchFolder(storage / args.run) if args.run else latest_search(storage)
     if search is None:
@@ -136,7 +144,19 @@ def settings_to_resume(args: argparse.Namespace) -> SearchSettings:
     if not search.is_search():
         raise UserError(str(search.folder), "not a search folder, nothing to resume")
     search.version  # noqa: B018 (a folder of a newer format is refused here, before anything starts)
-    return search.settings
+    fixed = [flag for flag in FIXED_ON_RESUME if flag in args.given]
+    if fixed:
+        raise UserError(fixed[0], "cannot change when a search resumes (its data, space and schedule stay as they were): leave it "
+                                  "out, or start a new search under another --run")
+    settings = search.settings
+    if args.trials is not None and args.trials < settings.trials:
+        raise UserError("--trials", f"{args.trials} is fewer than the {settings.trials} this search was started with")
+    changes = ResumeChanges(args.trials if args.trials != settings.trials else None,
+                            args.time_budget * 60 if args.time_budget is not None else None)
+    if changes.time_budget_s and settings.ensemble_share:
+        raise UserError("--time-budget", "cannot change when a search with --ensemble-share resumes: its member phase is timed by the "
+                                         "budget it started with")
+    return replace(settings, trials=args.trials or settings.trials, time_budget_s=changes.time_budget_s or settings.time_budget_s), changes
 
 
 def check_before_start(settings: SearchSettings) -> tuple[SearchSettings, SearchSpace, Split]:
@@ -160,15 +180,15 @@ def check_before_start(settings: SearchSettings) -> tuple[SearchSettings, Search
 @exits_on_bad_input
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    settings = settings_to_resume(args) if args.resume else settings_from_args(args)
+    settings, changes = settings_to_resume(args) if args.resume else (settings_from_args(args), None)
     search = SearchFolder(settings.folder)
     if not args.resume and search.is_search():  # never mix two searches' trials in one folder
         raise UserError(str(search.folder), f"already holds a search: continue it with --resume --run {settings.name}, "
                                             "or give another --run")
     settings, space, split = check_before_start(settings)
     if not args.resume:
-        search.write_settings(settings)
         search.write_machine(machine())
+    search.write_settings(settings)  # a resume's new trial count or time budget too
     if args.train and not settings.time_budget_s and not uses_gpus(args):
         print(f"no --time-budget: {settings.trials} trials of up to {settings.max_epochs} epochs, which can take many hours without a GPU "
               "(on 2 cores of an AMD EPYC a one-hour search starts 11-15 trials of 2949 faces); the progress lines project the "
@@ -176,7 +196,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from .experiment import run_search  # imports Ray: only once the input is known to be good
 
-    run_search(settings, space, split, address=args.address, dashboard_host=args.dashboard_host if args.dashboard else None, resume=args.resume,
+    run_search(settings, space, split, address=args.address, dashboard_host=args.dashboard_host if args.dashboard else None, resume=changes,
                report=args.report)
 
 

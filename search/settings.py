@@ -26,6 +26,14 @@ def asha_rungs(grace_period: int, reduction_factor: int, max_epochs: int) -> tup
 
 
 @dataclass(frozen=True)
+class ResumeChanges:
+    """What `search.run --resume` changes of a stopped search, else None."""
+
+    trials: int | None  # run on to this many trials in all
+    time_budget_s: float | None  # the resumed part's time budget, in place of what was left
+
+
+@dataclass(frozen=True)
 class SearchSettings:
     name: str  # runs/NAME holds everything this search writes
     storage: str  # absolute folder above NAME; on a cluster, one that every node can reach
@@ -39,7 +47,7 @@ class SearchSettings:
     cpus_per_trial: float  # 0 = decide from the cluster
     gpus_per_trial: float  # -1 = decide from the cluster (1 per trial when GPUs exist); fractions share a GPU
     max_concurrent: int  # 0 = as many as resources allow; 1 makes an Optuna search reproducible
-    time_budget_s: float  # stop starting/continuing trials after this long; 0 = no limit
+    time_budget_s: float  # stop starting/continuing trials after this long (a resumed search: after its last start); 0 = no limit
     ensemble_share: float  # the last share of the search (of time_budget_s, else of the trials) trains seeds of the best recipes (search.members)
     base: dict  # the fixed TrainConfig part every trial shares (data paths, epochs, seed, split seed)
     val_digest: str = ""  # data.split.faces_digest of the validation faces every trial scores on ("" until the data is read)

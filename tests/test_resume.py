@@ -125,3 +125,33 @@ def test_a_trial_that_raises_and_one_whose_process_is_killed_are_restarted_and_f
     assert (tmp_path / "raised").exists() and (tmp_path / "killed").exists(), "both faults should have fired"
     trials = SearchFolder(tmp_path / "flaky").trials()
     assert len(trials) == 2 and all(t.status == "DONE" and t.metrics["epoch"] == 4 for t in trials)
+
+
+def test_a_flag_a_resumed_search_cannot_change_is_refused_in_one_line_naming_it(tmp_path, capsys):
+    from search.run import main, parse_args, settings_from_args
+
+    settings = settings_from_args(parse_args(["--smoke", "--runs-dir", str(tmp_path), "--run", "s"]))
+    SearchFolder(settings.folder).write_settings(settings)
+    for flag, value in (("--train", "other.csv"), ("--space", "other.yaml"), ("--seed", "3")):
+        with pytest.raises(SystemExit):
+            main(["--resume", "--runs-dir", str(tmp_path), "--run", "s", flag, value])
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {flag}: cannot change when a search resumes") and len(err.strip().splitlines()) == 1
+    with pytest.raises(SystemExit):
+        main(["--resume", "--runs-dir", str(tmp_path), "--run", "s", "--trials", "2"])
+    assert "2 is fewer than the 3 this search was started with" in capsys.readouterr().err
+
+
+def test_a_resumed_search_runs_on_to_more_trials_within_a_new_time_budget(ray_cluster, tmp_path, capsys):
+    from search.run import main
+
+    common = ["--runs-dir", str(tmp_path), "--run", "s", "--no-dashboard", "--no-report"]
+    main(["--smoke", "--trials", "2", "--time-budget", "0.05", *common])  # a budget of 3 s: the first start ends with it
+    started = len(SearchFolder(tmp_path / "s").trials())
+    capsys.readouterr()
+    main(["--resume", "--trials", "3", "--time-budget", "10", *common])
+    out = capsys.readouterr().out
+    search = SearchFolder(tmp_path / "s")
+    assert "resumed with 10.0 minutes of time budget (--time-budget); on to 3 trials in all" in out
+    assert len(search.trials()) == 3 and all(t.status == "DONE" for t in search.trials()), [t.status for t in search.trials()]
+    assert search.settings.trials == 3 and started <= 2

@@ -92,7 +92,7 @@ def test_a_second_search_under_an_existing_name_is_refused(smoke_search, capsys)
     with pytest.raises(SystemExit) as exit_code:
         main(["--smoke", "--storage", str(folder.parent), "--name", folder.name, "--no-dashboard"])
     assert exit_code.value.code == 1
-    assert "already holds a search: continue it with --resume --name smoke" in capsys.readouterr().err
+    assert "already holds a search: continue it with --resume --run smoke" in capsys.readouterr().err
 
 
 def test_a_trial_that_always_raises_ends_error_while_the_others_finish(ray_cluster, tmp_path):
