@@ -66,12 +66,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def student_config(candidates: list[Candidate], budget_bytes: float, dtype: str, arch: str | None, epochs: int | None = None) -> TrainConfig:
     """The best trial's recipe on an architecture whose file fits: `arch`, else the best trial's own
     (the best trial that fits), else the largest registered one that fits; for `epochs`, else
-    STUDENT_EPOCHS_FACTOR times the recipe's."""
+    STUDENT_EPOCHS_FACTOR times the recipe's; never a refit (a student trains on the training faces only)."""
     def size(name: str) -> int:
         return saved_size_bytes(create_model(name), DTYPES[dtype])
 
     def for_student(recipe: TrainConfig) -> TrainConfig:
-        return dataclasses.replace(recipe, epochs=epochs or STUDENT_EPOCHS_FACTOR * recipe.epochs)
+        return dataclasses.replace(recipe, epochs=epochs or STUDENT_EPOCHS_FACTOR * recipe.epochs, refit=False, stop_epoch=0)
 
     ranked = sorted(candidates, key=lambda c: c.val_rmse)
     if arch is None:
@@ -98,6 +98,16 @@ def teacher_targets(teacher: Ensemble, faces: Faces, blend: float) -> np.ndarray
     return np.where(np.isnan(true), taught, blend * np.nan_to_num(true) + (1 - blend) * taught).astype(np.float32)
 
 
+def student_faces(teacher: Ensemble, train: Faces, unlabelled: Faces | None, blend: float) -> Faces:
+    """The student's training faces with their targets (teacher_targets): the search's training faces, a
+    coordinate ensemble.label filled in still marked so (its target the teacher's, weighted `filled_weight`
+    as in a trial), then the unlabelled ones."""
+    faces = Faces(train.images, teacher_targets(teacher, train, blend), train.ids, "distilled", filled=train.filled)
+    if unlabelled is None:
+        return faces
+    return faces.joined(Faces(unlabelled.images, teacher_targets(teacher, unlabelled, blend), unlabelled.ids, "distilled"))
+
+
 def unlabelled_faces(path: Path, val: Faces) -> Faces:
     """The images of `path`, labels dropped (saying so); a validation face among them is a UserError."""
     faces = load_faces(path)
@@ -121,17 +131,14 @@ def main(argv: list[str] | None = None) -> None:
     check_writable(out.resolve().parent)
     candidates = load_candidates(run.folder)
     config = student_config(candidates, args.max_mb * 1e6, args.dtype, args.arch, args.epochs)
-    config = dataclasses.replace(config, device="auto", threads=0, refit=False, stop_epoch=0)  # a student never trains on val
+    config = dataclasses.replace(config, device="auto", threads=0)
     start = time.perf_counter()
     teacher = Ensemble(run.ensemble_folder)
     split = config.load_split()
     if teacher.manifest.data.get("val_digest", split.val_digest) != split.val_digest:  # none before version 6
         raise UserError(config.val or config.train, "no longer gives the validation faces the teacher was built on")
     unlabelled = unlabelled_faces(args.unlabelled, split.val) if args.unlabelled else None  # fails here, before any training
-    # a filled-in coordinate's target is the teacher's, weighted filled_weight as in a trial: the filled mask stays
-    train = Faces(split.train.images, teacher_targets(teacher, split.train, args.blend), split.train.ids, "distilled", filled=split.train.filled)
-    if unlabelled is not None:
-        train = train.joined(Faces(unlabelled.images, teacher_targets(teacher, unlabelled, args.blend), unlabelled.ids, "distilled"))
+    train = student_faces(teacher, split.train, unlabelled, args.blend)
     print(f"teacher: {len(teacher.models)} members, val RMSE {teacher.manifest.val_rmse:.3f} px; student: {config.arch}, "
           f"{len(train)} training faces ({len(unlabelled) if unlabelled is not None else 0} unlabelled), {config.epochs} epochs", flush=True)
 

@@ -13,7 +13,7 @@ from common.errors import UserError
 from data.faces import Faces
 from data.reader import load_faces
 from data.split import make_split
-from ensemble.distill import student_config, teacher_targets, unlabelled_faces
+from ensemble.distill import student_config, student_faces, teacher_targets, unlabelled_faces
 from ensemble.folder import read_ensemble
 from models import create_model, saved_size_bytes
 from training.config import TrainConfig
@@ -66,6 +66,24 @@ def test_filled_in_labels_are_not_blended_as_true_ones():
     teacher = SimpleNamespace(predict=lambda images, tta: np.full((len(images), 30), 50.0, np.float32), origin=0.0)
     targets = teacher_targets(teacher, faces, blend=0.5)
     assert (targets[0, :10] == 45.0).all() and (targets[0, 10:] == 50.0).all()
+
+
+def test_a_student_keeps_the_filled_mask_so_filled_weight_applies_to_it_as_to_a_trial():
+    keypoints = np.full((2, 30), 40.0, np.float32)
+    filled = np.zeros((2, 30), bool)
+    filled[1, :6] = True
+    train = Faces(np.zeros((2, 96, 96), np.uint8), keypoints, np.arange(2), "filled.csv", filled=filled)
+    extra = Faces(np.zeros((3, 96, 96), np.uint8), None, np.arange(3), "test.csv")
+    teacher = SimpleNamespace(predict=lambda images, tta: np.full((len(images), 30), 50.0, np.float32), origin=0.0)
+    faces = student_faces(teacher, train, extra, blend=0.5)
+    assert len(faces) == 5 and faces.filled[:2].tolist() == filled.tolist() and not faces.filled[2:].any()
+    assert (faces.keypoints[1, :6] == 50.0).all() and (faces.keypoints[2:] == 50.0).all()
+
+
+def test_a_student_never_refits_even_from_a_recipe_that_did():
+    recipe = SimpleNamespace(config=TrainConfig(arch="cnn_gap", refit=True, epochs=8, stop_epoch=4), val_rmse=2.0)
+    student = student_config([recipe], 1e9, "fp32", None)
+    assert not student.refit and student.stop_epoch == 0 and student.epochs == 16
 
 
 def test_unlabelled_faces_that_are_validation_faces_are_refused_naming_the_row(tiny_data):
