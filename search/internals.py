@@ -165,8 +165,9 @@ class ResumableOptunaSearch(OptunaSearch):
     `finished`) is COMPLETE; one stopped before (by ASHA, or the search's time budget), or one that ran a
     schedule the time budget shortened (search.budget), is PRUNED, with its epoch-by-epoch values, so TPE
     compares it with trials cut at the same epoch, not with full ones: the same recipe scores 1.70 px on
-    faces15 at a 24-epoch schedule and 1.49 at 72 (bench/results/ab_epochs24.json, ab_epochs72.json), far
-    more than the full trials of a search differ. One that diverged (its last result says `diverged`) is FAIL.
+    faces15 at a 24-epoch schedule and 1.49 at 72 (bench/results/ab_epochs24.json in float32, ab_epochs72.json
+    in bf16, which bench.bf16_accuracy found to score alike), far more than the full trials of a one-hour
+    search differ (1.489 and 1.499 px). One that diverged (its last result says `diverged`) is FAIL.
     Each trial's schedule is its Optuna user attribute SCHEDULE.
 
     Tune saves its trials' states every few seconds; Optuna's study is written the moment a trial ends. A

@@ -44,7 +44,7 @@ MODES = {
     # with fewer, longer trials (bench/results/search_cpu_1h_e{72,36}.json); the rung at a third of the
     # schedule is where bench.rungs calibrated it
     "data": Mode(DEFAULT_SPACE, trials=50, max_epochs=TRIAL_EPOCHS, grace_period=TRIAL_EPOCHS // 3, time_budget_s=0, demo_faces=0),
-    # the demo: 2 minutes on 2 CPUs (bf16, a trial per core); grace 3 because cnn_small leaves the
+    # the demo: 8 trials in about 7.5 minutes on 2 CPUs (a trial per core); grace 3 because cnn_small leaves the
     # mean-face plateau in epoch 3-4
     "demo": Mode(DEMO_SPACE, trials=8, max_epochs=8, grace_period=3, time_budget_s=14 * 60, demo_faces=1000),
     "smoke": Mode(SMOKE_SPACE, trials=3, max_epochs=1, grace_period=1, time_budget_s=0, demo_faces=48),
@@ -54,7 +54,8 @@ MODES = {
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m search.run", description=__doc__.split("\n\n")[0], allow_abbrev=False)
     p.add_argument("--trials", type=int, help="trials in all (default 50; demo 8; smoke 3)")
-    p.add_argument("--train", help="train CSV; omitted = the built-in synthetic demo data (about 2 minutes on 2 CPUs)")
+    p.add_argument("--train", help="train CSV (.csv, .csv.gz, or a .zip with one CSV inside); omitted = the built-in synthetic demo "
+                                            "data (8 trials, about 7.5 minutes on 2 CPUs)")
     p.add_argument("--val", help="validation CSV (default: a seeded 15%% hold-out of --train)")
     p.add_argument("--space", type=Path, help=f"search-space YAML (default {DEFAULT_SPACE.name} with GPUs, {CPU_SPACE.name} without)")
     p.add_argument("--max-epochs", type=int, help="epochs per trial, which its schedule spans (default 72; demo 8; smoke 1)")
