@@ -81,7 +81,6 @@ def new_tuner(settings: SearchSettings, space: SearchSpace, split: Split) -> tun
         study_name=settings.name,
         storage=optuna.storages.RDBStorage(SearchFolder(settings.folder).optuna_url),
         before_ask=MemberPhase(settings.ensemble_share, settings.trials, settings.time_budget_s, settings.max_epochs, settings.seed),
-        full_schedule=settings.max_epochs,
     )
     scheduler = ASHAScheduler(
         metric=RUNG_METRIC,  # the rung score; Optuna gets the trial's own score (METRIC)

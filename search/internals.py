@@ -161,14 +161,14 @@ class ResumableOptunaSearch(OptunaSearch):
 
     Ray's OptunaSearch records every trial Tune completes with a result as COMPLETE with its last value,
     so a trial ASHA stopped at a rung would reach TPE as if its mid-schedule score were final. Here only a
-    trial that ran the search's whole schedule (`full_schedule` epochs) to the end (its last result says
-    `finished`) is COMPLETE; one stopped before (by ASHA, or the search's time budget), or one that ran a
-    schedule the time budget shortened (search.budget), is PRUNED, with its epoch-by-epoch values, so TPE
-    compares it with trials cut at the same epoch, not with full ones: the same recipe scores 1.70 px on
-    faces15 at a 24-epoch schedule and 1.49 at 72 (bench/results/ab_epochs24.json in float32, ab_epochs72.json
-    in bf16, which bench.bf16_accuracy found to score alike), far more than the full trials of a one-hour
-    search differ (1.489 and 1.499 px). One that diverged (its last result says `diverged`) is FAIL.
-    Each trial's schedule is its Optuna user attribute SCHEDULE.
+    trial that ran its own schedule to the end (its last result says `finished`) is COMPLETE; one stopped
+    before (by ASHA, or the search's time budget) is PRUNED, with its epoch-by-epoch values; one that
+    diverged (its last result says `diverged`) is FAIL. Each trial's schedule is its Optuna user attribute
+    SCHEDULE: one the time budget shortened (search.budget) scores worse than its recipe would over the whole
+    schedule (the same recipe on faces15: 1.70 px at 24 epochs in float32, 1.49 at 72 in bf16,
+    bench/results/ab_epochs24.json, ab_epochs72.json), and is still COMPLETE: as PRUNED, a search whose budget
+    shortens every schedule (20 minutes on faces15) would leave Optuna no complete trial, TPE would rank its
+    trials by epochs run before scores, and the member phase would find no recipe.
 
     Tune saves its trials' states every few seconds; Optuna's study is written the moment a trial ends. A
     search killed in between resumes with the trial finished in Optuna but unfinished in Tune, which runs
@@ -178,12 +178,10 @@ class ResumableOptunaSearch(OptunaSearch):
     `before_ask(study)`, if given, runs before each new trial is asked of Optuna: it may queue the trial
     to ask (Optuna's enqueue_trial), and returns False when the search should start no more trials."""
 
-    def __init__(self, *args, before_ask: Callable[[optuna.Study], bool] | None = None, full_schedule: int | None = None,
-                 **kwargs) -> None:
+    def __init__(self, *args, before_ask: Callable[[optuna.Study], bool] | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._finished_before_resume: set[str] = set()  # Tune trial ids; saved with the searcher's state
         self._before_ask = before_ask
-        self._full_schedule = full_schedule  # epochs of an unshortened schedule; None: any schedule counts as whole
 
     def suggest(self, trial_id: str) -> dict | str | None:
         """The sampled values, and the Optuna trial's number (OPTUNA_TRIAL): after a kill, Optuna's
@@ -224,10 +222,8 @@ class ResumableOptunaSearch(OptunaSearch):
             super().on_trial_complete(trial_id, None, error=True)  # FAIL
             return
         stopped_early = result is not None and not error and not result.get("finished", True)  # "finished": absent before it existed
-        if result is not None and SCHEDULE in result:
+        if result is not None and SCHEDULE in result:  # which scores come from a schedule the budget shortened
             self._ot_trials[trial_id].set_user_attr(SCHEDULE, result[SCHEDULE])
-            full = getattr(self, "_full_schedule", None)  # a searcher saved before it existed has none
-            stopped_early |= full is not None and result[SCHEDULE] < full
         super().on_trial_complete(trial_id, None if stopped_early else result, error)  # no result, no error: Ray's OptunaSearch prunes
 
 

@@ -66,7 +66,7 @@ def describe(p: Projection, best: float, now: float, ended_before: int = 0) -> s
     """The progress line; `ended_before`: trials that ended before a resume (not in the projection's pace)."""
     best_text = f"best {best:.3f} px" if math.isfinite(best) else "no score yet"
     before = f" (and {ended_before} before the resume)" if ended_before else ""
-    head = (f"progress: {p.ended} trials ended{before}, {p.running} running, {p.to_start} to start; {best_text}; "
+    head = (f"progress: {p.ended} trial{'' if p.ended == 1 else 's'} ended{before}, {p.running} running, {p.to_start} to start; {best_text}; "
             f"{clock(p.elapsed_s)} elapsed")
     if p.left_s is None:
         return f"{head}; projected end once a trial has ended"

@@ -14,9 +14,9 @@ from search.results import METRIC
 from search.settings import SCHEDULE
 
 
-def _searcher(tmp_path, **kw) -> ResumableOptunaSearch:
+def _searcher(tmp_path) -> ResumableOptunaSearch:
     return ResumableOptunaSearch(space={"lr": optuna.distributions.FloatDistribution(1e-4, 1e-1, log=True)}, metric=METRIC, mode="min", study_name="t",
-                                 storage=optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 'optuna.db'}"), **kw)
+                                 storage=optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 'optuna.db'}"))
 
 
 def _run(searcher: ResumableOptunaSearch, trial_id: str, scores: list[float], finished: bool) -> None:
@@ -37,8 +37,8 @@ def test_a_trial_stopped_before_its_schedule_ends_is_pruned_with_its_epochs_and_
     assert stopped.state == TrialState.PRUNED and stopped.intermediate_values == {1: 3.5, 2: 3.1}
 
 
-def test_a_trial_that_ran_a_schedule_the_budget_shortened_is_pruned_like_one_cut_at_that_epoch(tmp_path):
-    searcher = _searcher(tmp_path, full_schedule=72)
+def test_each_trials_schedule_reaches_optuna_so_one_the_budget_shortened_can_be_told_apart(tmp_path):
+    searcher = _searcher(tmp_path)
     for trial_id, schedule in (("whole", 72), ("shortened", 24)):
         searcher.suggest(trial_id)
         result = {METRIC: 2.0, "training_iteration": 1, "finished": True, SCHEDULE: schedule}
@@ -46,7 +46,7 @@ def test_a_trial_that_ran_a_schedule_the_budget_shortened_is_pruned_like_one_cut
         searcher.on_trial_complete(trial_id, result)
     whole, shortened = optuna.load_study(study_name="t", storage=f"sqlite:///{tmp_path / 'optuna.db'}").trials
     assert whole.state == TrialState.COMPLETE and whole.user_attrs[SCHEDULE] == 72
-    assert shortened.state == TrialState.PRUNED and shortened.user_attrs[SCHEDULE] == 24 and shortened.intermediate_values == {1: 2.0}
+    assert shortened.state == TrialState.COMPLETE and shortened.user_attrs[SCHEDULE] == 24
 
 
 def test_a_token_file_other_users_can_read_is_warned_about(tmp_path, monkeypatch, capsys):

@@ -61,7 +61,7 @@ def test_a_diverging_trial_ends_diverged_fails_in_optuna_and_stays_out_of_the_en
     assert trials[0.003].status == trials[0.005].status == "DONE"
     out = capsys.readouterr().out
     assert "diverged:" in out
-    assert "progress: 1 trials ended" in out and "projected end" in out  # a line at each trial's end, with the projected end
+    assert "progress: 1 trial ended" in out and "projected end" in out  # a line at each trial's end, with the projected end
     assert "progress: 3 trials ended, 0 running, 0 to start" in out
     states = {t.params["lr"]: t.state for t in optuna.load_study(study_name="hot", storage=SearchFolder(tmp_path / "hot").optuna_url).trials}
     ended = {lr: optuna.trial.TrialState.COMPLETE if trials[lr].metrics["finished"] else optuna.trial.TrialState.PRUNED for lr in (0.003, 0.005)}
