@@ -68,6 +68,8 @@ def describe(p: Projection, best: float, now: float, ended_before: int = 0) -> s
     before = f" (and {ended_before} before the resume)" if ended_before else ""
     head = (f"progress: {p.ended} trial{'' if p.ended == 1 else 's'} ended{before}, {p.running} running, {p.to_start} to start; {best_text}; "
             f"{clock(p.elapsed_s)} elapsed")
+    if p.running == 0 and p.to_start == 0:
+        return f"{head}; no trial left to run"
     if p.left_s is None:
         return f"{head}; projected end once a trial has ended"
     end = time.strftime("%H:%M", time.localtime(now + p.left_s))

@@ -43,5 +43,9 @@ def test_the_line_says_counts_best_score_and_when_it_ends():
     assert "no score yet" in budgeted and f"the time budget ends it at {_at(1800)} (in 0:30), its trials would need 2:30 more" in budgeted
 
 
+def test_the_last_line_says_nothing_is_left():
+    assert describe(project([60, 60], [], 0, 2, 120, None), best=1.5, now=0.0).endswith("; no trial left to run")
+
+
 def test_clock_rounds_to_minutes():
     assert clock(3900) == "1:05" and clock(29) == "0:00"
