@@ -49,3 +49,30 @@ def test_the_last_line_says_nothing_is_left():
 
 def test_clock_rounds_to_minutes():
     assert clock(3900) == "1:05" and clock(29) == "0:00"
+
+
+def test_the_callback_prints_a_line_at_each_trials_end_projected_from_the_trials_pace(tmp_path, capsys):
+    """Two trials at once, ten to run; the first ends after 10 minutes (on a fake clock): the other has run
+    10 minutes of the 10 a trial takes, 8 are left to start, two at a time: 40 minutes more."""
+    from types import SimpleNamespace
+
+    from search.progress import ProgressCallback
+    from search.results import SearchFolder
+    from search.run import parse_args, settings_from_args
+
+    settings = settings_from_args(parse_args(["--smoke", "--trials", "10", "--runs-dir", str(tmp_path), "--run", "s"]))
+    SearchFolder(settings.folder).write_settings(settings)
+    capsys.readouterr()
+    now = [1000.0]
+    callback = ProgressCallback(str(settings.folder), "best_val_rmse", clock=lambda: now[0])
+    callback.setup()
+    a, b = SimpleNamespace(trial_id="a", status="RUNNING"), SimpleNamespace(trial_id="b", status="RUNNING")
+    callback.on_trial_start(0, [a], a)
+    callback.on_trial_start(0, [a, b], b)
+    callback.on_trial_result(0, [a, b], a, {"best_val_rmse": 1.7})
+    now[0] += 600
+    a.status = "TERMINATED"
+    callback.on_trial_complete(0, [a, b], a)
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("progress: 1 trial ended, 1 running, 8 to start; best 1.700 px; 0:10 elapsed; projected end")
+    assert line.endswith(f"{_at(1600 + 40 * 60)} (in 0:40) at this pace")
