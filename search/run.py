@@ -54,8 +54,8 @@ MODES = {
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m search.run", description=__doc__.split("\n\n")[0], allow_abbrev=False)
     p.add_argument("--trials", type=int, help="trials in all (default 50; demo 8; smoke 3)")
-    p.add_argument("--train", help="train CSV (.csv, .csv.gz, or a .zip with one CSV inside); omitted = the built-in synthetic demo "
-                                            "data (8 trials, about 7.5 minutes on 2 CPUs)")
+    p.add_argument("--train", help="train CSV (.csv, .csv.gz, or a .zip with one CSV inside); omitted = the built-in synthetic "
+                                   "demo data (8 trials, about 7.5 minutes on 2 CPUs)")
     p.add_argument("--val", help="validation CSV (default: a seeded 15%% hold-out of --train)")
     p.add_argument("--space", type=Path, help=f"search-space YAML (default {DEFAULT_SPACE.name} with GPUs, {CPU_SPACE.name} without)")
     p.add_argument("--max-epochs", type=int, help="epochs per trial, which its schedule spans (default 72; demo 8; smoke 1)")
@@ -70,8 +70,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--time-budget", type=float, help="minutes after which the search stops (default none; demo 14)")
     p.add_argument("--ensemble-share", type=float, default=0.0,
                    help="the last share of the search (of --time-budget, else of --trials) trains the best recipes again with new "
-                        "seeds, as ensemble members, instead of new proposals; e.g. 0.25 (default 0: none, until a one-hour "
-                        "search shows that it pays)")
+                        "seeds, as ensemble members, instead of new proposals; e.g. 0.25 (default 0: none; in a one-hour search "
+                        "on 2 cores no core was free for a member in time, bench/README.md)")
     p.add_argument("--seed", type=int, default=0, help="seed for the sampler and every trial")
     p.add_argument("--split-seed", type=int, default=0, help="seed of the 15%% hold-out of --train (default 0); --seed leaves it alone, "
                                                            "so searches with other seeds score on the same faces")
