@@ -37,7 +37,8 @@ def plot_overlay(images: np.ndarray, predictions: np.ndarray, path: Path, target
     n = min(n, len(images))
     cols = min(n, 8)
     rows = -(-n // cols)
-    fig = Figure(figsize=(1.6 * cols, 1.6 * rows + (0.4 if suptitle else 0)))
+    # constrained layout makes room for each face's title and the figure's (tight_layout leaves the latter out)
+    fig = Figure(figsize=(1.6 * cols, 1.75 * rows + (0.4 if suptitle else 0)), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
@@ -51,5 +52,4 @@ def plot_overlay(images: np.ndarray, predictions: np.ndarray, path: Path, target
             ax.set_title(titles[i], fontsize=7)
     if suptitle:
         fig.suptitle(suptitle + "   (green o: true, red x: predicted)", fontsize=9)
-    fig.tight_layout(pad=0.3)
     fig.savefig(path, dpi=90)
