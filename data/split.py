@@ -57,9 +57,9 @@ def make_split(train_path: str, val_path: str | None = None, *, val_fraction: fl
     # unpickle its Split) without ever splitting
     from sklearn.model_selection import train_test_split
 
-    true = np.flatnonzero(truly_labelled(train))
-    if len(true) < 2:
-        raise UserError(train_path, f"has {len(true)} rows with true labels: too few to hold out a validation set")
-    fit, held = train_test_split(true, test_size=val_fraction, random_state=seed)
-    fit = np.union1d(fit, np.flatnonzero(~truly_labelled(train)))  # rows labelled only by an ensemble always train
+    true = truly_labelled(train)
+    if true.sum() < 2:
+        raise UserError(train_path, f"has {true.sum()} rows with true labels: too few to hold out a validation set")
+    fit, held = train_test_split(np.flatnonzero(true), test_size=val_fraction, random_state=seed)
+    fit = np.union1d(fit, np.flatnonzero(~true))  # rows labelled only by an ensemble always train
     return Split(train.subset(fit), labelled_rows(train.subset(np.sort(held)).true_labels_only()))

@@ -155,7 +155,7 @@ def restore_limits(settings: SearchSettings, changes: ResumeChanges) -> float | 
         run_on_to(settings.folder, changes.trials)
     if changes.time_budget_s:
         give_time_budget(settings.folder, changes.time_budget_s)
-    budget = time_budget_left(settings.folder)
+    budget = changes.time_budget_s or time_budget_left(settings.folder)
     search.write_settings(replace(settings, time_budget_s=budget or 0.0))
     if budget is not None:
         print(f"  resumed with {budget / 60:.1f} minutes of time budget{' (--time-budget)' if changes.time_budget_s else ' left'}; "

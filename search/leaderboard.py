@@ -6,14 +6,14 @@ import math
 
 import pandas as pd
 
-from .results import TrialRecord
+from .results import TrialRecord, ranked
 
 HYPERPARAMETERS = ["arch", "dropout", "optimizer", "lr", "schedule", "batch_size", "weight_decay", "momentum", "aug", "ema", "loss", "patience"]
 
 
 def leaderboard(trials: list[TrialRecord]) -> pd.DataFrame:
     rows = []
-    for trial in trials:
+    for trial in ranked(trials):
         config = trial.config.to_dict() if trial.config else {}
         rows.append({
             "trial": trial.id,
@@ -27,8 +27,7 @@ def leaderboard(trials: list[TrialRecord]) -> pd.DataFrame:
             "status": trial.status,
             "checkpoint": str(trial.checkpoint.folder) if trial.checkpoint else "",
         })
-    table = pd.DataFrame(rows)
-    return table.sort_values(["best_val_rmse", "trial"], na_position="last").reset_index(drop=True) if rows else table
+    return pd.DataFrame(rows)
 
 
 def readable(table: pd.DataFrame) -> pd.DataFrame:

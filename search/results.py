@@ -252,14 +252,19 @@ class SearchFolder:
     def trial(self, name: str) -> TrialRecord:
         """One trial by its id, or by its rank on the leaderboard (1 = best); a UserError naming the ids when
         there is none such."""
-        trials = self.trials()
-        # the leaderboard's order (search.leaderboard): best score first, unscored last, ties by id
-        ranked = [t.id for t in sorted(trials, key=lambda t: (math.isnan(t.best_val_rmse), t.best_val_rmse, t.id))]
-        name = ranked[int(name) - 1] if name.isdigit() and 1 <= int(name) <= len(ranked) else name
+        trials = ranked(self.trials())
+        if name.isdigit() and 1 <= int(name) <= len(trials):
+            return trials[int(name) - 1]
         found = [t for t in trials if t.id == name]
         if not found:
-            raise UserError(str(self.folder), f"has no trial '{name}' (its trials: {', '.join(ranked) or 'none'}; or give a rank, 1 = best)")
+            ids = ", ".join(t.id for t in trials) or "none"
+            raise UserError(str(self.folder), f"has no trial '{name}' (its trials: {ids}; or give a rank, 1 = best)")
         return found[0]
+
+
+def ranked(trials: list[TrialRecord]) -> list[TrialRecord]:
+    """The leaderboard's order: best score first, those without a score last, ties by id."""
+    return sorted(trials, key=lambda t: (math.isnan(t.best_val_rmse), 0.0 if math.isnan(t.best_val_rmse) else t.best_val_rmse, t.id))
 
 
 def latest_search(storage: Path) -> SearchFolder | None:

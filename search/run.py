@@ -187,9 +187,9 @@ def main(argv: list[str] | None = None) -> None:
         raise UserError(str(search.folder), f"already holds a search: continue it with --resume --run {settings.name}, "
                                             "or give another --run")
     settings, space, split = check_before_start(settings)
-    if not args.resume:
+    if not args.resume:  # a resumed search's settings are written once Tune's state takes its changes (experiment.restore_limits)
+        search.write_settings(settings)
         search.write_machine(machine())
-    search.write_settings(settings)  # a resume's new trial count or time budget too
     if args.train and not settings.time_budget_s and not uses_gpus(args):
         print(f"no --time-budget: {settings.trials} trials of up to {settings.max_epochs} epochs, which can take many hours without a GPU "
               "(on 2 cores of an AMD EPYC a one-hour search starts 11-15 trials of 2949 faces); the progress lines project the "

@@ -95,7 +95,8 @@ def parser() -> argparse.ArgumentParser:
 
 @exits_on_bad_input
 def main(argv: list[str] | None = None) -> None:
-    args = parser().parse_args(argv)
+    p = parser()
+    args = p.parse_args(argv)
     trial = None
     base = recipe()
     if args.from_trial:
@@ -103,7 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         config = config_from_args(args, base)
     except ValueError as err:
-        parser().error(str(err))
+        p.error(str(err))
     out = args.checkpoint or Path("runs/train") / f"{config.arch}-{time.strftime('%Y%m%d-%H%M%S')}"
     if trial:
         print(f"trial {trial['id']} of {args.from_trial[0]}: {trial['status']} after {trial['epochs']} of its {base.epochs} epochs, "
