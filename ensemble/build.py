@@ -19,7 +19,7 @@ from training.device import pick_device, uses_bf16
 from .bias import bias_faces, member_bias
 from .candidates import Candidate, latest_run, load_candidates
 from .ensemble import Ensemble, predict_members
-from .folder import BestSingle, Manifest, Member, member_bytes, member_file, write_ensemble
+from .folder import BestSingle, Manifest, Member, member_bytes, member_file, training_layout, write_ensemble
 from .select import cross_fit, select
 from .submission import add_submission_args, check_submission_args, check_submission_inputs, check_writable, write_submission
 
@@ -108,6 +108,7 @@ def build(candidates: list[Candidate], budget_mb: float, dtype: str, rounds: int
         val_rmse_with_bias=rmse_px(sum(w * alone[i] for i, w in zip(chosen, weights)), targets),
         flip_tta_val_rmse=rmse_px(np.tensordot(weights, flipped[chosen], axes=1), targets),
         best_single=BestSingle(candidates[best].name, rmse_px(predictions[best], targets)),
+        face_layout=training_layout(c.train),
     )
 
     return write_ensemble(out, manifest, {candidates[i].name: files[i] for i in chosen})

@@ -38,7 +38,7 @@ from training.trainer import Trainer, prepare_process
 from .bias import bias_faces, member_biases
 from .candidates import DTYPES, Candidate, latest_run, load_candidates
 from .ensemble import Ensemble, predict_members
-from .folder import Distilled, Manifest, Member, is_ensemble, member_bytes, member_file, write_ensemble
+from .folder import Distilled, Manifest, Member, is_ensemble, member_bytes, member_file, training_layout, write_ensemble
 from .submission import check_writable, clip_to_frame
 
 STUDENT_EPOCHS_FACTOR = 2  # the student's epochs against the recipe's, unless --epochs says
@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> None:
         val_rmse=val_rmse, total_mb=len(data) / 1e6, budget_mb=args.max_mb, dtype=args.dtype, bf16=teacher.bf16,
         max_diff_px=float(np.abs(shipped - trainer.best_predictions).max()),
         val_rmse_with_bias=rmse_px(shipped, split.val.keypoints), flip_tta_val_rmse=rmse_px(flipped, split.val.keypoints),
-        run=str(run.folder), device=teacher.device.type, heldout=None,
+        run=str(run.folder), device=teacher.device.type, heldout=None, face_layout=training_layout(config.train),
         data={"train": config.train, "val": config.val, "val_faces": len(split.val), "val_digest": split.val_digest},
         distilled=Distilled(teacher=str(run.ensemble_folder), teacher_val_rmse=teacher.manifest.val_rmse,
                             teacher_heldout_rmse=teacher.manifest.heldout.ensemble_rmse if teacher.manifest.heldout else None,

@@ -7,13 +7,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from common.errors import UserError
 from data.transforms import mirror_keypoints
 from training.checkpoint import load_model
 from training.config import TrainConfig
 from training.device import pick_device, uses_bf16
 from training.predict import predict_keypoints
 
+from .detect import DEFAULT_DETECTOR, create_detector
 from .folder import read_ensemble
+from .photos import PhotoFace, locate, read_photo, to_grey
 
 
 def predict_members(models: list[torch.nn.Module], weights: np.ndarray, images: np.ndarray, device: torch.device, bf16: bool,
@@ -54,6 +57,21 @@ class Ensemble:
         """(N, 96, 96) uint8 -> (N, 30) px."""
         return predict_members(self.models, self.weights, images, self.device, self.bf16, [c.origin for c in self.configs] if tta else None,
                                self.biases[tta])
+
+    def predict_photo(self, photo: str | Path | np.ndarray, *, detector: str = DEFAULT_DETECTOR, refine: bool = True,
+                      tta: bool = True) -> list[PhotoFace]:
+        """Every face in a photo (a file, or an (H, W) or (H, W, 3) uint8 array), largest first, with its
+        keypoints in the photo's pixels (ensemble.photos)."""
+        image = photo if isinstance(photo, np.ndarray) else read_photo(Path(photo))
+        return locate(self, to_grey(image), create_detector(detector), refine=refine, tta=tta)
+
+    @property
+    def face_layout(self) -> np.ndarray:
+        """(30,) px: where its training faces sit in the 96x96 frame, on average (ensemble.photos crops to it)."""
+        if self.manifest.face_layout is None:
+            raise UserError(str(self.folder), f"made before kptune recorded face layouts, and its training file "
+                                              f"{self.manifest.data.get('train')} is gone: rebuild it, or put the file back")
+        return np.array(self.manifest.face_layout, np.float32)
 
     @property
     def origin(self) -> float:

@@ -6,7 +6,9 @@ and `read_ensemble`:
                         ensemble's val RMSE and its held-out (cross-fitted) score, the budget, the dtype,
                         the device and precision its figures were computed in, and the data it was built on
 
-Versions: 6 adds each member's kept epoch (what ensemble.refit trains to), the best single candidate's
+Versions: 7 adds the training faces' mean keypoint layout (where a face sits in the 96x96 frame, for
+photos: ensemble.photos), filled in on reading older folders from their training file while it is there;
+6 adds each member's kept epoch (what ensemble.refit trains to), the best single candidate's
 score with its bias off, the held-out score with flip TTA, and the validation faces' digest; 5 adds each member's bias (ensemble.bias) and the scores with biases on and with flip TTA; 4
 adds, for a refitted ensemble, where it came from; 3 adds the held-out score and, for a distilled student,
 its teacher; 2 records the device; 1 (no format_version) computed its figures on the CPU.
@@ -19,12 +21,15 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
+from common.errors import UserError
 from common.files import folder_lock, write_folder_atomically
 from common.versions import check_readable
+from data.reader import load_faces
 
-MANIFEST, VERSION = "manifest.json", 6
+MANIFEST, VERSION = "manifest.json", 7
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,14 @@ class Manifest:
     val_rmse_with_bias: float | None = None  # val_rmse with no member's bias taken off; None before version 5
     flip_tta_val_rmse: float | None = None  # val_rmse with flip TTA (submissions' default), biases off; None before version 5
     best_single: BestSingle | None = None  # None before version 6, and for a student or a refit
+    # (30,) px: the training file's mean keypoints, in the members' label convention: where a face sits in the
+    # 96x96 frame (ensemble.photos crops photos to match); None in a folder from before version 7 whose training file is gone
+    face_layout: list[float] | None = None
+
+
+def training_layout(train: str) -> list[float]:
+    """The mean of every labelled keypoint over a training file's faces (NaN-aware), px."""
+    return np.nanmean(load_faces(train, need_labels=True).true_labels_only().keypoints, axis=0).tolist()
 
 
 def member_file(name: str) -> str:
@@ -150,6 +163,16 @@ def read_ensemble(folder: Path) -> tuple[Manifest, list[dict[str, torch.Tensor]]
         distilled = Distilled(**raw["distilled"]) if raw.get("distilled") else None
         refit = Refit(**raw["refit"]) if raw.get("refit") else None  # none before version 4
         best_single = BestSingle(**raw["best_single"]) if raw.get("best_single") else None  # none before version 6
+        if version < 7:
+            raw["face_layout"] = _old_layout(raw["data"].get("train"))
         manifest = Manifest(**{**raw, "members": [Member(**m) for m in raw["members"]], "heldout": heldout, "distilled": distilled,
                                "refit": refit, "best_single": best_single})
         return manifest, [torch.load(Path(folder) / m.file, map_location="cpu", weights_only=True) for m in manifest.members]
+
+
+def _old_layout(train: str | None) -> list[float] | None:
+    """A folder from before version 7: its layout from its training file, if that is still where it was."""
+    try:
+        return training_layout(train) if train else None
+    except (UserError, OSError):
+        return None

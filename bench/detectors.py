@@ -1,0 +1,89 @@
+"""Which face detector for photos, and where each puts a face in its box.
+
+    python -m bench.detectors [--data ../shared/data/faces15] [--photos ../shared/data/photos_val] [--faces 600]
+
+1. Box fit (ensemble.detect.BoxFit) on faces15's *training* crops: each crop enlarged 2x (a face about
+   140 px wide, as in photos) in a margin of its own edge pixels, the detector run, and the 15 labelled
+   keypoints' centroid and spread measured in the box's units (medians over the crops found).
+2. Recall and speed on photos_val's whole photos: a photo counts as found when its largest detection's
+   box holds the labelled keypoints' centroid; ms per photo over all of them, in this process, 2 threads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from bench.common import FACES15, write_results
+from data.keypoints import COLUMNS
+from data.origin import infer_origin
+from data.reader import load_faces
+from ensemble.detect import create_detector, detector_names
+from ensemble.photos import read_photo, to_grey
+
+SCALE, MARGIN = 2, 96  # crops enlarged 2x, then MARGIN px of repeated edge on every side
+
+
+def box_fit(name: str, data: Path, n_faces: int) -> dict:
+    faces = load_faces(data / "train.csv.gz", need_labels=True)
+    origin = infer_origin(faces)
+    complete = np.flatnonzero(~np.isnan(faces.keypoints).any(axis=1))[:n_faces]
+    detector = create_detector(name)
+    offsets, spreads = [], []
+    for i in complete:
+        big = np.asarray(Image.fromarray(faces.images[i]).resize((96 * SCALE,) * 2, Image.BICUBIC))
+        photo = np.pad(big, MARGIN, mode="edge")
+        found = detector.find(photo)
+        if not found:
+            continue
+        box = max(found, key=lambda d: d.size)
+        # keypoints in pixel-edge units of the padded photo: label x - origin is the pixel index, + 0.5 its centre
+        points = (faces.keypoints[i].reshape(15, 2) - origin + 0.5) * SCALE + MARGIN
+        centroid = points.mean(axis=0)
+        centre = np.array([(box.box[0] + box.box[2]) / 2, (box.box[1] + box.box[3]) / 2])
+        offsets.append((centroid - centre) / box.size)
+        spreads.append(np.sqrt(((points - centroid) ** 2).sum(axis=1).mean()) / box.size)
+    offsets = np.array(offsets)
+    return {"crops": len(complete), "found": len(offsets), "dx": float(np.median(offsets[:, 0])), "dy": float(np.median(offsets[:, 1])),
+            "spread": float(np.median(spreads)), "spread_iqr": [float(q) for q in np.percentile(spreads, [25, 75])]}
+
+
+def recall(name: str, photos: Path) -> dict:
+    labels = pd.read_csv(photos / "labels.csv")
+    detector = create_detector(name)
+    found, seconds = 0, 0.0
+    for _, row in labels.iterrows():
+        grey = to_grey(read_photo(photos / "photos" / row["image"]))
+        start = time.perf_counter()
+        detections = detector.find(grey)
+        seconds += time.perf_counter() - start
+        if detections:
+            box = max(detections, key=lambda d: d.size).box
+            cx, cy = row[COLUMNS].to_numpy(float).reshape(15, 2).mean(axis=0)
+            found += box[0] <= cx <= box[2] and box[1] <= cy <= box[3]
+    return {"photos": len(labels), "found_share": found / len(labels), "ms_per_photo": 1000 * seconds / len(labels)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m bench.detectors", description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", type=Path, default=FACES15)
+    p.add_argument("--photos", type=Path, default=FACES15.parent / "photos_val")
+    p.add_argument("--faces", type=int, default=600, help="training crops to fit each detector's box on")
+    p.add_argument("--detectors", nargs="+", default=detector_names())
+    args = p.parse_args(argv)
+    results = {}
+    for name in args.detectors:
+        results[name] = {"box_fit": box_fit(name, args.data, args.faces), "photos_val": recall(name, args.photos)}
+        fit, val = results[name]["box_fit"], results[name]["photos_val"]
+        print(f"{name}: box fit on {fit['found']}/{fit['crops']} training crops: dx {fit['dx']:+.4f}, dy {fit['dy']:+.4f}, "
+              f"spread {fit['spread']:.4f}; photos_val: found {val['found_share']:.1%}, {val['ms_per_photo']:.1f} ms/photo", flush=True)
+    write_results("detectors", args, results)
+
+
+if __name__ == "__main__":
+    main()

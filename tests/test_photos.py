@@ -1,0 +1,111 @@
+"""Keypoints on whole photos (ensemble.photos): a face drawn into a bigger photo at a known place and scale
+comes back with its keypoints in the photo's pixels.
+
+The faces here are 15 bright dots at known keypoints, and the model is an oracle that finds each dot in
+the 96x96 crop near where the mean face has that keypoint: it knows nothing of the photo, so any error in
+the crop or in the way back shows as keypoints off in the photo."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from data.keypoints import FLIP_PERMUTATION, IMAGE_SIZE
+from ensemble.align import centroid_and_spread
+from ensemble.detect import BoxFit, Detection, Detector
+from ensemble.photos import locate, to_grey
+
+ORIGIN = 1.0  # the labels' convention: pixel column c's centre at x = c + 1
+FIT = BoxFit(dx=0.02, dy=-0.05, spread=0.3)
+# a mean face in the 96x96 frame, label coordinates (x, y) for Kaggle's 15 keypoints, a little asymmetric
+LAYOUT = np.array([[66, 37], [30, 38], [59, 38], [73, 37], [37, 38], [23, 38], [57, 29], [79, 29], [39, 29], [17, 30],
+                   [48, 57], [63, 75], [33, 75], [48, 72], [48, 81]], np.float32)
+SIGMA = 1.0  # the dots' Gaussian width, frame px
+
+
+class DotOracle:
+    """Predicts each keypoint as the brightness centroid of the 7x7 pixels around its mean position."""
+
+    origin = ORIGIN
+    face_layout = LAYOUT.reshape(30)
+
+    def predict(self, images: np.ndarray, tta: bool = False) -> np.ndarray:
+        out = np.zeros((len(images), 30), np.float32)
+        for n, image in enumerate(images.astype(np.float32)):
+            for k, (x, y) in enumerate(np.rint(LAYOUT - ORIGIN).astype(int)):
+                window = image[y - 3:y + 4, x - 3:x + 4]
+                weight = np.clip(window - np.median(image), 0, None)
+                rows, cols = np.mgrid[-3:4, -3:4]
+                out[n, 2 * k:2 * k + 2] = x + (weight * cols).sum() / weight.sum() + ORIGIN, y + (weight * rows).sum() / weight.sum() + ORIGIN
+        return out
+
+
+def draw_face(photo: np.ndarray, keypoints: np.ndarray, scale: float) -> None:
+    """Adds 15 Gaussian dots at (15, 2) label-coordinate keypoints, `scale` photo px per frame px."""
+    rows, cols = np.mgrid[0:photo.shape[0], 0:photo.shape[1]]
+    for x, y in keypoints - ORIGIN:
+        dot = 200 * np.exp(-((cols - x) ** 2 + (rows - y) ** 2) / (2 * (SIGMA * scale) ** 2))
+        photo += dot[..., None] if photo.ndim == 3 else dot
+
+
+def placed(scale: float, offset: tuple[float, float], mirrored: bool = False) -> np.ndarray:
+    """The mean face moved into a photo: (15, 2) label coordinates there (mirrored: its mirror image,
+    left and right keypoints swapping names)."""
+    points = LAYOUT.reshape(30)[FLIP_PERMUTATION].reshape(15, 2).copy() if mirrored else LAYOUT.copy()
+    if mirrored:
+        points[:, 0] = IMAGE_SIZE - 1 + 2 * ORIGIN - points[:, 0]
+    return (points - ORIGIN + 0.5) * scale + np.array(offset) - 0.5 + ORIGIN
+
+
+def box_for(keypoints: np.ndarray, shift: float = 0.0, grow: float = 1.0) -> Detection:
+    """The box a detector with box fit FIT draws around these keypoints (shifted by `shift` box sides and
+    `grow` times too big: a detector's error)."""
+    centre, spread = centroid_and_spread(keypoints - ORIGIN + 0.5)
+    size = spread / FIT.spread * grow
+    cx, cy = centre[0] - FIT.dx * size + shift * size, centre[1] - FIT.dy * size + shift * size
+    return Detection((cx - size / 2, cy - size / 2, cx + size / 2, cy + size / 2), 1.0)
+
+
+def detector_of(*detections: Detection) -> Detector:
+    return Detector("test", lambda grey: list(detections), FIT)
+
+
+@pytest.mark.parametrize(("scale", "offset", "mirrored", "colour"), [
+    (1.0, (40, 25), False, False),
+    (2.5, (130.3, 60.7), False, True),
+    (0.6, (300, 10), True, False),
+    (3.2, (5, 90), True, True),
+])
+def test_a_face_in_a_photo_comes_back_in_the_photos_pixels(scale, offset, mirrored, colour):
+    truth = placed(scale, offset, mirrored)
+    photo = np.full((500, 520, 3) if colour else (500, 520), 40.0)
+    draw_face(photo, truth, scale)
+    photo = np.clip(photo, 0, 255).astype(np.uint8)
+    [face] = locate(DotOracle(), to_grey(photo), detector_of(box_for(truth)), refine=False)
+    assert np.abs(face.keypoints.reshape(15, 2) - truth).max() < 0.15 * max(scale, 1)
+
+
+def test_the_refinement_pass_recovers_a_box_off_in_place_and_scale():
+    truth = placed(2.0, (100, 80))
+    photo = np.full((400, 400), 40.0)
+    draw_face(photo, truth, 2.0)
+    photo = photo.astype(np.uint8)
+    off = detector_of(box_for(truth, shift=0.02, grow=1.05))
+    first = locate(DotOracle(), photo, off, refine=False)[0].keypoints.reshape(15, 2)
+    refined = locate(DotOracle(), photo, off, refine=True)[0].keypoints.reshape(15, 2)
+    assert np.abs(refined - truth).max() < 0.3 < np.abs(first - truth).max()
+
+
+def test_two_faces_give_two_answers_the_larger_first():
+    small, large = placed(1.0, (20, 20)), placed(2.0, (150, 150))
+    photo = np.full((400, 400), 40.0)
+    draw_face(photo, small, 1.0)
+    draw_face(photo, large, 2.0)
+    faces = locate(DotOracle(), photo.astype(np.uint8), detector_of(box_for(small), box_for(large)))
+    assert len(faces) == 2
+    for face, truth in zip(faces, (large, small)):
+        assert np.abs(face.keypoints.reshape(15, 2) - truth).max() < 0.3
+
+
+def test_a_photo_without_a_face_has_no_answers():
+    assert locate(DotOracle(), np.full((100, 100), 40, np.uint8), detector_of()) == []
