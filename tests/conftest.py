@@ -62,9 +62,9 @@ def one_member_ensemble():
         data = member_bytes(create_model("cnn_small").state_dict())
         member = Member("m", "cnn_small", member_file("m"), 1.0, len(data) / 1e6, 3.0,
                         TrainConfig(arch="cnn_small", label_origin=0.0).to_dict())
-        return write_ensemble(folder, Manifest(members=[member], val_rmse=3.0, total_mb=len(data) / 1e6, budget_mb=50, dtype="fp32",
-                                               bf16=False, max_diff_px=0.0, run="", data={}, device="cpu", heldout=None, **manifest),
-                              {"m": data})
+        defaults = dict(members=[member], val_rmse=3.0, total_mb=len(data) / 1e6, budget_mb=50, dtype="fp32", bf16=False, max_diff_px=0.0,
+                        run="", data={}, device="cpu", heldout=None)
+        return write_ensemble(folder, Manifest(**{**defaults, **manifest}), {"m": data})
 
     return write
 

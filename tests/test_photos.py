@@ -7,13 +7,22 @@ the crop or in the way back shows as keypoints off in the photo."""
 
 from __future__ import annotations
 
-import numpy as np
-import pytest
+import json
+from pathlib import Path
 
-from data.keypoints import FLIP_PERMUTATION, IMAGE_SIZE
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from common.errors import UserError
+from data.keypoints import COLUMNS, FLIP_PERMUTATION, IMAGE_SIZE
 from ensemble.align import centroid_and_spread
 from ensemble.detect import BoxFit, Detection, Detector
+from ensemble.ensemble import Ensemble
+from ensemble.folder import MANIFEST
 from ensemble.photos import locate, to_grey
+from ensemble.predict import main as predict_main
 
 ORIGIN = 1.0  # the labels' convention: pixel column c's centre at x = c + 1
 FIT = BoxFit(dx=0.02, dy=-0.05, spread=0.3)
@@ -109,3 +118,68 @@ def test_two_faces_give_two_answers_the_larger_first():
 
 def test_a_photo_without_a_face_has_no_answers():
     assert locate(DotOracle(), np.full((100, 100), 40, np.uint8), detector_of()) == []
+
+
+# The command: python -m ensemble.predict --images ...
+
+LAYOUT_MANIFEST = {"face_layout": LAYOUT.reshape(30).tolist()}
+
+
+def test_photos_without_a_face_are_rows_without_keypoints_not_errors(one_member_ensemble, tmp_path, capsys):
+    pytest.importorskip("cv2")
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray(np.full((120, 160), 90, np.uint8)).save(photos / "grey.png")
+    Image.fromarray(np.full((200, 150, 3), (30, 120, 200), np.uint8)).save(photos / "colour.jpg")
+    ensemble = one_member_ensemble(tmp_path / "ens", **LAYOUT_MANIFEST)
+    out = tmp_path / "keypoints.csv"
+    predict_main(["--ensemble", str(ensemble), "--images", str(photos), "--out", str(out), "--draw", str(tmp_path / "drawn")])
+    rows = pd.read_csv(out)
+    assert sorted(Path(p).name for p in rows["image"]) == ["colour.jpg", "grey.png"]
+    assert rows[COLUMNS].isna().all().all() and rows["face"].isna().all()
+    assert "no face found in 2 photos" in capsys.readouterr().out
+    assert len(list((tmp_path / "drawn").glob("*.png"))) == 2
+
+
+def test_an_unreadable_photo_is_one_error_that_names_it_before_any_work(one_member_ensemble, tmp_path, capsys):
+    Image.fromarray(np.zeros((50, 50), np.uint8)).save(tmp_path / "good.png")
+    (tmp_path / "broken.jpg").write_bytes(b"these are not JPEG bytes")
+    ensemble = one_member_ensemble(tmp_path / "ens", **LAYOUT_MANIFEST)
+    with pytest.raises(SystemExit):
+        predict_main(["--ensemble", str(ensemble), "--images", str(tmp_path / "*.png"), str(tmp_path / "broken.jpg"),
+                      "--out", str(tmp_path / "k.csv")])
+    assert "broken.jpg: not a readable image" in capsys.readouterr().err
+    assert not (tmp_path / "k.csv").exists()
+
+
+def test_a_folder_from_before_face_layouts_takes_its_layout_from_its_training_file(one_member_ensemble, tiny_data, tmp_path):
+    train, _ = tiny_data
+    folder = one_member_ensemble(tmp_path / "ens", data={"train": str(train)})
+    manifest = json.loads((folder / MANIFEST).read_text())
+    del manifest["face_layout"]
+    (folder / MANIFEST).write_text(json.dumps({**manifest, "format_version": 6}))
+    layout = Ensemble(folder).face_layout.reshape(15, 2)
+    # the synthetic faces' eyes sit above their mouths, left eye (subject's) on the right
+    assert layout[0, 0] > layout[1, 0] and layout[0, 1] < layout[14, 1] and 0 < layout.min() and layout.max() < IMAGE_SIZE
+
+
+def test_a_folder_from_before_face_layouts_without_its_training_file_says_so(one_member_ensemble, tmp_path):
+    folder = one_member_ensemble(tmp_path / "ens", data={"train": str(tmp_path / "gone.csv")})
+    manifest = json.loads((folder / MANIFEST).read_text())
+    (folder / MANIFEST).write_text(json.dumps({**manifest, "face_layout": None, "format_version": 6}))
+    with pytest.raises(UserError, match="gone.csv is gone: rebuild it"):
+        _ = Ensemble(folder).face_layout
+
+
+def test_the_readmes_python_example_runs(one_member_ensemble, tmp_path, monkeypatch, capsys):
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    example = readme.split("<!-- api-example -->\n```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(tmp_path)
+    one_member_ensemble(tmp_path / "runs/my-search/student", **LAYOUT_MANIFEST)
+    Image.fromarray(np.full((80, 60, 3), 128, np.uint8)).save(tmp_path / "photo.jpg")
+    monkeypatch.setattr("ensemble.ensemble.create_detector", lambda name: detector_of(Detection((10, 12, 50, 52), 1.0)))  # one face
+    namespace: dict = {}
+    exec(example, namespace)
+    assert namespace["keypoints"].shape == (2, 30)
+    printed = capsys.readouterr().out
+    assert printed.startswith("(10, 12, 50, 52) [[") and printed.count("\n") == 15  # the box, then 15 rows of x y
