@@ -89,7 +89,7 @@ def to_grey(photo: np.ndarray) -> np.ndarray:
 
 def locate(model: KeypointModel, grey: np.ndarray, detector: Detector, *, refine: bool = True, tta: bool = True) -> list[PhotoFace]:
     """Every face the detector finds in a (H, W) uint8 photo, largest first, with its keypoints."""
-    detections = sorted(detector.find(grey), key=lambda d: -d.size)
+    detections = detector.faces(grey)
     if not detections:
         return []
     shift = 0.5 - model.origin  # label coordinates + shift = pixel-edge coordinates

@@ -183,3 +183,16 @@ def test_the_readmes_python_example_runs(one_member_ensemble, tmp_path, monkeypa
     assert namespace["keypoints"].shape == (2, 30)
     printed = capsys.readouterr().out
     assert printed.startswith("(10, 12, 50, 52) [[") and printed.count("\n") == 15  # the box, then 15 rows of x y
+
+
+def test_a_large_photo_is_searched_shrunk_and_its_boxes_come_back_at_full_size():
+    seen = []
+
+    def find(grey: np.ndarray) -> list[Detection]:  # a face in the middle third of whatever it is shown
+        seen.append(grey.shape)
+        h, w = grey.shape
+        return [Detection((w / 3, h / 3, 2 * w / 3, 2 * h / 3), 1.0)]
+
+    [face] = Detector("test", find, FIT).faces(np.zeros((2400, 3000), np.uint8))
+    assert max(seen[0]) <= 1024
+    np.testing.assert_allclose(face.box, (1000, 800, 2000, 1600), atol=1.5)
