@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> None:
     check_submission_args(p, args)
     if bool(args.test) == bool(args.images):
         p.error("give --test (a CSV of 96x96 faces) or --images (photos), one of them")
+    if args.images and (args.format or args.lookup or args.student_id):
+        p.error("--format, --lookup and --student-id shape a submission; --images writes a keypoints CSV (--out)")
     if not is_ensemble(args.ensemble):
         raise UserError(str(args.ensemble), "not an ensemble folder (python -m ensemble.build writes one)")
     if args.images:
