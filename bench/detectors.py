@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from bench.common import FACES15, write_results
+from bench.common import FACES15, RESULTS, write_results
 from data.keypoints import COLUMNS
 from data.origin import infer_origin
 from data.reader import load_faces
@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--photos", type=Path, default=FACES15.parent / "photos_val")
     p.add_argument("--faces", type=int, default=600, help="training crops to fit each detector's box on")
     p.add_argument("--detectors", nargs="+", default=detector_names())
+    p.add_argument("--tag", default="", help="the results file's suffix: bench/results/detectors_TAG.json")
     args = p.parse_args(argv)
     results = {}
     for name in args.detectors:
@@ -82,7 +83,7 @@ def main(argv: list[str] | None = None) -> None:
         fit, val = results[name]["box_fit"], results[name]["photos_val"]
         print(f"{name}: box fit on {fit['found']}/{fit['crops']} training crops: dx {fit['dx']:+.4f}, dy {fit['dy']:+.4f}, "
               f"spread {fit['spread']:.4f}; photos_val: found {val['found_share']:.1%}, {val['ms_per_photo']:.1f} ms/photo", flush=True)
-    write_results("detectors", args, results)
+    write_results("detectors", args, results, path=RESULTS / f"detectors_{args.tag}.json" if args.tag else None)
 
 
 if __name__ == "__main__":
