@@ -7,16 +7,30 @@ the browser (marked where they are written).
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
+import torch
 
-# Set before anything imports the reader: tests never touch the user's cache.
+# Set before anything imports the reader: tests never touch the user's cache; gone when the process ends.
 os.environ["KPTUNE_CACHE"] = tempfile.mkdtemp(prefix="kptune-test-cache-")
+atexit.register(shutil.rmtree, os.environ["KPTUNE_CACHE"], ignore_errors=True)
 
 from data.synthetic import write_dataset  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _torch_state_restored():
+    """A test that seeds torch or sets its threads (training.trainer.prepare_process) leaves the next test
+    torch's generator and thread count as it found them."""
+    threads, rng = torch.get_num_threads(), torch.random.get_rng_state()
+    yield
+    torch.set_num_threads(threads)
+    torch.random.set_rng_state(rng)
 
 
 @pytest.fixture(scope="session")
