@@ -46,7 +46,7 @@ def summary(scores: list[float | None], seconds: float) -> dict:
             "ms_per_photo": 1000 * seconds / len(scores)}
 
 
-def score_kptune(ensemble: Ensemble, photos: list[np.ndarray], truth: np.ndarray, refine: bool) -> dict:
+def score_kptune(ensemble: Ensemble, photos: list[np.ndarray], truth: np.ndarray, refine: int) -> dict:
     detector = create_detector(DEFAULT_DETECTOR)
     locate(ensemble, photos[0], detector)  # warm up
     scores, start = [], time.perf_counter()
@@ -89,8 +89,8 @@ def main(argv: list[str] | None = None) -> None:
     for spec in args.ensemble:
         name, folder = spec.split("=", 1)
         ensemble = Ensemble(Path(folder))
-        for refine in (False, True):
-            results[f"kptune {name}{', refined' if refine else ''}"] = score_kptune(ensemble, photos, truth, refine)
+        for passes in (0, 1, 2):
+            results[f"kptune {name}, {passes} refinement pass{'es' * (passes != 1)}"] = score_kptune(ensemble, photos, truth, passes)
     print(f"{'':60} {'found':>6} {'mean NME':>9} {'median':>7} {'>10 %':>6} {'ms/photo':>9}")
     for name, r in results.items():
         print(f"{name:60} {r['found_share']:6.1%} {r['mean_nme_pct']:8.2f}% {r['median_nme_pct']:6.2f}% {r['failure_share']:6.1%} "

@@ -27,10 +27,12 @@ def predict_members(models: list[torch.nn.Module], weights: np.ndarray, images: 
     answer; None: that member's answer as it is."""
     batch = torch.from_numpy(images).to(device)
     total = np.zeros((len(images), 30), np.float32)
+    if tta_origins is not None:  # the faces and their mirror images in one batch: one pass per member (a photo's one face: half the time)
+        batch = torch.cat([batch, batch.flip(-1)])
     for i, (model, weight) in enumerate(zip(models, weights)):
         prediction = predict_keypoints(model, batch, bf16)
         if tta_origins is not None:
-            mirrored = predict_keypoints(model, batch.flip(-1), bf16)
+            prediction, mirrored = np.split(prediction, 2)
             prediction = (prediction + mirror_keypoints(torch.from_numpy(mirrored), tta_origins[i]).numpy()) / 2
         if biases is not None and biases[i] is not None:
             prediction = prediction - biases[i]
@@ -58,7 +60,7 @@ class Ensemble:
         return predict_members(self.models, self.weights, images, self.device, self.bf16, [c.origin for c in self.configs] if tta else None,
                                self.biases[tta])
 
-    def predict_photo(self, photo: str | Path | np.ndarray, *, detector: str = DEFAULT_DETECTOR, refine: bool = True,
+    def predict_photo(self, photo: str | Path | np.ndarray, *, detector: str = DEFAULT_DETECTOR, refine: int = 1,
                       tta: bool = True) -> list[PhotoFace]:
         """Every face in a photo (a file, or an (H, W) or (H, W, 3) uint8 array), largest first, with its
         keypoints in the photo's pixels (ensemble.photos)."""

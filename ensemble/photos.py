@@ -3,9 +3,9 @@ map the keypoints back to the photo's pixels.
 
 The crop: the training faces' mean keypoint layout (the ensemble's `face_layout`) says where a face
 sits in the 96x96 frame; the detector's box, through its box fit (ensemble.detect), says where the
-face's keypoints sit in the photo; the crop is the similarity that puts the one on the other. The
-refinement pass fits that similarity (with rotation) to the first prediction instead, crops again and
-predicts again: bench/photos.py measures what it is worth.
+face's keypoints sit in the photo; the crop is the similarity that puts the one on the other. A
+refinement pass fits that similarity (with rotation) to the prediction instead, crops again and predicts
+again: bench/photos.py measures what each is worth.
 
 Coordinates out are the photo's pixels in the ensemble's label convention: the centre of pixel column c
 at x = c + origin (the origin its training labels used; kptune estimated 1 for faces15, data.origin).
@@ -87,8 +87,9 @@ def to_grey(photo: np.ndarray) -> np.ndarray:
     return np.asarray(Image.fromarray(photo).convert("L"))
 
 
-def locate(model: KeypointModel, grey: np.ndarray, detector: Detector, *, refine: bool = True, tta: bool = True) -> list[PhotoFace]:
-    """Every face the detector finds in a (H, W) uint8 photo, largest first, with its keypoints."""
+def locate(model: KeypointModel, grey: np.ndarray, detector: Detector, *, refine: int = 1, tta: bool = True) -> list[PhotoFace]:
+    """Every face the detector finds in a (H, W) uint8 photo, largest first, with its keypoints, after
+    `refine` refinement passes."""
     detections = detector.faces(grey)
     if not detections:
         return []
@@ -96,7 +97,7 @@ def locate(model: KeypointModel, grey: np.ndarray, detector: Detector, *, refine
     layout = model.face_layout.reshape(15, 2) + shift
     transforms = [from_box(d, detector.fit, layout) for d in detections]
     points = _predict(model, grey, transforms, tta, shift)  # (F, 15, 2) photo edge coordinates
-    if refine:
+    for _ in range(refine):
         transforms = [fit_similarity(layout, p) for p in points]
         points = _predict(model, grey, transforms, tta, shift)
     return [PhotoFace(d, (p - shift).reshape(30)) for d, p in zip(detections, points)]

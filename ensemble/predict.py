@@ -32,13 +32,16 @@ def main(argv: list[str] | None = None) -> None:
                                                                "(writes a keypoints CSV, --out, default keypoints.csv)")
     g.add_argument("--detector", choices=detector_names(), default=DEFAULT_DETECTOR,
                    help=f"the face detector (default {DEFAULT_DETECTOR}: it found the most faces on photos_val, bench/README.md)")
-    g.add_argument("--refine", action=argparse.BooleanOptionalAction, default=True,
-                   help="crop each face again around its first prediction and predict again (default on: bench/README.md)")
+    g.add_argument("--refine", type=int, default=1, metavar="PASSES",
+                   help="refinement passes: crop each face again around its prediction and predict again (default 1; 0: none; "
+                        "bench/README.md measures 0, 1 and 2)")
     g.add_argument("--draw", type=Path, metavar="DIR", help="also write each photo with its boxes and keypoints drawn, as PNG, here")
     args = p.parse_args(argv)
     check_submission_args(p, args)
     if bool(args.test) == bool(args.images):
         p.error("give --test (a CSV of 96x96 faces) or --images (photos), one of them")
+    if args.refine < 0:
+        p.error("--refine counts passes: 0 or more")
     if args.images and (args.format or args.lookup or args.student_id):
         p.error("--format, --lookup and --student-id shape a submission; --images writes a keypoints CSV (--out)")
     if not is_ensemble(args.ensemble):
@@ -60,7 +63,7 @@ def predict_photos(args: argparse.Namespace) -> None:
     ensemble = Ensemble(args.ensemble, amp=args.amp)
     out = args.out or Path("keypoints.csv")
     print(f"{len(paths)} photos; ensemble of {len(ensemble.models)} members on {ensemble.device}, {validation_figure(ensemble.manifest, args.tta == 'flip')}; "
-          f"faces found by {detector.name}{', refined' if args.refine else ''}", flush=True)
+          f"faces found by {detector.name}, {args.refine} refinement pass{'es' * (args.refine != 1)}", flush=True)
     rows, faces_found, empty, start = [], 0, 0, time.perf_counter()
     for i, path in enumerate(paths, 1):
         photo = read_photo(path)

@@ -90,7 +90,7 @@ def test_a_face_in_a_photo_comes_back_in_the_photos_pixels(scale, offset, mirror
     photo = np.full((500, 520, 3) if colour else (500, 520), 40.0)
     draw_face(photo, truth, scale)
     photo = np.clip(photo, 0, 255).astype(np.uint8)
-    [face] = locate(DotOracle(), to_grey(photo), detector_of(box_for(truth)), refine=False)
+    [face] = locate(DotOracle(), to_grey(photo), detector_of(box_for(truth)), refine=0)
     assert np.abs(face.keypoints.reshape(15, 2) - truth).max() < 0.15 * max(scale, 1)
 
 
@@ -100,8 +100,8 @@ def test_the_refinement_pass_recovers_a_box_off_in_place_and_scale():
     draw_face(photo, truth, 2.0)
     photo = photo.astype(np.uint8)
     off = detector_of(box_for(truth, shift=0.02, grow=1.05))
-    first = locate(DotOracle(), photo, off, refine=False)[0].keypoints.reshape(15, 2)
-    refined = locate(DotOracle(), photo, off, refine=True)[0].keypoints.reshape(15, 2)
+    first = locate(DotOracle(), photo, off, refine=0)[0].keypoints.reshape(15, 2)
+    refined = locate(DotOracle(), photo, off, refine=1)[0].keypoints.reshape(15, 2)
     assert np.abs(refined - truth).max() < 0.3 < np.abs(first - truth).max()
 
 
