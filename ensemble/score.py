@@ -23,6 +23,7 @@ from data.reader import load_faces
 from data.split import faces_digest, labelled_rows
 from data.transforms import face_rmse, keypoint_rmse, rmse_px
 from search.results import SearchFolder
+from training.config import AMP_MODES
 from training.device import pick_device, uses_bf16
 from training.plots import plot_overlay
 
@@ -43,30 +44,32 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add_run_args(p, "the search whose ensemble, or whose --trial, to score (default: the latest)")
     p.add_argument("--trial", help="score this trial of the run instead (its id, or its leaderboard rank: 1 = best)")
     p.add_argument("--out", type=Path, default=Path("worst_faces.png"), help="the picture of the worst faces (default worst_faces.png)")
+    p.add_argument("--amp", choices=AMP_MODES, default="auto",
+                   help="auto: bfloat16 compute on CUDA and on CPUs with native bf16, as submissions predict; off: float32, as the search scored")
     args = p.parse_args(argv)
     if args.ensemble and args.trial:
         p.error("give --ensemble or --trial, not both")
     return args
 
 
-def ensemble_predictor(folder: Path) -> tuple[str, Predict, float, dict]:
+def ensemble_predictor(folder: Path, amp: str = "auto") -> tuple[str, Predict, float, dict]:
     """What predicts, how, its label origin (the frame to clip to) and its manifest's data record."""
     if not is_ensemble(folder):
         raise UserError(str(folder), "not an ensemble folder (ensemble.build, refit or distill writes one)")
-    ensemble = Ensemble(folder)
+    ensemble = Ensemble(folder, amp=amp)
     m = ensemble.manifest
     kind = "refitted ensemble" if m.refit else "student" if m.distilled else "ensemble"
     data = {**m.data, "refit": m.refit is not None}
     return f"{kind} {folder} ({len(ensemble.models)} members)", ensemble.predict, ensemble.origin, data
 
 
-def trial_predictor(search: SearchFolder, name: str) -> tuple[str, Predict, float, dict]:
+def trial_predictor(search: SearchFolder, name: str, amp: str = "auto") -> tuple[str, Predict, float, dict]:
     trial = search.trial(name)
     if trial.checkpoint is None:
         raise UserError(str(trial.folder), "has no checkpoint: the trial ended before its first epoch")
     checkpoint = trial.checkpoint
     device = pick_device("auto")
-    model, bf16, origin = checkpoint.build_model(device), uses_bf16("auto", device), checkpoint.config.origin
+    model, bf16, origin = checkpoint.build_model(device), uses_bf16(amp, device), checkpoint.config.origin
 
     def predict(images: np.ndarray, tta: bool) -> np.ndarray:
         return predict_members([model], np.ones(1), images, device, bf16, [origin] if tta else None)
@@ -90,10 +93,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     faces = labelled_rows(load_faces(args.data, need_labels=True).true_labels_only())
     if args.ensemble:
-        what, predict, origin, data = ensemble_predictor(args.ensemble)
+        what, predict, origin, data = ensemble_predictor(args.ensemble, args.amp)
     else:
         search = SearchFolder(args.runs_dir / args.run if args.run else latest_run(args.runs_dir))
-        what, predict, origin, data = trial_predictor(search, args.trial) if args.trial else ensemble_predictor(search.ensemble_folder)
+        what, predict, origin, data = trial_predictor(search, args.trial, args.amp) if args.trial else ensemble_predictor(search.ensemble_folder, args.amp)
     if data.get("refit") and data.get("val_digest") == faces_digest(faces):
         print(f"note: {args.data} holds the validation faces this refitted ensemble trained on: its scores here flatter it")
     predictions = {way: clip_to_frame(predict(faces.images, tta), origin) for way, tta in (("no TTA", False), ("flip TTA", True))}
