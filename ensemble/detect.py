@@ -2,8 +2,8 @@
 
 Each finds faces in a grey photo and says where the face's keypoints sit in its boxes (`BoxFit`): that
 relation belongs to the detector (Haar's boxes are tighter than HOG's), so each registered detector
-carries its own, measured on faces15's training crops by `python -m bench.box_fit --detector NAME`.
-Boxes are in pixel-index coordinates: pixel column c spans [c, c + 1), so its centre is at c + 0.5.
+carries its own, measured on faces15's training crops by `python -m bench.detectors --detectors NAME`.
+Boxes are in pixel-edge coordinates: pixel column c spans [c, c + 1), so its centre is at c + 0.5.
 Both install from PyPI with their models inside the package, so nothing downloads at run time: OpenCV
 with the `photos` extra (the default detector), dlib with `pip install dlib-bin`.
 """
@@ -22,7 +22,7 @@ from common.errors import UserError
 
 @dataclass(frozen=True)
 class Detection:
-    box: tuple[float, float, float, float]  # left, top, right, bottom: pixel-index edges in the photo
+    box: tuple[float, float, float, float]  # left, top, right, bottom: pixel edges in the photo
     score: float  # the detector's confidence (its own scale: dlib's SVM margin, Haar's neighbour count)
 
     @property

@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     add_ensemble_arg(p, "the ensemble folder to export (ensemble.build, refit or distill wrote it)", required=True)
     p.add_argument("--format", choices=["onnx", "torchscript"], default="onnx")
     p.add_argument("--tta", choices=["none", "flip"], default="flip", help="flip (default): the mirrored face too, as ensemble.predict")
-    p.add_argument("--check", type=Path, metavar="CSV", help="faces (any kptune CSV) to check the ONNX file on (default: 64 random images)")
+    p.add_argument("--check", type=Path, metavar="CSV", help="faces (any kptune CSV) to check the written file on (default: 64 random images)")
     p.add_argument("--out", type=Path, help="the file to write (default: beside the folder, FOLDER.onnx or FOLDER.pt)")
     args = p.parse_args(argv)
     if not is_ensemble(args.ensemble):
