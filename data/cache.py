@@ -14,6 +14,7 @@ import hashlib
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -49,8 +50,15 @@ def load(path: Path) -> Faces | None:
     with np.load(entry) as z:
         faces = Faces(z["images"], z["keypoints"] if z["keypoints"].size else None, z["ids"], str(path), from_cache=True,
                       filled=z["filled"] if z["filled"].size else None)
-    os.utime(entry)  # its modification time says when it was last used
+    _mark_used(entry)
     return faces
+
+
+def _mark_used(entry: Path) -> None:
+    """Its modification time says when it was last used: from the nanosecond clock, as a file system stamps
+    times at its clock tick (milliseconds), where two uses in one tick would tie."""
+    now = time.time_ns()
+    os.utime(entry, ns=(now, now))
 
 
 def save(path: Path, faces: Faces) -> None:
@@ -62,6 +70,7 @@ def save(path: Path, faces: Faces) -> None:
         entry.parent.mkdir(parents=True, exist_ok=True)
         make_room(faces.images.nbytes + keypoints.nbytes + filled.nbytes + faces.ids.nbytes)
         write_atomically(entry, lambda f: np.savez(f, images=faces.images, keypoints=keypoints, ids=faces.ids, filled=filled), binary=True)
+        _mark_used(entry)
     except OSError as err:
         print(f"warning: cannot cache the parsed file in {entry.parent} ({err.strerror}); it will be parsed again next time",
               file=sys.stderr)

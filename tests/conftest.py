@@ -11,6 +11,8 @@ import atexit
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -40,28 +42,93 @@ def tiny_data(tmp_path_factory) -> tuple[Path, Path]:
 
 
 @pytest.fixture(scope="session")
-def ray_cluster():
-    """One local Ray instance (2 CPUs, no dashboard) for every in-process search of the session, set up as
+def _ray(tmp_path_factory):
+    """One local Ray instance (2 CPUs, no dashboard) for every in-process search of a test process, set up as
     search.run sets up its own (trial processes at the driver's priority, not Ray's nice 15, where they
-    would wait behind the other xdist worker's searches)."""
+    would wait behind the other xdist worker's searches), with a home folder of its own: the token Ray
+    makes goes there, never into the user's ~/.ray. The environment is as it was once Ray has started."""
     import ray
 
-    from search.internals import set_ray_environment
+    from search.internals import RAY_ENVIRONMENT, set_ray_environment
 
-    set_ray_environment()
-    ray.init(address="local", num_cpus=2, include_dashboard=False)
+    with pytest.MonkeyPatch.context() as environment:
+        environment.setenv("HOME", str(tmp_path_factory.mktemp("home")))
+        for name in RAY_ENVIRONMENT:
+            environment.delenv(name, raising=False)  # the test runner's own settings must not change the test
+        set_ray_environment()
+        ray.init(address="local", num_cpus=2, include_dashboard=False)
     yield
     ray.shutdown()
 
 
+@pytest.fixture
+def ray_cluster(_ray, monkeypatch):
+    """The test process's Ray, running; Ray's variables set as a search's driver sets them, for this test only."""
+    from search.internals import RAY_ENVIRONMENT
+
+    for name, value in RAY_ENVIRONMENT.items():
+        monkeypatch.setenv(name, value)
+
+
+def _files(folder: Path) -> dict[str, tuple[int, int]]:
+    """Every file under folder: its size and time of last change."""
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
 @pytest.fixture(scope="session")
-def smoke_search(ray_cluster, tmp_path_factory) -> Path:
-    """One real 3-trial, 1-epoch smoke search (shared by the search and ensemble tests): its folder."""
-    from search.run import main
+def _smoke_search(_ray, tmp_path_factory) -> Path:
+    from ensemble.build import main as build
+    from search.run import main as search
 
     storage = tmp_path_factory.mktemp("runs")
-    main(["--smoke", "--trials", "3", "--storage", str(storage), "--name", "smoke", "--no-dashboard"])
+    search(["--smoke", "--trials", "3", "--storage", str(storage), "--name", "smoke", "--no-dashboard", "--no-report"])
+    build(["--max-mb", "10", "--runs-dir", str(storage), "--run", "smoke"])  # into the search folder, and its report with it
     return storage / "smoke"
+
+
+@pytest.fixture
+def smoke_search(_smoke_search, ray_cluster) -> Iterator[Path]:
+    """One real 3-trial, 1-epoch smoke search with its ensemble (built within 10 MB) and report, shared by every test of a test process that
+    reads it: its folder. A test that changes anything in it fails (what another test reads would depend
+    on the order they ran in): a test that writes into a search folder takes `smoke_copy`."""
+    before = _files(_smoke_search)
+    yield _smoke_search
+    after = _files(_smoke_search)
+    changed = sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
+    assert not changed, f"the test changed the shared smoke search (use smoke_copy): {changed}"
+
+
+@pytest.fixture
+def smoke_copy(_smoke_search, ray_cluster, tmp_path) -> Path:
+    """A copy of the smoke search of this test's own (tmp_path/runs/smoke), to build, refit or report into."""
+    return Path(shutil.copytree(_smoke_search, tmp_path / "runs" / "smoke"))
+
+
+@dataclass
+class Ran:
+    """What a command did: its exit code and what it printed."""
+
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli(capsys) -> Callable[..., Ran]:
+    """Runs a command's main() in this test's process, as `python -m ...` runs it (an exit with a message
+    prints the message on stderr), without paying a new process's imports."""
+
+    def run(main: Callable[[list[str]], object], *args: object) -> Ran:
+        capsys.readouterr()
+        try:
+            main([str(a) for a in args])
+            code, message = 0, ""
+        except SystemExit as end:
+            code, message = (end.code, "") if isinstance(end.code, int) or end.code is None else (1, f"{end.code}\n")
+        out, err = capsys.readouterr()
+        return Ran(code or 0, out, err + message)
+
+    return run
 
 
 @pytest.fixture
@@ -83,7 +150,7 @@ def one_member_ensemble():
     return write
 
 
-RAY_FIXTURES = {"ray_cluster", "smoke_search"}
+RAY_FIXTURES = {"_ray"}  # what the smoke search and ray_cluster stand on
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -103,12 +103,6 @@ def test_unlabelled_faces_lose_their_labels_and_say_so(tiny_data, capsys):
 
 @pytest.mark.slow  # subprocesses, and the smoke search
 def test_distill_cli_writes_a_student_within_budget_that_ensemble_predict_uses(smoke_search, tiny_data, tmp_path):
-    from ensemble.build import build
-    from ensemble.candidates import load_candidates
-    from search.results import SearchFolder
-
-    search = SearchFolder(smoke_search)
-    build(load_candidates(search.folder), 10, "fp32", 50, search.folder, search.ensemble_folder)
     run = subprocess.run([sys.executable, "-m", "ensemble.distill", "--max-mb", "1", "--runs-dir", str(smoke_search.parent), "--run", "smoke",
                           "--epochs", "1", "--unlabelled", str(tiny_data[1]), "--out", str(tmp_path / "student")],
                          capture_output=True, text=True, timeout=600)
@@ -124,11 +118,6 @@ def test_distill_cli_writes_a_student_within_budget_that_ensemble_predict_uses(s
 
 @pytest.mark.slow  # a subprocess
 def test_distill_refuses_a_budget_no_student_fits_before_any_training(smoke_search, tmp_path):
-    from ensemble.build import build
-    from ensemble.candidates import load_candidates
-    from search.results import SearchFolder
-
-    build(load_candidates(smoke_search), 10, "fp32", 50, smoke_search, SearchFolder(smoke_search).ensemble_folder)
     run = subprocess.run([sys.executable, "-m", "ensemble.distill", "--max-mb", "0.0001", "--runs-dir", str(smoke_search.parent), "--run", "smoke",
                           "--out", str(tmp_path / "student")], capture_output=True, text=True, timeout=300)
     assert run.returncode != 0 and "no registered architecture fits" in run.stderr and len(run.stderr.strip().splitlines()) == 1

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,11 +22,12 @@ from ensemble.ensemble import Ensemble, predict_members
 from ensemble.folder import member_bytes, read_ensemble
 from ensemble.select import cross_fit, select
 from ensemble.submission import clip_to_frame, kaggle_frame, read_lookup
+from search.results import SearchFolder
 
 
 @pytest.fixture(scope="module")
-def candidates(smoke_search):
-    return load_candidates(smoke_search)
+def candidates(_smoke_search):
+    return load_candidates(_smoke_search)
 
 
 def _sizes(candidates, dtype="fp32"):
@@ -50,8 +52,8 @@ def test_member_files_on_disk_fit_a_budget_set_exactly_at_the_edge(candidates, s
     assert len(manifest.members) == 1 and (folder / manifest.members[0].file).stat().st_size <= budget_mb * 1e6
 
 
-def test_the_manifest_names_the_device_its_figures_were_computed_on(candidates, smoke_search, tmp_path):
-    manifest = read_ensemble(build(candidates, 10, "fp32", 50, smoke_search, tmp_path / "ens"))[0]
+def test_the_manifest_names_the_device_its_figures_were_computed_on(smoke_search):
+    manifest = read_ensemble(SearchFolder(smoke_search).ensemble_folder)[0]
     assert manifest.device == ("cuda" if torch.cuda.is_available() else "cpu")
 
 
@@ -106,8 +108,8 @@ def test_the_manifest_holds_the_held_out_scores_beside_the_selection_score(candi
     assert 0 < manifest.heldout.best_single_rmse < 96 and 0 < manifest.heldout.flip_tta_ensemble_rmse < 96
 
 
-def test_the_best_single_trial_is_scored_like_the_ensemble_with_its_bias_off(candidates, smoke_search, tmp_path):
-    manifest = read_ensemble(build(candidates, 10, "fp32", 50, smoke_search, tmp_path / "ens"))[0]
+def test_the_best_single_trial_is_scored_like_the_ensemble_with_its_bias_off(candidates, smoke_search):
+    manifest = read_ensemble(SearchFolder(smoke_search).ensemble_folder)[0]
     by_name = {c.name: c for c in candidates}
     best = by_name[manifest.best_single.name]
     assert manifest.best_single.val_rmse < best.val_rmse  # the search's figure has its bias on
@@ -145,13 +147,15 @@ def test_kaggle_lookup_gets_exactly_its_row_ids_back():
     assert frame["Location"].tolist() == [0.0, 21.0, 60.0, 89.0, 31.0]
 
 
-def test_build_cli_writes_course_csv_and_predict_cli_reuses_the_folder(smoke_search, tiny_data, tmp_path):
-    folder = smoke_search
-    run = subprocess.run([sys.executable, "-m", "ensemble.build", "--max-mb", "1", "--runs-dir", str(folder.parent), "--run", "smoke",
-                          "--ensemble-dir", str(tmp_path / "ens"), "--test", str(tiny_data[1]), "--student-id", "2019211234", "--tta", "flip"],
-                         capture_output=True, text=True, cwd=tmp_path, timeout=300)
-    assert run.returncode == 0, run.stderr
-    assert "ensemble" in run.stdout and "best single trial" in run.stdout
+def test_build_cli_writes_course_csv_and_predict_cli_reuses_the_folder(smoke_search, tiny_data, tmp_path, cli, monkeypatch):
+    from ensemble.build import main as build_cli
+    from ensemble.predict import main as predict_cli
+
+    monkeypatch.chdir(tmp_path)
+    run = cli(build_cli, "--max-mb", "1", "--runs-dir", smoke_search.parent, "--run", "smoke", "--ensemble-dir", tmp_path / "ens",
+              "--test", tiny_data[1], "--student-id", "2019211234", "--tta", "flip")
+    assert run.code == 0, run.err
+    assert "ensemble" in run.out and "best single trial" in run.out
     course = pd.read_csv(tmp_path / "2019211234.csv")
     assert course.shape == (12, 30) and list(course.columns) == [str(i) for i in range(30)]
     assert course.to_numpy().min() >= 0 and course.to_numpy().max() <= 96
@@ -159,28 +163,25 @@ def test_build_cli_writes_course_csv_and_predict_cli_reuses_the_folder(smoke_sea
     lookup = pd.DataFrame({"RowId": range(1, 25), "ImageId": np.repeat(np.arange(1, 13), 2),
                            "FeatureName": ["nose_tip_x", "nose_tip_y"] * 12, "Location": ""})
     lookup.to_csv(tmp_path / "lookup.csv", index=False)
-    run = subprocess.run([sys.executable, "-m", "ensemble.predict", "--ensemble", str(tmp_path / "ens"), "--test", str(tiny_data[1]),
-                          "--format", "kaggle", "--lookup", str(tmp_path / "lookup.csv"), "--out", str(tmp_path / "k.csv"), "--tta", "flip"],
-                         capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr
+    run = cli(predict_cli, "--ensemble", tmp_path / "ens", "--test", tiny_data[1], "--format", "kaggle", "--lookup", tmp_path / "lookup.csv",
+              "--out", tmp_path / "k.csv", "--tta", "flip")
+    assert run.code == 0, run.err
     kaggle = pd.read_csv(tmp_path / "k.csv")
     assert kaggle["RowId"].tolist() == list(range(1, 25))
     np.testing.assert_allclose(kaggle["Location"].to_numpy()[::2], course["20"].to_numpy(), atol=1e-4)
 
 
-def test_loaded_ensemble_predicts_in_pixels(smoke_search, tiny_data, tmp_path):
+def test_loaded_ensemble_predicts_in_pixels(smoke_search, tiny_data):
     from data.reader import load_faces
 
-    candidates = load_candidates(smoke_search)
-    folder = build(candidates, 10, "fp32", 50, smoke_search, tmp_path / "e")
-    predictions = Ensemble(folder).predict(load_faces(tiny_data[1]).images)
+    predictions = Ensemble(SearchFolder(smoke_search).ensemble_folder).predict(load_faces(tiny_data[1]).images)
     assert predictions.shape == (12, 30) and np.isfinite(predictions).all()
 
 
-def test_the_built_ensemble_predicts_what_its_manifest_scores(candidates, smoke_search, tmp_path):
+def test_the_built_ensemble_predicts_what_its_manifest_scores(smoke_search):
     """Each member's bias comes off its answers alike in build's figures and in Ensemble.predict, with
     flip TTA and without."""
-    ensemble = Ensemble(build(candidates, 10, "fp32", 50, smoke_search, tmp_path / "e"))
+    ensemble = Ensemble(SearchFolder(smoke_search).ensemble_folder)
     val = ensemble.configs[0].load_split().val
     assert all(len(m.bias_px) == len(m.flip_bias_px) == 30 for m in ensemble.manifest.members)
     assert rmse_px(ensemble.predict(val.images), val.keypoints) == pytest.approx(ensemble.manifest.val_rmse, abs=1e-4)
@@ -188,14 +189,23 @@ def test_the_built_ensemble_predicts_what_its_manifest_scores(candidates, smoke_
     assert ensemble.manifest.val_rmse != pytest.approx(ensemble.manifest.val_rmse_with_bias, abs=1e-4)
 
 
-def test_a_bad_lookup_fails_before_any_model_is_loaded(smoke_search, tiny_data, tmp_path):
+@pytest.fixture
+def no_search_yet(tmp_path) -> Path:
+    """A search folder with nothing in it: a command that must refuse before it reads any trial refuses here too."""
+    folder = tmp_path / "runs" / "smoke"
+    folder.mkdir(parents=True)
+    return folder
+
+
+def test_a_bad_lookup_fails_before_any_model_is_loaded(no_search_yet, tiny_data, tmp_path, cli):
+    from ensemble.build import main as build_cli
+
     (tmp_path / "lookup.csv").write_text("RowId,ImageId,FeatureName,Location\n1,1,nose_tip_x,\n2,99,nose_tip_y,\n")
-    run = subprocess.run([sys.executable, "-m", "ensemble.build", "--max-mb", "1", "--runs-dir", str(smoke_search.parent), "--run", "smoke",
-                          "--ensemble-dir", str(tmp_path / "ens"), "--test", str(tiny_data[1]), "--format", "kaggle",
-                          "--lookup", str(tmp_path / "lookup.csv"), "--out", str(tmp_path / "k.csv")], capture_output=True, text=True, timeout=300)
-    assert run.returncode == 1
-    assert run.stderr.strip().splitlines() == [f"error: {tmp_path / 'lookup.csv'}: row 2 (line 3): column ImageId: ImageId 99 is not in the test file"]
-    assert "candidate trials" not in run.stdout and not (tmp_path / "ens").exists()
+    run = cli(build_cli, "--max-mb", "1", "--runs-dir", no_search_yet.parent, "--run", "smoke", "--ensemble-dir", tmp_path / "ens",
+              "--test", tiny_data[1], "--format", "kaggle", "--lookup", tmp_path / "lookup.csv", "--out", tmp_path / "k.csv")
+    assert run.code == 1
+    assert run.err.strip().splitlines() == [f"error: {tmp_path / 'lookup.csv'}: row 2 (line 3): column ImageId: ImageId 99 is not in the test file"]
+    assert "candidate trials" not in run.out and not (tmp_path / "ens").exists()
 
 
 def _kaggle_test_files(tiny_data, tmp_path):
@@ -208,27 +218,29 @@ def _kaggle_test_files(tiny_data, tmp_path):
     return tmp_path / "twice.csv", tmp_path / "no_ids.csv", tmp_path / "lookup.csv"
 
 
-def test_each_argument_that_cannot_work_gets_one_line_before_any_model_loads(smoke_search, tiny_data, tmp_path):
+def test_each_argument_that_cannot_work_gets_one_line_before_any_model_loads(no_search_yet, tiny_data, tmp_path, cli):
+    from ensemble.build import main as build_cli
+
     twice, no_ids, lookup = _kaggle_test_files(tiny_data, tmp_path)
-    build_args = [sys.executable, "-m", "ensemble.build", "--max-mb", "1", "--runs-dir", str(smoke_search.parent), "--run", "smoke",
-                  "--ensemble-dir", str(tmp_path / "ens"), "--out", str(tmp_path / "k.csv")]
-    kaggle = ["--format", "kaggle", "--lookup", str(lookup)]
+    build_args = ["--max-mb", "1", "--runs-dir", no_search_yet.parent, "--run", "smoke", "--ensemble-dir", tmp_path / "ens", "--out", tmp_path / "k.csv"]
+    kaggle = ["--format", "kaggle", "--lookup", lookup]
     cases = {
         "--rounds 0": (["--rounds", "0"], "--rounds must be 1 or more"),
         "an ImageId twice": (["--test", str(twice), *kaggle], f"error: {twice}: row 4 (line 5): column ImageId: ImageId 3 appears twice (first in row 3)"),
         "no ImageId": (["--test", str(no_ids), *kaggle], f"error: {no_ids}: column ImageId: has no ImageId column"),
     }
     for name, (extra, message) in cases.items():
-        run = subprocess.run(build_args + extra, capture_output=True, text=True, timeout=300)
-        assert run.returncode != 0 and message in run.stderr.strip().splitlines()[-1], name
-        assert "candidate trials" not in run.stdout and not (tmp_path / "ens").exists(), name
+        run = cli(build_cli, *build_args, *extra)
+        assert run.code != 0 and message in run.err.strip().splitlines()[-1], name
+        assert "candidate trials" not in run.out and not (tmp_path / "ens").exists(), name
 
 
-def test_an_unwritable_output_folder_fails_before_any_work(smoke_search, tiny_data, tmp_path):
-    run = subprocess.run([sys.executable, "-m", "ensemble.build", "--max-mb", "1", "--runs-dir", str(smoke_search.parent), "--run", "smoke",
-                          "--ensemble-dir", str(tmp_path / "ens"), "--test", str(tiny_data[1]), "--out", str(tmp_path / "no/such/dir/s.csv")],
-                         capture_output=True, text=True, timeout=300)
-    assert run.returncode == 1 and "no such folder to write into" in run.stderr
+def test_an_unwritable_output_folder_fails_before_any_work(no_search_yet, tiny_data, tmp_path, cli):
+    from ensemble.build import main as build_cli
+
+    run = cli(build_cli, "--max-mb", "1", "--runs-dir", no_search_yet.parent, "--run", "smoke", "--ensemble-dir", tmp_path / "ens",
+              "--test", tiny_data[1], "--out", tmp_path / "no/such/dir/s.csv")
+    assert run.code == 1 and "no such folder to write into" in run.err
     assert not (tmp_path / "ens").exists()
 
 
@@ -246,14 +258,10 @@ def test_two_builds_at_once_leave_one_whole_ensemble_and_two_whole_submissions(s
         assert pd.read_csv(tmp_path / f"s{n}.csv").shape == (12, 30)
 
 
-def test_a_truncated_member_checkpoint_is_skipped_with_a_warning(smoke_search, tmp_path, capsys):
-    import shutil
-
-    from search.results import SearchFolder
+def test_a_truncated_member_checkpoint_is_skipped_with_a_warning(smoke_copy, capsys):
     from training.checkpoint import WEIGHTS
 
-    copy = tmp_path / "smoke"
-    shutil.copytree(smoke_search, copy)
+    copy = smoke_copy
     trials = SearchFolder(copy).trials()
     weights = trials[0].checkpoint.folder / WEIGHTS
     weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])

@@ -97,15 +97,12 @@ def _label(*args) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.slow  # subprocesses, and the smoke search
-def test_label_cli_fills_with_the_runs_ensemble_and_the_report_says_so(smoke_search, sparse_train, tmp_path):
-    from ensemble.build import build
-    from ensemble.candidates import load_candidates
+def test_label_cli_fills_with_the_runs_ensemble_and_the_report_says_so(smoke_copy, sparse_train, tmp_path):
     from report.page import PAGE
     from search.results import SearchFolder
 
-    search = SearchFolder(smoke_search)
-    build(load_candidates(search.folder), 10, "fp32", 50, search.folder, search.ensemble_folder)
-    run = _label("--runs-dir", smoke_search.parent, "--run", "smoke", "--train", sparse_train, "--out", tmp_path / "filled.csv")
+    search = SearchFolder(smoke_copy)
+    run = _label("--runs-dir", smoke_copy.parent, "--run", "smoke", "--train", sparse_train, "--out", tmp_path / "filled.csv")
     assert run.returncode == 0, run.stderr
     original, filled = load_faces(sparse_train), load_faces(tmp_path / "filled.csv")
     known = ~np.isnan(original.keypoints)
@@ -117,10 +114,9 @@ def test_label_cli_fills_with_the_runs_ensemble_and_the_report_says_so(smoke_sea
 
 @pytest.mark.slow  # subprocesses
 def test_label_cli_refuses_what_cannot_work_in_one_line_before_any_model_loads(smoke_search, tiny_data, sparse_train, tmp_path):
-    from ensemble.build import build
-    from ensemble.candidates import load_candidates
+    from search.results import SearchFolder
 
-    ensemble = build(load_candidates(smoke_search), 10, "fp32", 50, smoke_search, tmp_path / "ens")
+    ensemble = SearchFolder(smoke_search).ensemble_folder
     nothing_missing = _label("--ensemble", ensemble, "--train", tiny_data[0], "--out", tmp_path / "f.csv")
     over_itself = _label("--ensemble", ensemble, "--train", sparse_train, "--out", sparse_train)
     no_ensemble = _label("--ensemble", tmp_path, "--train", sparse_train, "--out", tmp_path / "f.csv")

@@ -41,12 +41,9 @@ def test_a_member_without_its_kept_epoch_is_refused_with_the_reason():
 
 @pytest.mark.slow  # subprocesses, and the smoke search
 def test_a_refitted_member_loads_and_predicts_like_any_other(smoke_search, tiny_data, tmp_path):
-    from ensemble.build import build
-    from ensemble.candidates import load_candidates
     from search.results import SearchFolder
 
     search = SearchFolder(smoke_search)
-    build(load_candidates(search.folder), 10, "fp32", 50, search.folder, search.ensemble_folder)
     run = subprocess.run([sys.executable, "-m", "ensemble.refit", "--runs-dir", str(smoke_search.parent), "--run", "smoke",
                           "--ensemble-dir", str(tmp_path / "refit"), "--test", str(tiny_data[1]), "--out", str(tmp_path / "sub.csv")],
                          capture_output=True, text=True, timeout=600)

@@ -2,8 +2,6 @@
 
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -11,18 +9,15 @@ import numpy as np
 import pytest
 
 from data.transforms import keypoint_rmse
-from ensemble.build import build
 from ensemble.candidates import load_candidates
-from report.page import optuna_figures, write_report
+from report.page import PAGE, optuna_figures, write_report
 from search.results import SearchFolder
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def report(smoke_search):
-    """index.html of the smoke search, with an ensemble built into the search folder."""
-    search = SearchFolder(smoke_search)
-    build(load_candidates(search.folder), 10, "fp32", 50, search.folder, search.ensemble_folder)
-    return write_report(search)
+    """index.html of the smoke search, as `ensemble.build` refreshed it with the search's ensemble."""
+    return SearchFolder(smoke_search).report_folder / PAGE
 
 
 def test_every_image_and_link_on_the_page_exists(report):
@@ -51,12 +46,13 @@ def test_the_page_needs_nothing_from_the_network(report):
     assert not re.search(r"(?:src|href)=['\"](?:https?:)?//", report.read_text())
 
 
-def test_report_cli_writes_the_page_of_the_latest_search(smoke_search):
-    run = subprocess.run([sys.executable, "-m", "report", "--runs-dir", str(smoke_search.parent)],
-                         capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr
-    page = Path(run.stdout.split("report: ")[1].strip())
-    assert page.is_file() and page.parent == SearchFolder(smoke_search).report_folder
+def test_report_cli_writes_the_page_of_the_latest_search(smoke_copy, capsys):
+    from report.__main__ import main
+
+    shutil.rmtree(SearchFolder(smoke_copy).report_folder)
+    main(["--runs-dir", str(smoke_copy.parent)])
+    page = Path(capsys.readouterr().out.split("report: ")[1].strip())
+    assert page.is_file() and page.parent == SearchFolder(smoke_copy).report_folder
 
 
 @pytest.mark.parametrize("finished, figures", [(1, ["optuna_history.png"]), (2, ["optuna_history.png", "optuna_importances.png"])])
@@ -99,7 +95,6 @@ def test_a_real_browser_renders_the_page_with_no_failed_request(report, tmp_path
     pixels = imread(tmp_path / "report.png")
     assert pixels.shape[1] == 1280  # nothing widens the page past the window: readable at 1280 px
     assert pixels[..., :3].std() > 0.05  # not a blank page
-    shutil.copy(tmp_path / "report.png", report.parent / "screenshot.png")  # for a person to look at
 
 
 def test_the_ensemble_section_gives_the_manifests_held_out_scores(report, smoke_search):
@@ -118,14 +113,11 @@ def test_the_ensemble_section_says_what_its_members_biases_were_worth(report):
                      r"With flip TTA \(submissions' default\): \d+\.\d{3} px", section)
 
 
-def test_a_distilled_student_is_shown_against_its_teacher(smoke_search, tmp_path):
-    import shutil
-
+def test_a_distilled_student_is_shown_against_its_teacher(smoke_copy):
     from ensemble.folder import Distilled, Manifest, Member, member_bytes, member_file, write_ensemble
     from models import create_model
 
-    search = SearchFolder(shutil.copytree(smoke_search, tmp_path / "smoke"))
-    build(load_candidates(search.folder), 10, "fp32", 50, search.folder, search.ensemble_folder)
+    search = SearchFolder(smoke_copy)
     config = load_candidates(search.folder)[0].config
     student = Member("student-cnn_gap", "cnn_gap", member_file("student-cnn_gap"), 1.0, 0.18, 3.5, config.to_dict())
     manifest = Manifest([student], 3.5, 0.18, 5, "fp32", False, 0.0, str(search.folder), {}, "cpu", None,
@@ -135,13 +127,12 @@ def test_a_distilled_student_is_shown_against_its_teacher(smoke_search, tmp_path
     assert "validation RMSE 3.500 px, against the ensemble's 3.200 px, 3.300 px held out" in section
 
 
-def test_a_refitted_ensemble_is_shown_and_flagged_once_the_ensemble_is_built_again(smoke_search, tmp_path):
+def test_a_refitted_ensemble_is_shown_and_flagged_once_the_ensemble_is_built_again(smoke_copy):
     import dataclasses
 
     from ensemble.folder import Refit, read_ensemble, write_ensemble
 
-    search = SearchFolder(shutil.copytree(smoke_search, tmp_path / "smoke"))
-    build(load_candidates(search.folder), 10, "fp32", 50, search.folder, search.ensemble_folder)
+    search = SearchFolder(smoke_copy)
     built = read_ensemble(search.ensemble_folder)[0]
     files = {m.name: (search.ensemble_folder / m.file).read_bytes() for m in built.members}
     refit = dataclasses.replace(built, refit=Refit(str(search.ensemble_folder), 60, 120.0))
