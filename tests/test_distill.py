@@ -2,8 +2,6 @@
 the true labels, shipped as a one-member ensemble folder."""
 
 import dataclasses
-import subprocess
-import sys
 from types import SimpleNamespace
 
 import numpy as np
@@ -101,24 +99,24 @@ def test_unlabelled_faces_lose_their_labels_and_say_so(tiny_data, capsys):
     assert "its labels are not used" in capsys.readouterr().out
 
 
-@pytest.mark.slow  # subprocesses, and the smoke search
-def test_distill_cli_writes_a_student_within_budget_that_ensemble_predict_uses(smoke_search, tiny_data, tmp_path):
-    run = subprocess.run([sys.executable, "-m", "ensemble.distill", "--max-mb", "1", "--runs-dir", str(smoke_search.parent), "--run", "smoke",
-                          "--epochs", "1", "--unlabelled", str(tiny_data[1]), "--out", str(tmp_path / "student")],
-                         capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stderr
+def test_distill_cli_writes_a_student_within_budget_that_ensemble_predict_uses(smoke_search, tiny_data, tmp_path, cli):
+    from ensemble.distill import main as distill
+    from ensemble.predict import main as predict
+
+    run = cli(distill, "--max-mb", "1", "--runs-dir", smoke_search.parent, "--run", "smoke", "--epochs", "1", "--unlabelled", tiny_data[1],
+              "--out", tmp_path / "student")
+    assert run.code == 0, run.err
     manifest = read_ensemble(tmp_path / "student")[0]
     assert len(manifest.members) == 1 and (tmp_path / "student" / manifest.members[0].file).stat().st_size <= 1e6
     assert manifest.distilled.blend == 0.5 and manifest.distilled.unlabelled_faces == 12 and np.isfinite(manifest.val_rmse)
-    predicted = subprocess.run([sys.executable, "-m", "ensemble.predict", "--ensemble", str(tmp_path / "student"), "--test", str(tiny_data[1]),
-                                "--out", str(tmp_path / "sub.csv")], capture_output=True, text=True, timeout=300)
-    assert predicted.returncode == 0, predicted.stderr
+    predicted = cli(predict, "--ensemble", tmp_path / "student", "--test", tiny_data[1], "--out", tmp_path / "sub.csv")
+    assert predicted.code == 0, predicted.err
     assert len((tmp_path / "sub.csv").read_text().splitlines()) == 13  # header and 12 faces
 
 
-@pytest.mark.slow  # a subprocess
-def test_distill_refuses_a_budget_no_student_fits_before_any_training(smoke_search, tmp_path):
-    run = subprocess.run([sys.executable, "-m", "ensemble.distill", "--max-mb", "0.0001", "--runs-dir", str(smoke_search.parent), "--run", "smoke",
-                          "--out", str(tmp_path / "student")], capture_output=True, text=True, timeout=300)
-    assert run.returncode != 0 and "no registered architecture fits" in run.stderr and len(run.stderr.strip().splitlines()) == 1
+def test_distill_refuses_a_budget_no_student_fits_before_any_training(smoke_search, tmp_path, cli):
+    from ensemble.distill import main
+
+    run = cli(main, "--max-mb", "0.0001", "--runs-dir", smoke_search.parent, "--run", "smoke", "--out", tmp_path / "student")
+    assert run.code != 0 and "no registered architecture fits" in run.err and len(run.err.strip().splitlines()) == 1
     assert not (tmp_path / "student").exists()

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -244,16 +245,31 @@ def test_an_unwritable_output_folder_fails_before_any_work(no_search_yet, tiny_d
     assert not (tmp_path / "ens").exists()
 
 
-def test_two_builds_at_once_leave_one_whole_ensemble_and_two_whole_submissions(smoke_search, tiny_data, tmp_path):
+def test_two_builds_at_once_wait_for_each_other_and_leave_one_whole_ensemble(smoke_search, tiny_data, tmp_path):
+    """Both builds are held at the ensemble folder's lock, each with its whole ensemble written aside (so
+    they overlap, not just run one after the other); let go, each swaps its own in, one at a time."""
+    from common.files import folder_lock
+    from ensemble.folder import MANIFEST
+
     def start(n):
         return subprocess.Popen([sys.executable, "-m", "ensemble.build", "--max-mb", "1", "--runs-dir", str(smoke_search.parent),
                                  "--run", "smoke", "--ensemble-dir", str(tmp_path / "ens"), "--test", str(tiny_data[1]),
-                                 "--out", str(tmp_path / f"s{n}.csv")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                 "--out", str(tmp_path / f"s{n}.csv")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
-    builds = [start(1), start(2)]
+    def both_written_aside():
+        assert all(b.poll() is None for b in builds), [b.stderr.read() for b in builds]
+        return len([d for d in tmp_path.glob(".ens.*") if (d / MANIFEST).is_file()]) == 2
+
+    with folder_lock(tmp_path / "ens"):
+        builds = [start(1), start(2)]
+        deadline = time.monotonic() + 300
+        while not both_written_aside():
+            assert time.monotonic() < deadline, "the builds did not both reach the lock"
+            time.sleep(0.2)
+        assert not (tmp_path / "ens").exists() and all(b.poll() is None for b in builds)
     assert [b.wait(timeout=300) for b in builds] == [0, 0], [b.stderr.read() for b in builds]
     manifest, states = read_ensemble(tmp_path / "ens")  # whole: every member the manifest names loads
-    assert len(states) == len(manifest.members) >= 1
+    assert len(states) == len(manifest.members) >= 1 and not [d for d in tmp_path.glob(".ens.*") if d.is_dir()]  # nothing left aside
     for n in (1, 2):
         assert pd.read_csv(tmp_path / f"s{n}.csv").shape == (12, 30)
 

@@ -1,8 +1,6 @@
 """Labels filled in by an ensemble (ensemble.label): marked in the file, read back as such, never
 scored as true labels, weighted as the config says in the loss, and every original value kept."""
 
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -92,18 +90,14 @@ def test_a_zero_weight_counts_like_a_missing_label_and_weights_scale_the_mean(na
     assert loss(prediction, target, torch.full((1, 3), 0.3)).item() == pytest.approx(loss(prediction, target).item())
 
 
-def _label(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ensemble.label", *map(str, args)], capture_output=True, text=True, timeout=300)
-
-
-@pytest.mark.slow  # subprocesses, and the smoke search
-def test_label_cli_fills_with_the_runs_ensemble_and_the_report_says_so(smoke_copy, sparse_train, tmp_path):
+def test_label_cli_fills_with_the_runs_ensemble_and_the_report_says_so(smoke_copy, sparse_train, tmp_path, cli):
+    from ensemble.label import main
     from report.page import PAGE
     from search.results import SearchFolder
 
     search = SearchFolder(smoke_copy)
-    run = _label("--runs-dir", smoke_copy.parent, "--run", "smoke", "--train", sparse_train, "--out", tmp_path / "filled.csv")
-    assert run.returncode == 0, run.stderr
+    run = cli(main, "--runs-dir", smoke_copy.parent, "--run", "smoke", "--train", sparse_train, "--out", tmp_path / "filled.csv")
+    assert run.code == 0, run.err
     original, filled = load_faces(sparse_train), load_faces(tmp_path / "filled.csv")
     known = ~np.isnan(original.keypoints)
     np.testing.assert_array_equal(filled.keypoints[known], original.keypoints[known])
@@ -112,16 +106,15 @@ def test_label_cli_fills_with_the_runs_ensemble_and_the_report_says_so(smoke_cop
     assert "labels filled" in (search.report_folder / PAGE).read_text()
 
 
-@pytest.mark.slow  # subprocesses
-def test_label_cli_refuses_what_cannot_work_in_one_line_before_any_model_loads(smoke_search, tiny_data, sparse_train, tmp_path):
-    from search.results import SearchFolder
+def test_label_cli_refuses_what_cannot_work_in_one_line_before_any_model_loads(one_member_ensemble, tiny_data, sparse_train, tmp_path, cli):
+    from ensemble.label import main
 
-    ensemble = SearchFolder(smoke_search).ensemble_folder
-    nothing_missing = _label("--ensemble", ensemble, "--train", tiny_data[0], "--out", tmp_path / "f.csv")
-    over_itself = _label("--ensemble", ensemble, "--train", sparse_train, "--out", sparse_train)
-    no_ensemble = _label("--ensemble", tmp_path, "--train", sparse_train, "--out", tmp_path / "f.csv")
+    ensemble = one_member_ensemble(tmp_path / "ens")
+    nothing_missing = cli(main, "--ensemble", ensemble, "--train", tiny_data[0], "--out", tmp_path / "f.csv")
+    over_itself = cli(main, "--ensemble", ensemble, "--train", sparse_train, "--out", sparse_train)
+    no_ensemble = cli(main, "--ensemble", tmp_path, "--train", sparse_train, "--out", tmp_path / "f.csv")
     for run, message in ((nothing_missing, "has no missing coordinates"), (over_itself, "is the training file itself"), (no_ensemble, "no ensemble here")):
-        assert run.returncode != 0 and message in run.stderr and len(run.stderr.strip().splitlines()) == 1, run.stderr
+        assert run.code != 0 and message in run.err and len(run.err.strip().splitlines()) == 1, run.err
     assert not (tmp_path / "f.csv").exists()
 
 

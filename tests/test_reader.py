@@ -1,8 +1,6 @@
 """The reader: layouts it accepts, and the one clear error for each kind of bad input."""
 
 import gzip
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -127,19 +125,21 @@ def test_malformed_row_names_the_line(train_frame, tmp_path):
     assert "line 4" in msg and "malformed row" in msg
 
 
-@pytest.mark.slow  # a subprocess
-def test_inspect_cli_prints_one_line_and_exits_1_on_bad_input(tmp_path):
+def test_inspect_cli_prints_one_line_and_exits_1_on_bad_input(tmp_path, cli):
+    from data.inspect import main
+
     (tmp_path / "empty.csv").write_text("")
-    run = subprocess.run([sys.executable, "-m", "data.inspect", str(tmp_path / "empty.csv")], capture_output=True, text=True)
-    assert run.returncode == 1
-    assert run.stderr.strip().splitlines() == [f"error: {tmp_path / 'empty.csv'}: the file is empty"]
+    run = cli(main, tmp_path / "empty.csv")
+    assert run.code == 1
+    assert run.err.strip().splitlines() == [f"error: {tmp_path / 'empty.csv'}: the file is empty"]
 
 
-@pytest.mark.slow  # a subprocess
-def test_inspect_cli_reports_rows_and_cache(tiny_data):
-    run = subprocess.run([sys.executable, "-m", "data.inspect", str(tiny_data[0])], capture_output=True, text=True)
-    assert run.returncode == 0
-    assert "48 rows" in run.stdout and "complete rows: 48 of 48" in run.stdout and "loaded in" in run.stdout
+def test_inspect_cli_reports_rows_and_cache(tiny_data, cli):
+    from data.inspect import main
+
+    run = cli(main, tiny_data[0])
+    assert run.code == 0
+    assert "48 rows" in run.out and "complete rows: 48 of 48" in run.out and "loaded in" in run.out
 
 
 def test_missing_keypoint_column(train_frame, tmp_path):

@@ -1,8 +1,6 @@
 """ensemble.refit: the ensemble's members trained again on train + val, shipped as an ensemble folder of
 their own with the same members, weights and (searched weights') validation figures."""
 
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -39,15 +37,14 @@ def test_a_member_without_its_kept_epoch_is_refused_with_the_reason():
         refit_config(_member(kept_epoch=None))
 
 
-@pytest.mark.slow  # subprocesses, and the smoke search
-def test_a_refitted_member_loads_and_predicts_like_any_other(smoke_search, tiny_data, tmp_path):
+def test_a_refitted_member_loads_and_predicts_like_any_other(smoke_search, tiny_data, tmp_path, cli):
+    from ensemble.refit import main
     from search.results import SearchFolder
 
     search = SearchFolder(smoke_search)
-    run = subprocess.run([sys.executable, "-m", "ensemble.refit", "--runs-dir", str(smoke_search.parent), "--run", "smoke",
-                          "--ensemble-dir", str(tmp_path / "refit"), "--test", str(tiny_data[1]), "--out", str(tmp_path / "sub.csv")],
-                         capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stderr
+    run = cli(main, "--runs-dir", smoke_search.parent, "--run", "smoke", "--ensemble-dir", tmp_path / "refit", "--test", tiny_data[1],
+              "--out", tmp_path / "sub.csv")
+    assert run.code == 0, run.err
 
     (source, source_states), (refit, states) = read_ensemble(search.ensemble_folder), read_ensemble(tmp_path / "refit")
     assert [(m.name, m.arch, m.weight, m.val_rmse) for m in refit.members] == [(m.name, m.arch, m.weight, m.val_rmse) for m in source.members]

@@ -71,16 +71,14 @@ def test_fixed_values_are_returned_for_every_trial(tmp_path):
     assert space.sample(optuna.create_study().ask()) == {"flip": False}
 
 
-@pytest.mark.slow  # a subprocess
-def test_cli_rejects_a_bad_space_before_starting(tmp_path):
-    import subprocess
-    import sys
+def test_cli_rejects_a_bad_space_before_starting(tmp_path, cli):
+    from search.run import main
 
     path = _write(tmp_path, "arch:\n  choice: [nope]\n")
-    run = subprocess.run([sys.executable, "-m", "search.run", "--smoke", "--space", str(path), "--storage", str(tmp_path)],
-                         capture_output=True, text=True, timeout=120)
-    assert run.returncode == 1
-    assert "unknown architecture 'nope'" in run.stderr and "Traceback" not in run.stderr
+    run = cli(main, "--smoke", "--space", path, "--storage", tmp_path)
+    assert run.code == 1
+    assert len(run.err.strip().splitlines()) == 1 and "unknown architecture 'nope'" in run.err
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no search folder began
 
 
 def test_start_points_are_proposed_first(tmp_path):

@@ -1,5 +1,3 @@
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -75,13 +73,13 @@ def test_config_values_are_coerced_and_checked():
         TrainConfig.from_dict({"optimizer": "rmsprop"})
 
 
-@pytest.mark.slow  # a subprocess
-def test_train_cli_writes_a_checkpoint_folder_and_pictures(tiny_data, tmp_path):
-    run = subprocess.run([sys.executable, "-m", "training.train", "--arch", "cnn_gap", "--train", str(tiny_data[0]), "--epochs", "2",
-                          "--batch-size", "16", "--optimizer", "adamw", "--schedule", "onecycle", "--ema", "0.5", "--aug", "1",
-                          "--loss", "wing", "--grad-clip", "1", "--out", str(tmp_path / "ckpt")], capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr
-    assert "epoch   2/2" in run.stdout and "val RMSE" in run.stdout
+def test_train_cli_writes_a_checkpoint_folder_and_pictures(tiny_data, tmp_path, cli):
+    from training.train import main
+
+    run = cli(main, "--arch", "cnn_gap", "--train", tiny_data[0], "--epochs", "2", "--batch-size", "16", "--optimizer", "adamw",
+              "--schedule", "onecycle", "--ema", "0.5", "--aug", "1", "--loss", "wing", "--grad-clip", "1", "--out", tmp_path / "ckpt")
+    assert run.code == 0, run.err
+    assert "epoch   2/2" in run.out and "val RMSE" in run.out
     assert Checkpoint(tmp_path / "ckpt").is_complete()
     assert (tmp_path / "ckpt/curves.png").stat().st_size and (tmp_path / "ckpt/val_overlay.png").stat().st_size
 
@@ -92,11 +90,11 @@ def test_a_learning_rate_of_ten_diverges_at_once(tiny_data):
         trainer.fit()
 
 
-@pytest.mark.slow  # a subprocess
-def test_train_cli_rejects_an_unknown_optimizer(tiny_data):
-    run = subprocess.run([sys.executable, "-m", "training.train", "--optimizer", "rmsprop", "--train", str(tiny_data[0])],
-                         capture_output=True, text=True, timeout=120)
-    assert run.returncode == 2 and "--optimizer: invalid choice: 'rmsprop'" in run.stderr
+def test_train_cli_rejects_an_unknown_optimizer(tiny_data, cli):
+    from training.train import main
+
+    run = cli(main, "--optimizer", "rmsprop", "--train", tiny_data[0])
+    assert run.code == 2 and "--optimizer: invalid choice: 'rmsprop'" in run.err
 
 
 def test_building_a_trainer_seeds_nothing_and_sets_no_threads(tiny_data):
@@ -105,12 +103,12 @@ def test_building_a_trainer_seeds_nothing_and_sets_no_threads(tiny_data):
     assert torch.initial_seed() == seed and torch.get_num_threads() == threads
 
 
-@pytest.mark.slow  # a subprocess
-def test_an_unknown_architecture_is_one_line_before_any_data_is_read(tmp_path):
-    run = subprocess.run([sys.executable, "-m", "training.train", "--arch", "resnet_xl", "--train", str(tmp_path / "nowhere.csv")],
-                         capture_output=True, text=True, timeout=120)
-    assert run.returncode == 2 and "unknown architecture 'resnet_xl'" in run.stderr.strip().splitlines()[-1]
-    assert "nowhere.csv" not in run.stderr  # the data was never read
+def test_an_unknown_architecture_is_one_line_before_any_data_is_read(tmp_path, cli):
+    from training.train import main
+
+    run = cli(main, "--arch", "resnet_xl", "--train", tmp_path / "nowhere.csv")
+    assert run.code == 2 and "unknown architecture 'resnet_xl'" in run.err.strip().splitlines()[-1]
+    assert "nowhere.csv" not in run.err  # the data was never read
 
 
 def test_a_label_origin_is_a_number_or_auto():
@@ -175,13 +173,12 @@ def test_boolean_flags_are_x_and_no_x_and_still_take_true_or_false(argv, flip):
     assert config_from_args(parser.parse_args(["--train", "t.csv", *argv]), recipe()).flip is flip
 
 
-@pytest.mark.slow  # a subprocess, and the smoke search
-def test_a_trial_trained_again_from_its_saved_config_scores_what_it_scored(smoke_search, tmp_path):
+def test_a_trial_trained_again_from_its_saved_config_scores_what_it_scored(smoke_search, tmp_path, cli):
     from search.results import SearchFolder
+    from training.train import main
 
     best = min(SearchFolder(smoke_search).trials(), key=lambda t: t.best_val_rmse)
-    run = subprocess.run([sys.executable, "-m", "training.train", "--from-trial", "smoke", "1", "--runs-dir", str(smoke_search.parent),
-                          "--threads", "1", "--checkpoint", str(tmp_path / "again")], capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr
-    assert f"trial {best.id} of smoke" in run.stdout
+    run = cli(main, "--from-trial", "smoke", "1", "--runs-dir", smoke_search.parent, "--threads", "1", "--checkpoint", tmp_path / "again")
+    assert run.code == 0, run.err
+    assert f"trial {best.id} of smoke" in run.out
     assert Checkpoint(tmp_path / "again").val.rmse == best.checkpoint.val.rmse  # same seed, epochs and CPU: the same score
