@@ -65,6 +65,18 @@ def trial_resources(settings: SearchSettings) -> dict[str, float]:
     return {"cpu": cpus, "gpu": gpus}
 
 
+def make_scheduler(settings: SearchSettings) -> ASHAScheduler:
+    """ASHA over the trials' epochs, judging each at its rungs by its rung score."""
+    return ASHAScheduler(
+        metric=RUNG_METRIC,  # the rung score; Optuna gets the trial's own score (METRIC)
+        mode="min",
+        time_attr="training_iteration",  # = epochs
+        max_t=settings.max_epochs,
+        grace_period=settings.grace_period,
+        reduction_factor=settings.reduction_factor,
+    )
+
+
 def make_trainable(settings: SearchSettings, split: Split, deadline: float | None):
     trainable = tune.with_parameters(train_trial, base=settings.base, split=split, rungs=settings.rungs, cooldown=settings.rung_cooldown,
                                      deadline=deadline)
@@ -82,14 +94,7 @@ def new_tuner(settings: SearchSettings, space: SearchSpace, split: Split) -> tun
         storage=optuna.storages.RDBStorage(SearchFolder(settings.folder).optuna_url),
         before_ask=MemberPhase(settings.ensemble_share, settings.trials, settings.time_budget_s, settings.max_epochs, settings.seed),
     )
-    scheduler = ASHAScheduler(
-        metric=RUNG_METRIC,  # the rung score; Optuna gets the trial's own score (METRIC)
-        mode="min",
-        time_attr="training_iteration",  # = epochs
-        max_t=settings.max_epochs,
-        grace_period=settings.grace_period,
-        reduction_factor=settings.reduction_factor,
-    )
+    scheduler = make_scheduler(settings)
     # trials fit their schedules to the budget (search.budget); a resumed search does not: Tune keeps what is
     # left of its budget to itself, and those trials run their full schedules as before
     deadline = time.time() + settings.time_budget_s if settings.time_budget_s else None

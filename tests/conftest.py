@@ -25,8 +25,19 @@ atexit.register(shutil.rmtree, os.environ["KPTUNE_CACHE"], ignore_errors=True)
 from data.synthetic import write_dataset  # noqa: E402
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _threads_shared_between_workers():
+    """Each xdist worker takes its share of the cores: two workers with a thread per core each would
+    run 4 threads on 2 cores, and wait for each other at every step."""
+    threads = torch.get_num_threads()
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    torch.set_num_threads(max(1, threads // workers))
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(autouse=True)
-def _torch_state_restored():
+def _torch_state_restored(_threads_shared_between_workers):
     """A test that seeds torch or sets its threads (training.trainer.prepare_process) leaves the next test
     torch's generator and thread count as it found them."""
     threads, rng = torch.get_num_threads(), torch.random.get_rng_state()
@@ -104,6 +115,26 @@ def smoke_copy(_smoke_search, ray_cluster, tmp_path) -> Path:
     return Path(shutil.copytree(_smoke_search, tmp_path / "runs" / "smoke"))
 
 
+# Every part that carries state across epochs is on: dropout, EMA, one-cycle, AdamW, augmentation.
+STATEFUL = {"arch": "cnn_gap", "dropout": 0.5, "ema": 0.5, "schedule": "onecycle", "optimizer": "adamw", "aug": 1.0,
+            "batch_size": 16, "epochs": 3, "patience": 9, "device": "cpu"}
+
+
+@pytest.fixture
+def stateful_trainer(tiny_data):
+    """Makes a Trainer on tiny_data with STATEFUL's settings (overridden by keyword), its process prepared
+    as a trial's is (seeded; the autouse fixture above restores torch's state after the test)."""
+    from training.config import TrainConfig
+    from training.trainer import Trainer, prepare_process
+
+    def make(**overrides):
+        config = TrainConfig.from_dict({"train": str(tiny_data[0]), **STATEFUL, **overrides})
+        prepare_process(config)
+        return Trainer(config, config.load_split())
+
+    return make
+
+
 @dataclass
 class Ran:
     """What a command did: its exit code and what it printed."""
@@ -154,6 +185,9 @@ RAY_FIXTURES = {"_ray"}  # what the smoke search and ray_cluster stand on
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests on the test process's Ray are slow, and run in one xdist group (with `--dist loadgroup`, on one
+    worker): one Ray and one smoke search for all of them, not one per worker."""
     for item in items:
         if RAY_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+            item.add_marker(pytest.mark.xdist_group("ray"))

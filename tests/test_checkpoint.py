@@ -10,9 +10,6 @@ from training.checkpoint import Checkpoint, ValPredictions, build_model
 from training.config import TrainConfig
 from training.trainer import Trainer, prepare_process
 
-# Every part that carries state across epochs is on: dropout, EMA, one-cycle, AdamW, augmentation.
-STATEFUL = {"arch": "cnn_gap", "dropout": 0.5, "ema": 0.5, "schedule": "onecycle", "optimizer": "adamw", "aug": 1.0,
-            "batch_size": 16, "epochs": 3, "patience": 9, "device": "cpu"}
 NO_VAL = ValPredictions(np.zeros(1), np.zeros((1, 30)), np.zeros((1, 30)))
 
 
@@ -57,8 +54,8 @@ def test_with_ema_the_kept_weights_are_the_average_not_the_trained_ones(tiny_dat
     assert any(not torch.equal(kept[name], trained[name]) for name in kept if kept[name].is_floating_point())
 
 
-def test_interrupted_and_resumed_run_ends_with_the_same_weights(tiny_data, tmp_path):
-    straight = _trainer(tiny_data, **STATEFUL)
+def test_interrupted_and_resumed_run_ends_with_the_same_weights(stateful_trainer, tmp_path):
+    straight = stateful_trainer()
     straight.fit()
 
     class Interrupt(Exception):
@@ -68,10 +65,10 @@ def test_interrupted_and_resumed_run_ends_with_the_same_weights(tiny_data, tmp_p
         interrupted.save(tmp_path / "ckpt")
         raise Interrupt
 
-    interrupted = _trainer(tiny_data, **STATEFUL)
+    interrupted = stateful_trainer()
     with pytest.raises(Interrupt):
         interrupted.fit(on_epoch=stop_after_first_epoch)
-    resumed = _trainer(tiny_data, **STATEFUL)  # a fresh process would start just like this
+    resumed = stateful_trainer()  # a fresh process would start just like this
     resumed.restore(Checkpoint(tmp_path / "ckpt"))
     resumed.fit()
 

@@ -107,15 +107,26 @@ class Cluster:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory) -> Iterator[Cluster]:
-    cluster = Cluster(tmp_path_factory.mktemp("home"))
+def _head_and_worker_a(home: Path) -> Iterator[Cluster]:
+    cluster = Cluster(home)
     try:
         cluster.start("head")
         cluster.start("worker-a")
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory) -> Iterator[Cluster]:
+    """A head and worker-a, shared by the tests that leave both as they found them."""
+    yield from _head_and_worker_a(tmp_path_factory.mktemp("home"))
+
+
+@pytest.fixture
+def own_cluster(tmp_path) -> Iterator[Cluster]:
+    """A head and worker-a for one test that changes the cluster (kills a node, adds one)."""
+    yield from _head_and_worker_a(tmp_path / "home")
 
 
 def test_the_cluster_refuses_a_client_without_its_token(cluster):
@@ -183,7 +194,7 @@ def test_two_searches_submitted_as_ray_jobs_share_both_nodes_without_mixing_tria
     assert Ensemble(searches["two"].ensemble_folder).manifest.members
 
 
-def test_a_search_survives_losing_a_worker_node_and_uses_one_added_mid_search(cluster, tmp_path):
+def test_a_search_survives_losing_a_worker_node_and_uses_one_added_mid_search(own_cluster, tmp_path):
     """The worker node dies (every process SIGKILLed) while its trial runs: Ray's failure handling
     restarts that trial from its last checkpoint on a node that is left, a node added afterwards takes
     the next trials, and the search ends with all its trials, one Optuna record each. The data file is
@@ -192,13 +203,13 @@ def test_a_search_survives_losing_a_worker_node_and_uses_one_added_mid_search(cl
     storage, log = tmp_path / "storage", (tmp_path / "search.log").open("w+")
     search = subprocess.Popen(
         [sys.executable, "-m", "search.run", "--train", str(train), "--space", str(REPO / "configs" / "smoke.yaml"), "--trials", "5",
-         "--max-epochs", "6", "--grace-period", "6", "--address", cluster.address, "--storage", str(storage), "--name", "lost",
+         "--max-epochs", "6", "--grace-period", "6", "--address", own_cluster.address, "--storage", str(storage), "--name", "lost",
          "--no-dashboard", "--no-report"],
-        cwd=REPO, env=cluster.env, stdout=log, stderr=subprocess.STDOUT, text=True)
+        cwd=REPO, env=own_cluster.env, stdout=log, stderr=subprocess.STDOUT, text=True)
     try:
-        cluster.wait_for(lambda: "data:" in Path(log.name).read_text(), "the search to parse its data")
+        own_cluster.wait_for(lambda: "data:" in Path(log.name).read_text(), "the search to parse its data")
         train.rename(train.with_suffix(".away"))  # parsed: no node reads it again
-        folder, worker = SearchFolder(storage / "lost"), cluster.node_ids()["worker-a"]
+        folder, worker = SearchFolder(storage / "lost"), own_cluster.node_ids()["worker-a"]
 
         def running_on_worker() -> str | None:
             try:
@@ -207,7 +218,7 @@ def test_a_search_survives_losing_a_worker_node_and_uses_one_added_mid_search(cl
                 return None
             return next((t.id for t in trials if t.status == "UNFINISHED" and t.metrics.get("node") == worker and t.checkpoint), None)
 
-        victim = cluster.wait_for(running_on_worker, "a trial to checkpoint on the worker node")
+        victim = own_cluster.wait_for(running_on_worker, "a trial to checkpoint on the worker node")
         # the search's driver paused while the nodes change, until Ray has marked worker-a dead (its heartbeats
         # missed: until then the killed trial's resources stay bound there and it cannot restart) and worker-b
         # has joined: else on a loaded machine the head node, where the trials' data lies and which Ray prefers,
@@ -215,10 +226,10 @@ def test_a_search_survives_losing_a_worker_node_and_uses_one_added_mid_search(cl
         # CPU on each node
         search.send_signal(signal.SIGSTOP)
         try:
-            cluster.kill("worker-a")
+            own_cluster.kill("worker-a")
             killed_at = time.time()
-            cluster.start("worker-b")
-            cluster.wait_for(lambda: "worker-a" not in cluster.node_ids(), "Ray to mark worker-a dead")
+            own_cluster.start("worker-b")
+            own_cluster.wait_for(lambda: "worker-a" not in own_cluster.node_ids(), "Ray to mark worker-a dead")
         finally:
             search.send_signal(signal.SIGCONT)
         assert search.wait(timeout=600) == 0, Path(log.name).read_text()[-3000:]
@@ -232,7 +243,7 @@ def test_a_search_survives_losing_a_worker_node_and_uses_one_added_mid_search(cl
     restarted = trials[victim]
     assert restarted.metrics["node"] != worker  # finished elsewhere
     assert list(restarted.history["epoch"]).count(1) == 1  # from its checkpoint, not from scratch
-    names = {node: name for name, node in cluster.node_ids().items()} | {worker: "worker-a"}
+    names = {node: name for name, node in own_cluster.node_ids().items()} | {worker: "worker-a"}
     assert "worker-b" in {names[t.metrics["node"]] for t in trials.values()}
     for trial in trials.values():  # shown with pytest -s: where each trial ran, and what the restart cost
         print(trial.id, "epochs on", [names[node] for node in trial.history["node"]])

@@ -165,3 +165,15 @@ def test_a_trial_tune_saved_but_the_searcher_never_suggested_reports_to_its_optu
     restored.on_trial_complete("a", {METRIC: 1.5, "training_iteration": 2, "finished": True, f"config/{OPTUNA_TRIAL}": number})
     (trial,) = optuna.load_study(study_name="t", storage=f"sqlite:///{tmp_path / 'optuna.db'}").trials
     assert trial.state == TrialState.COMPLETE and trial.value == 1.5 and trial.intermediate_values == {1: 2.0}
+
+
+@pytest.mark.parametrize("grace, factor, max_t", [(24, 3, 72), (1, 3, 2), (2, 2, 20), (5, 4, 5), (3, 3, 100)])
+def test_asha_rungs_are_the_milestones_of_rays_scheduler_below_its_last(grace, factor, max_t):
+    """search.settings.asha_rungs says where ASHA judges a trial (the report, the budget fit and bench.rungs
+    use it); Ray's scheduler keeps its own milestones (private): they must agree."""
+    from ray.tune.schedulers import ASHAScheduler
+
+    from search.settings import asha_rungs
+
+    ray_milestones = ASHAScheduler(metric="m", mode="min", max_t=max_t, grace_period=grace, reduction_factor=factor)._brackets[0]._rungs
+    assert asha_rungs(grace, factor, max_t) == tuple(sorted(m for m, _ in ray_milestones if m < max_t))

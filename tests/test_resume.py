@@ -35,23 +35,29 @@ def _search(tmp_path, name: str, trials: int) -> list[str]:
 
 
 def _stop_mid_search(cmd: list[str], search: SearchFolder, stop) -> dict:
-    """Start the search, stop it with `stop(process)` once a trial has finished; the finished trials."""
-    process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 300
-    while not _finished(search) and time.time() < deadline and process.poll() is None:
-        time.sleep(0.2)
-    stop(process)
-    process.wait(timeout=120)
+    """Start the search, stop it with `stop(process)` once a trial has finished; the finished trials. What
+    the stopped search printed is kept beside its folder (`NAME.log`) and shown when a check fails."""
+    with _log(search).open("w") as log:
+        process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.time() + 300
+        while not _finished(search) and time.time() < deadline and process.poll() is None:
+            time.sleep(0.2)
+        stop(process)
+        process.wait(timeout=120)
     return _finished(search)
+
+
+def _log(search: SearchFolder) -> Path:
+    return search.folder.with_suffix(".log")
 
 
 def _resume_and_check(cmd: list[str], search: SearchFolder, before: dict, trials: int) -> str:
     """Resume the stopped search and check it; what the resumed search printed."""
-    assert 1 <= len(before) < trials, "the stop should land mid-search"
+    assert 1 <= len(before) < trials, f"the stop should land mid-search; the stopped search printed:\n{_log(search).read_text()[-3000:]}"
     weights_before = {t: trial.checkpoint.weights() for t, trial in before.items()}
     resumed = subprocess.run(cmd[:3] + ["--resume", *cmd[8:]], capture_output=True, text=True, timeout=600,
                              env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert resumed.returncode == 0, f"{_log(search).read_text()[-2000:]}\n--- resumed:\n{resumed.stderr[-2000:]}"
 
     after = {t.id: t for t in search.trials()}
     assert len(after) == trials and all(t.status == "DONE" for t in after.values())

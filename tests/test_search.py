@@ -96,13 +96,15 @@ def test_a_second_search_under_an_existing_name_is_refused(smoke_search, capsys)
 
 
 def test_a_trial_that_always_raises_ends_error_while_the_others_finish(ray_cluster, tmp_path):
+    from ensemble.candidates import load_candidates
     from search.run import main
 
     space = tmp_path / "one_bad.yaml"  # dropout 2.4 passes the range check but TrainConfig rejects it inside the trial
     space.write_text("start: [{dropout: 2.4}, {dropout: 0.0}, {dropout: 0.5}]\narch: cnn_gap\nbatch_size: 16\ndropout: {uniform: [0.0, 2.5]}\n")
     main(["--smoke", "--trials", "3", "--space", str(space), "--storage", str(tmp_path), "--name", "one_bad", "--no-dashboard"])
-    statuses = {t.sampled["dropout"]: t.status for t in SearchFolder(tmp_path / "one_bad").trials()}
-    assert statuses == {2.4: "ERROR", 0.0: "DONE", 0.5: "DONE"}
+    trials = SearchFolder(tmp_path / "one_bad").trials()
+    assert {t.sampled["dropout"]: t.status for t in trials} == {2.4: "ERROR", 0.0: "DONE", 0.5: "DONE"}
+    assert {c.name for c in load_candidates(tmp_path / "one_bad")} == {t.id for t in trials if t.status == "DONE"}  # no ERROR trial in an ensemble
 
 
 def test_a_search_folder_given_as_a_relative_path_is_read(smoke_search, monkeypatch):
@@ -170,10 +172,16 @@ def test_an_optuna_proposal_killed_while_sampling_is_proposed_again(smoke_search
 
 
 def test_asha_judges_each_trial_by_its_cooldown_branch_at_the_rung(ray_cluster, tmp_path):
-    """Three trials one after another, 2 epochs, a rung at epoch 1 (reduction factor 3): ASHA stops a
-    trial whose rung score is worse than two thirds of those recorded before it, and Optuna prunes it."""
-    import optuna
+    """Three trials one after another, 2 epochs, a rung at epoch 1 (reduction factor 3): each trial went on
+    or stopped as Ray's ASHAScheduler decides when given the trial's rung score at epoch 1, and Optuna
+    prunes the ones it stopped."""
+    from types import SimpleNamespace
 
+    import optuna
+    from ray.tune.schedulers import TrialScheduler
+
+    from search.experiment import make_scheduler
+    from search.results import RUNG_METRIC
     from search.run import main
 
     space = tmp_path / "three.yaml"
@@ -183,14 +191,15 @@ def test_asha_judges_each_trial_by_its_cooldown_branch_at_the_rung(ray_cluster, 
           "--max-concurrent", "1", "--no-dashboard", "--no-report"])
     search = SearchFolder(tmp_path / "rungs")
     trials = sorted(search.trials(), key=lambda t: t.history["timestamp"].min())
-    recorded = []
+    oracle = make_scheduler(search.settings)  # a fresh scheduler, told the rung scores in the order they came
     for trial in trials:
         at_rung = trial.history.set_index("epoch").loc[1]
-        assert at_rung["rung_rmse"] != at_rung["val_rmse"]  # a cooldown branch's score, not the run's own
-        stopped = bool(recorded) and at_rung["rung_rmse"] > np.percentile(recorded, 100 * (1 - 1 / 3))
+        stub = SimpleNamespace(trial_id=trial.id)
+        oracle.on_trial_add(None, stub)
+        decision = oracle.on_trial_result(None, stub, {"training_iteration": 1, RUNG_METRIC: at_rung["rung_rmse"]})
+        stopped = decision == TrialScheduler.STOP
         assert trial.metrics["epoch"] == (1 if stopped else 2)
         assert trial.metrics["finished"] == (not stopped) and trial.rung_rmse == (at_rung["rung_rmse"] if stopped else trial.best_val_rmse)
-        recorded.append(at_rung["rung_rmse"])
     states = [t.state for t in search.study().trials]
     assert states == [optuna.trial.TrialState.COMPLETE if t.metrics["finished"] else optuna.trial.TrialState.PRUNED for t in trials]
     assert "rung_rmse" in search.leaderboard()
