@@ -83,8 +83,9 @@ def make_trainable(settings: SearchSettings, split: Split, deadline: float | Non
     return tune.with_resources(trainable, trial_resources(settings))
 
 
-def new_tuner(settings: SearchSettings, space: SearchSpace, split: Split) -> tune.Tuner:
-    searcher = ResumableOptunaSearch(
+def make_searcher(settings: SearchSettings, space: SearchSpace) -> ResumableOptunaSearch:
+    """Optuna's TPE over the space, its start points proposed first, its study in the search folder."""
+    return ResumableOptunaSearch(
         space=space.sample,
         points_to_evaluate=[dict(point) for point in space.start] or None,
         metric=METRIC,
@@ -94,6 +95,10 @@ def new_tuner(settings: SearchSettings, space: SearchSpace, split: Split) -> tun
         storage=optuna.storages.RDBStorage(SearchFolder(settings.folder).optuna_url),
         before_ask=MemberPhase(settings.ensemble_share, settings.trials, settings.time_budget_s, settings.max_epochs, settings.seed),
     )
+
+
+def new_tuner(settings: SearchSettings, space: SearchSpace, split: Split) -> tune.Tuner:
+    searcher = make_searcher(settings, space)
     scheduler = make_scheduler(settings)
     # trials fit their schedules to the budget (search.budget); a resumed search does not: Tune keeps what is
     # left of its budget to itself, and those trials run their full schedules as before

@@ -129,15 +129,18 @@ def test_label_refuses_a_refitted_ensemble_which_trained_on_the_validation_faces
     assert not (tmp_path / "f.csv").exists()
 
 
-def test_filled_labels_at_weight_zero_train_exactly_as_if_they_were_missing(sparse_train, tmp_path):
+def test_filled_labels_at_weight_zero_train_as_if_missing_and_at_one_as_if_true(sparse_train, tmp_path):
     from training.config import TrainConfig
     from training.trainer import Trainer, prepare_process
 
-    _filled_file(sparse_train, tmp_path / "filled.csv")
+    _filled_file(sparse_train, tmp_path / "filled.csv").drop(columns=FILLED_COLUMN).to_csv(tmp_path / "unmarked.csv", index=False)
     runs = []
-    for train, weight in ((sparse_train, 1.0), (tmp_path / "filled.csv", 0.0), (tmp_path / "filled.csv", 0.5)):
+    for train, weight in ((sparse_train, 1.0), (tmp_path / "filled.csv", 0.0), (tmp_path / "filled.csv", 1.0), (tmp_path / "unmarked.csv", 1.0),
+                          (tmp_path / "filled.csv", 0.5)):
         config = TrainConfig(train=str(train), val=str(sparse_train), arch="cnn_gap", batch_size=16, epochs=2, aug=1.0, filled_weight=weight,
                              label_origin=0.0, device="cpu")
         prepare_process(config)
         runs.append([r.val_rmse for r in Trainer(config, config.load_split()).fit()])
-    assert runs[1] == runs[0] and runs[2] != runs[0]
+    assert runs[1] == runs[0]  # weight 0: as if the filled labels were missing
+    assert runs[2] == runs[3]  # weight 1: as if they were true labels
+    assert runs[4] not in (runs[0], runs[2])  # between: neither

@@ -1,8 +1,11 @@
 """Every folder kptune writes carries a format version: an older one is read through its owner's
-migration, a newer one is refused in one line. (Older folders are made by rewriting the files each
-owner names, through the owner's own constants.)"""
+migration, a newer one is refused in one line. Older folders are the ones past commits wrote, checked in
+under tests/formats/ (how: tests/formats/write_old_ensemble.py), or made by rewriting the files each
+owner names, through the owner's own constants."""
 
 import json
+import shutil
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -19,6 +22,7 @@ from training.checkpoint import FORMAT, TRAIN_STATE, Checkpoint, ValPredictions
 from training.config import TrainConfig
 
 NO_VAL = ValPredictions(np.zeros(1), np.zeros((1, 30)), np.zeros((1, 30)))
+PAST = Path(__file__).with_name("formats")  # folders past commits wrote, with their answers
 
 
 def _checkpoint(folder) -> Checkpoint:
@@ -95,6 +99,17 @@ def test_an_ensemble_from_before_biases_predicts_as_its_members_answer(tmp_path)
         del member["bias_px"], member["flip_bias_px"]  # version 4 had no biases
     (folder / MANIFEST).write_text(json.dumps({**saved, "format_version": 4}))
     np.testing.assert_allclose(Ensemble(folder, device="cpu").predict(images), with_bias + 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("version", [4, 6])
+def test_an_ensemble_folder_a_past_kptune_wrote_gives_the_answers_it_gave_then(version, tmp_path):
+    """Version 4: no biases; version 6: a bias off every answer, no face layout."""
+    folder = shutil.copytree(PAST / f"ensemble_v{version}", tmp_path / "e")  # reading takes the folder's lock: never in the checkout
+    then = np.load(PAST / f"ensemble_v{version}_answers.npz")
+    assert json.loads((folder / MANIFEST).read_text())["format_version"] == version
+    ensemble = Ensemble(folder, device="cpu", amp="off")
+    np.testing.assert_allclose(ensemble.predict(then["faces"]), then["plain"], atol=1e-4)
+    np.testing.assert_allclose(ensemble.predict(then["faces"], tta=True), then["flip"], atol=1e-4)
 
 
 def test_an_ensemble_of_a_newer_format_is_refused_in_one_line(tmp_path):

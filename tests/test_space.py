@@ -81,14 +81,18 @@ def test_cli_rejects_a_bad_space_before_starting(tmp_path, cli):
     assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no search folder began
 
 
-def test_start_points_are_proposed_first(tmp_path):
-    space = load_space(_write(tmp_path, "start:\n  - {arch: cnn_small, lr: 0.002}\narch:\n  choice: [cnn, cnn_small]\nlr:\n  loguniform: [1.0e-4, 1.0e-2]\n"))
-    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=0))
-    for point in space.start:
-        study.enqueue_trial(point)
-    trial = study.ask()
-    space.sample(trial)
-    assert trial.params == {"arch": "cnn_small", "lr": 0.002}
+def test_a_search_proposes_its_start_points_first_in_order_then_samples(tmp_path):
+    from search.experiment import make_searcher
+    from search.run import parse_args, settings_from_args
+
+    path = _write(tmp_path, "start:\n  - {arch: cnn_small, lr: 0.002}\n  - {arch: cnn, lr: 0.0003}\n"
+                            "arch:\n  choice: [cnn, cnn_small]\nlr:\n  loguniform: [1.0e-4, 1.0e-2]\n")
+    settings = settings_from_args(parse_args(["--train", str(tmp_path / "t.csv"), "--space", str(path), "--storage", str(tmp_path)]))
+    (tmp_path / settings.name).mkdir()
+    searcher = make_searcher(settings, load_space(path))
+    proposed = [searcher.suggest(f"t{i}") for i in range(3)]
+    assert [(c["arch"], c["lr"]) for c in proposed[:2]] == [("cnn_small", 0.002), ("cnn", 0.0003)]
+    assert proposed[2]["arch"] in ("cnn", "cnn_small") and 1e-4 <= proposed[2]["lr"] <= 1e-2
 
 
 def test_start_point_outside_the_space_is_an_error(tmp_path):
