@@ -184,6 +184,7 @@ def one_member_ensemble():
 RAY_FIXTURES = {"_ray"}  # what the smoke search and ray_cluster stand on
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups off the items
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests on the test process's Ray are slow, and run in one xdist group (with `--dist loadgroup`, on one
     worker): one Ray and one smoke search for all of them, not one per worker."""

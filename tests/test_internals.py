@@ -177,3 +177,23 @@ def test_asha_rungs_are_the_milestones_of_rays_scheduler_below_its_last(grace, f
 
     ray_milestones = ASHAScheduler(metric="m", mode="min", max_t=max_t, grace_period=grace, reduction_factor=factor)._brackets[0]._rungs
     assert asha_rungs(grace, factor, max_t) == tuple(sorted(m for m, _ in ray_milestones if m < max_t))
+
+
+@pytest.mark.slow  # a pytest subprocess with two xdist workers
+def test_xdist_runs_a_group_of_tests_on_one_worker(tmp_path):
+    """The README's test command runs every test on the test process's Ray on one xdist worker (one Ray,
+    one smoke search): the group conftest.py gives them must reach xdist's scheduler (it did not with
+    pytest 9.2 and pytest-xdist 3.8, silently)."""
+    (tmp_path / "conftest.py").write_text(
+        "import pytest\n"
+        "@pytest.hookimpl(tryfirst=True)\n"
+        "def pytest_collection_modifyitems(items):\n"
+        "    for item in items:\n"
+        "        item.add_marker(pytest.mark.xdist_group('one'))\n")
+    for name in ("a", "b"):
+        (tmp_path / f"test_{name}.py").write_text("".join(f"def test_{i}():\n    pass\n" for i in range(6)))
+    run = subprocess.run([sys.executable, "-m", "pytest", "-n", "2", "--dist", "loadgroup", "-v", "-p", "no:randomly", "-p", "no:cacheprovider",
+                          str(tmp_path)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert run.returncode == 0, run.stdout[-2000:]
+    workers = {line.split("]")[0].lstrip("[") for line in run.stdout.splitlines() if "PASSED" in line and line.startswith("[gw")}
+    assert len(workers) == 1, run.stdout[-2000:]

@@ -33,16 +33,17 @@ def test_the_demo_searches_built_in_faces_and_ensemble_build_takes_the_test_file
     test_csv = re.search(r"their test faces, for ensemble.build --test: (\S+)", searched.out)[1]
     assert "data: 850 train faces, 150 validation faces" in searched.out
     assert "label origin" not in searched.err  # estimated, no warning: too few faces or an unsure estimate would warn
+    (run,) = (tmp_path / "runs").iterdir()
+    page = SearchFolder(run).report_folder / "index.html"
+    assert "<h2>Ensemble</h2>" not in page.read_text()  # the search wrote its report; no ensemble yet
 
     built = cli(build, "--max-mb", "50", "--test", test_csv)
     assert built.code == 0, built.err[-2000:]
     submission = pd.read_csv(tmp_path / "submission.csv")
     assert len(submission) == len(load_faces(test_csv)) and submission.shape[1] == 30
 
-    (run,) = (tmp_path / "runs").iterdir()
-    assert "<h2>Ensemble</h2>" in (SearchFolder(run).report_folder / "index.html").read_text()  # build refreshed the report
-    page = Path(cli(report).out.split("report: ")[1].strip())  # the latest search's page
-    assert page.resolve() == (SearchFolder(run).report_folder / "index.html").resolve()
+    assert "<h2>Ensemble</h2>" in page.read_text()  # build refreshed the report
+    assert Path(cli(report).out.split("report: ")[1].strip()).resolve() == page.resolve()  # the latest search's page
 
 
 def test_a_search_on_your_data_ends_within_its_time_budget_and_only_reads_your_data_folder(ray_cluster, tmp_path, cli):

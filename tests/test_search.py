@@ -101,7 +101,7 @@ def test_a_trial_that_always_raises_ends_error_while_the_others_finish(ray_clust
 
     space = tmp_path / "one_bad.yaml"  # dropout 2.4 passes the range check but TrainConfig rejects it inside the trial
     space.write_text("start: [{dropout: 2.4}, {dropout: 0.0}, {dropout: 0.5}]\narch: cnn_gap\nbatch_size: 16\ndropout: {uniform: [0.0, 2.5]}\n")
-    main(["--smoke", "--trials", "3", "--space", str(space), "--storage", str(tmp_path), "--name", "one_bad", "--no-dashboard"])
+    main(["--smoke", "--trials", "3", "--space", str(space), "--storage", str(tmp_path), "--name", "one_bad", "--no-dashboard", "--no-report"])
     trials = SearchFolder(tmp_path / "one_bad").trials()
     assert {t.sampled["dropout"]: t.status for t in trials} == {2.4: "ERROR", 0.0: "DONE", 0.5: "DONE"}
     assert {c.name for c in load_candidates(tmp_path / "one_bad")} == {t.id for t in trials if t.status == "DONE"}  # no ERROR trial in an ensemble
