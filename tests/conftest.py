@@ -1,8 +1,12 @@
 """Shared fixtures: small synthetic data sets, and a cache folder of the tests' own; and the lanes.
 
 Two lanes: `pytest -m "not slow"` runs the unit tests in seconds; the slow lane holds whatever runs a
-Ray search (any test using the `ray_cluster` or `smoke_search` fixture, marked here), a subprocess or
-the browser (marked where they are written).
+Ray search (any test using the `ray_cluster`, `smoke_search` or `smoke_copy` fixture, marked here), a
+subprocess or the browser (marked where they are written).
+
+No test leaves anything to the next one, in whatever order they run (pytest-randomly shuffles them):
+torch's generator and threads are restored after each, Ray's variables and HOME are set per fixture and
+undone, and the shared smoke search is checked unchanged after every test that reads it.
 """
 
 from __future__ import annotations
@@ -99,9 +103,9 @@ def _smoke_search(_ray, tmp_path_factory) -> Path:
 
 @pytest.fixture
 def smoke_search(_smoke_search, ray_cluster) -> Iterator[Path]:
-    """One real 3-trial, 1-epoch smoke search with its ensemble (built within 10 MB) and report, shared by every test of a test process that
-    reads it: its folder. A test that changes anything in it fails (what another test reads would depend
-    on the order they ran in): a test that writes into a search folder takes `smoke_copy`."""
+    """One real 3-trial, 1-epoch smoke search with its ensemble (built within 10 MB) and report, shared by
+    every test of a test process that reads it: its folder. A test that changes anything in it fails (what
+    another test reads would then depend on the order they ran in): one that writes takes `smoke_copy`."""
     before = _files(_smoke_search)
     yield _smoke_search
     after = _files(_smoke_search)
