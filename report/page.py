@@ -151,7 +151,7 @@ def _sections(search: SearchFolder, trials: list[TrialRecord], best: TrialRecord
     sections = ["<h2>Summary</h2><table class='summary'>" +
                 "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in summary.items()) + "</table>"]
 
-    board = readable(leaderboard(trials))
+    board = readable(leaderboard(trials, settings))
     sections.append(f"<h2>Leaderboard</h2><p>{len(board)} trials, best first.</p>" + _table(board))
 
     plot_search(trials, folder / "curves.png", baseline_px=baseline, max_epochs=settings.max_epochs)

@@ -194,7 +194,7 @@ def run_search(settings: SearchSettings, space: SearchSpace, split: Split, addre
     tuner.fit()
     search = SearchFolder(settings.folder)
     trials = search.trials()  # as every later reader sees them: from the experiment state Tune just saved
-    table = leaderboard(trials)
+    table = leaderboard(trials, settings)
     write_csv_atomically(table, search.leaderboard_csv)
     plot_search(trials, search.plot_png, max_epochs=settings.max_epochs)
     print(f"\ntop trials by validation RMSE (px):\n{format_table(table)}")

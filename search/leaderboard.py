@@ -7,11 +7,25 @@ import math
 import pandas as pd
 
 from .results import TrialRecord, ranked
+from .settings import SCHEDULE, SearchSettings
 
 HYPERPARAMETERS = ["arch", "dropout", "optimizer", "lr", "schedule", "batch_size", "weight_decay", "momentum", "aug", "ema", "loss", "patience"]
 
 
-def leaderboard(trials: list[TrialRecord]) -> pd.DataFrame:
+def ended(trial: TrialRecord, settings: SearchSettings) -> str:
+    """How a trial ended, in words: "finished" its schedule (or early stopping ended it), "cut at rung N"
+    (ASHA), "stopped at epoch N" between rungs (the search's time budget ran out, or it sat at the mean
+    face); a schedule the time budget shortened is named. Not DONE: its status."""
+    if trial.status != "DONE":
+        return trial.status.lower()
+    epoch = trial.metrics.get("epoch", 0)
+    if trial.metrics.get("finished", True):  # absent in searches from before it was recorded
+        schedule = trial.metrics.get(SCHEDULE, settings.max_epochs)
+        return "finished" if schedule >= settings.max_epochs else f"finished ({schedule} epochs: the time budget's fit)"
+    return f"cut at rung {epoch}" if epoch in settings.rungs else f"stopped at epoch {epoch}"
+
+
+def leaderboard(trials: list[TrialRecord], settings: SearchSettings) -> pd.DataFrame:
     rows = []
     for trial in ranked(trials):
         config = trial.config.to_dict() if trial.config else {}
@@ -25,6 +39,7 @@ def leaderboard(trials: list[TrialRecord]) -> pd.DataFrame:
             "mb": trial.metrics.get("mb"),
             "device": trial.metrics.get("device"),
             "status": trial.status,
+            "ended": ended(trial, settings),
             "checkpoint": str(trial.checkpoint.folder) if trial.checkpoint else "",
         })
     return pd.DataFrame(rows)

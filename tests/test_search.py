@@ -202,7 +202,9 @@ def test_asha_judges_each_trial_by_its_cooldown_branch_at_the_rung(ray_cluster, 
         assert trial.metrics["finished"] == (not stopped) and trial.rung_rmse == (at_rung["rung_rmse"] if stopped else trial.best_val_rmse)
     states = [t.state for t in search.study().trials]
     assert states == [optuna.trial.TrialState.COMPLETE if t.metrics["finished"] else optuna.trial.TrialState.PRUNED for t in trials]
-    assert "rung_rmse" in search.leaderboard()
+    board = search.leaderboard().set_index("trial")
+    assert [board.loc[t.id, "ended"] for t in trials] == ["finished" if t.metrics["finished"] else "cut at rung 1" for t in trials]
+    assert "rung_rmse" in board
 
 
 def test_the_last_share_of_a_search_trains_its_best_recipe_again_with_new_seeds(ray_cluster, tmp_path):
