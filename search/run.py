@@ -18,6 +18,7 @@ from configs import CPU_SPACE, DEFAULT_SPACE, DEMO_SPACE, SMOKE_SPACE, TRIAL_EPO
 from data.origin import describe_origin
 from data.split import Split
 from data.synthetic import demo_dataset
+from training.checkpoint import Checkpoint
 from training.config import TrainConfig
 from training.device import machine
 
@@ -75,6 +76,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0, help="seed for the sampler and every trial")
     p.add_argument("--split-seed", type=int, default=0, help="seed of the 15%% hold-out of --train (default 0); --seed leaves it alone, "
                                                            "so searches with other seeds score on the same faces")
+    p.add_argument("--init", type=Path, help="a checkpoint folder (a trial of an earlier search, training.train --checkpoint): every "
+                                             "trial starts from its weights where names and shapes match (its architecture and family), "
+                                             "the rest from random")
     p.add_argument("--address", help="join a running Ray cluster (e.g. 10.0.0.5:6379 or auto) instead of starting one")
     add_run_args(p, "the search's name: its results in RUNS_DIR/RUN (default search-TIME; with --resume, the latest)")
     p.add_argument("--resume", action="store_true",
@@ -103,7 +107,8 @@ def settings_from_args(args: argparse.Namespace) -> SearchSettings:
         print(f"{'--smoke' if args.smoke else 'no --train given'}: searching on synthetic demo faces ({train}); "
               f"their test faces, for ensemble.build --test: {demo / 'test.csv'}")
     max_epochs = args.max_epochs or mode.max_epochs
-    base = TrainConfig(train=train, val=val, epochs=max_epochs, seed=args.seed, split_seed=args.split_seed)
+    base = TrainConfig(train=train, val=val, epochs=max_epochs, seed=args.seed, split_seed=args.split_seed,
+                       init=str(args.init.resolve()) if args.init else "")
     return SearchSettings(
         name=args.run or time.strftime("search-%Y%m%d-%H%M%S"),
         storage=str(args.runs_dir.resolve()),
@@ -134,7 +139,7 @@ def uses_gpus(args: argparse.Namespace) -> bool:
 
 # what a search is: a resumed one keeps it (--trials and --time-budget may change)
 FIXED_ON_RESUME = ("--train", "--val", "--space", "--max-epochs", "--grace-period", "--reduction-factor", "--rung-cooldown", "--seed",
-                   "--split-seed", "--ensemble-share", "--smoke", "--cpus-per-trial", "--gpus-per-trial", "--max-concurrent")
+                   "--split-seed", "--init", "--ensemble-share", "--smoke", "--cpus-per-trial", "--gpus-per-trial", "--max-concurrent")
 
 
 def settings_to_resume(args: argparse.Namespace) -> tuple[SearchSettings, ResumeChanges]:
@@ -170,6 +175,12 @@ def check_before_start(settings: SearchSettings) -> tuple[SearchSettings, Search
     base = TrainConfig.from_saved(settings.base)  # a search saved before label_origin existed resumes with its origin 0
     split = base.load_split()
     base = base.with_label_origin(split)
+    if base.init:
+        init = Checkpoint(Path(base.init))
+        if not init.is_complete():
+            raise UserError(base.init, "--init: not a complete checkpoint folder (weights.pt, config.json, ...)")
+        print(f"--init: every trial starts from {base.init} ({init.config.arch}, best val RMSE {init.val.rmse:.3f} px on its own "
+              "validation faces) where its tensors' names and shapes match: its architecture and its family's backbone")
     if settings.val_digest and settings.val_digest != split.val_digest:  # a resumed search whose files changed
         raise UserError(base.val or base.train, f"no longer gives the validation faces this search was scored on (digest "
                                                 f"{split.val_digest}, not {settings.val_digest}): put the files back as they were")

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from common.errors import UserError
 from common.files import write_folder_atomically
 from common.versions import check_readable
 from data.transforms import rmse_px
@@ -129,6 +130,19 @@ class Checkpoint:
 def build_model(config: TrainConfig) -> torch.nn.Module:
     """A fresh model exactly as `config` describes it."""
     return create_model(config.arch, dropout=config.dropout)
+
+
+def start_from(model: torch.nn.Module, folder: str) -> list[str]:
+    """Load into `model` the kept weights of the checkpoint in `folder` wherever a tensor's name and shape
+    match (another architecture of the same family shares its backbone; a head of another size keeps its
+    random start). Returns the names of `model`'s tensors that kept their random start."""
+    checkpoint = Checkpoint(Path(folder))
+    if not checkpoint.is_complete():
+        raise UserError(folder, "init: not a complete checkpoint folder (weights.pt, config.json, ...)")
+    own = model.state_dict()
+    matching = {name: value for name, value in checkpoint.weights().items() if name in own and own[name].shape == value.shape}
+    model.load_state_dict(matching, strict=False)
+    return [name for name in own if name not in matching]
 
 
 def load_model(config: TrainConfig, weights: dict[str, torch.Tensor], device: torch.device | str = "cpu") -> torch.nn.Module:

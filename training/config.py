@@ -46,6 +46,8 @@ class TrainConfig:
     # model
     arch: str = _field("vgg_opt", "architecture name from `python -m models`")
     dropout: float = _field(1.0, "factor on the architecture's dropout rates: 1 = the seed's, 0 = none")
+    init: str = _field("", "a checkpoint folder (a search's trial, training.train --checkpoint) whose weights the net starts "
+                           "from: each tensor whose name and shape match loads, the others keep their random start; empty: random")
     # optimisation (defaults: the seed's recipe, Adam at a constant lr, batch 256, masked MSE, early
     # stopping with the best weights restored)
     optimizer: str = _field("adam", "adam, adamw (decoupled weight decay) or sgd (with momentum)")

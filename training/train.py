@@ -116,6 +116,10 @@ def main(argv: list[str] | None = None) -> None:
     trainer = Trainer(config, split)
     print(f"{config.arch} on {describe(trainer.device, trainer.bf16)}: {len(split.train)} train faces, {len(split.val)} validation faces; "
           f"{describe_origin(trainer.config.origin)}")
+    if config.init:
+        total = len(trainer.model.state_dict())
+        print(f"started from {config.init}: {total - len(trainer.fresh)} of {total} tensors loaded"
+              + (f"; random: {', '.join(trainer.fresh)}" if trainer.fresh else ""))
     try:
         trainer.fit(verbose=True)
     except TrainingDiverged as err:

@@ -21,7 +21,7 @@ from data.augment import Augmentation
 from data.split import Split
 from data.transforms import mean_face_rmse, normalise_keypoints, rmse_px
 
-from .checkpoint import Checkpoint, EpochResult, ValPredictions, build_model
+from .checkpoint import Checkpoint, EpochResult, ValPredictions, build_model, start_from
 from .config import TrainConfig
 from .device import autocast, configure_process, pick_device, uses_bf16
 from .losses import LOSSES
@@ -71,7 +71,10 @@ class Trainer:
         self.mean_face_rmse = mean_face_rmse(train.keypoints, split.val.keypoints)
 
         # channels_last: faster convolutions on both CPU (oneDNN) and GPU (tensor cores)
-        self.model = build_model(config).to(self.device, memory_format=torch.channels_last)
+        self.model = build_model(config)
+        # tensors that kept their random start: all of them without `init`, else those the checkpoint lacks
+        self.fresh = start_from(self.model, config.init) if config.init else list(self.model.state_dict())
+        self.model = self.model.to(self.device, memory_format=torch.channels_last)
         # what train_step calls: the same parameters, compiled or not (state_dict, EMA and predictions use self.model)
         self.forward = torch.compile(self.model) if config.compile else self.model
         self.ema = None

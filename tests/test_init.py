@@ -1,0 +1,93 @@
+"""A net started from another run's weights (`init`): every tensor whose name and shape match loads,
+nothing else does; a head for another keypoint set keeps its random start."""
+
+import numpy as np
+import pytest
+import torch
+
+from common.errors import UserError
+from models import create_model
+from training.checkpoint import Checkpoint, ValPredictions, start_from
+from training.config import TrainConfig
+
+NO_VAL = ValPredictions(np.zeros(1), np.zeros((1, 30)), np.zeros((1, 30)))
+
+
+def _checkpoint(folder, arch: str, weights: dict[str, torch.Tensor]) -> Checkpoint:
+    return Checkpoint.write(folder, weights=weights, config=TrainConfig(arch=arch), val=NO_VAL, history=[],
+                            train_state={"torch_rng": torch.get_rng_state(), "cuda_rng": torch.empty(0, dtype=torch.uint8)})
+
+
+def _marked(arch: str) -> dict[str, torch.Tensor]:
+    """arch's tensors, each filled with a value of its own (its index + 1), so that where one lands shows."""
+    return {name: torch.full_like(value, i + 1) for i, (name, value) in enumerate(create_model(arch).state_dict().items())}
+
+
+def test_a_net_of_the_same_family_takes_the_shared_backbone_and_keeps_its_own_head_random(tmp_path):
+    source = _marked("resnet_m")
+    checkpoint = _checkpoint(tmp_path / "c", "resnet_m", source)
+    torch.manual_seed(0)
+    fresh = create_model("resnet_m_hm").state_dict()
+    torch.manual_seed(0)
+    model = create_model("resnet_m_hm")
+    random = start_from(model, str(checkpoint.folder))
+    for name, value in model.state_dict().items():
+        shared = name in source and source[name].shape == value.shape
+        torch.testing.assert_close(value, source[name] if shared else fresh[name], rtol=0, atol=0, msg=name)
+        assert (name in random) == (not shared), name
+    assert random and all(name.startswith("head.") for name in random)  # the heatmap head: the body is shared
+
+
+def test_a_head_for_another_keypoint_set_keeps_its_random_start_and_the_body_loads(tmp_path):
+    """A net trained on five keypoints (10 outputs) starts the body of a 15-keypoint one."""
+    source = _marked("cnn_gap")
+    source["head.3.weight"], source["head.3.bias"] = source["head.3.weight"][:10], source["head.3.bias"][:10]
+    model = create_model("cnn_gap")
+    head = {name: model.state_dict()[name].clone() for name in ("head.3.weight", "head.3.bias")}
+    assert start_from(model, str(_checkpoint(tmp_path / "five", "cnn_gap", source).folder)) == ["head.3.weight", "head.3.bias"]
+    for name, value in model.state_dict().items():
+        torch.testing.assert_close(value, head.get(name, source[name]), rtol=0, atol=0, msg=name)
+
+
+def test_init_from_a_folder_that_is_not_a_checkpoint_is_one_clear_error(tmp_path):
+    with pytest.raises(UserError, match="init: not a complete checkpoint folder"):
+        start_from(create_model("cnn_gap"), str(tmp_path))
+
+
+def test_a_trainer_with_init_starts_where_the_checkpoint_ended(tiny_data, stateful_trainer, tmp_path):
+    """Its first epoch already scores far better than a random start's, and the same seed gives the same run."""
+    trained = stateful_trainer(epochs=3, lr=3e-3)
+    trained.fit()
+    trained.save(tmp_path / "pretrained")
+    scratch = stateful_trainer(epochs=1, lr=3e-3, schedule="constant")
+    started = stateful_trainer(epochs=1, lr=3e-3, schedule="constant", init=str(tmp_path / "pretrained"))
+    assert started.fresh == [] and len(scratch.fresh) == len(scratch.model.state_dict())
+    first = {name: t.fit()[0].val_rmse for name, t in (("scratch", scratch), ("started", started))}
+    assert first["started"] < 0.8 * first["scratch"], first
+
+
+def test_a_search_with_init_starts_every_trial_from_the_checkpoint(ray_cluster, tmp_path, cli):
+    """Trained on the smoke search's own faces and split, the checkpoint scores s on its validation faces;
+    a trial started from it at a learning rate too small to move it scores about s after its first epoch
+    (its batch-norm statistics move a little), where a random start scores far worse."""
+    from data.synthetic import demo_dataset
+    from search.results import SearchFolder
+    from search.run import main as search
+    from training.trainer import Trainer, prepare_process
+
+    config = TrainConfig(train=str(demo_dataset(48) / "train.csv"), arch="cnn_gap", batch_size=16, epochs=10, lr=3e-3, label_origin=0.0,
+                         device="cpu")
+    prepare_process(config)
+    pretrained = Trainer(config, config.load_split())
+    pretrained.fit()
+    pretrained.save(tmp_path / "pretrained")
+    score = Checkpoint(tmp_path / "pretrained").val.rmse
+    space = tmp_path / "still.yaml"
+    space.write_text("arch: cnn_gap\nbatch_size: 16\nlabel_origin: 0\nlr: {loguniform: [1.0e-9, 2.0e-9]}\n")
+    ran = cli(search, "--smoke", "--trials", "1", "--space", space, "--init", tmp_path / "pretrained", "--storage", tmp_path / "runs",
+              "--name", "init", "--no-dashboard", "--no-report")
+    assert ran.code == 0, ran.err[-2000:]
+    assert f"--init: every trial starts from {tmp_path / 'pretrained'}" in ran.out
+    (trial,) = SearchFolder(tmp_path / "runs" / "init").trials()
+    assert trial.config.init == str(tmp_path / "pretrained")
+    assert trial.history["val_rmse"].iloc[0] == pytest.approx(score, abs=0.25), (score, trial.history["val_rmse"].tolist())
