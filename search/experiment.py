@@ -79,7 +79,7 @@ def make_scheduler(settings: SearchSettings) -> ASHAScheduler:
 
 def make_trainable(settings: SearchSettings, split: Split, deadline: float | None):
     trainable = tune.with_parameters(train_trial, base=settings.base, split=split, rungs=settings.rungs, cooldown=settings.rung_cooldown,
-                                     deadline=deadline)
+                                     deadline=deadline, init=settings.init)
     return tune.with_resources(trainable, trial_resources(settings))
 
 

@@ -12,7 +12,8 @@ the tests go through `SearchFolder`, never through file names or Tune's folder c
     runs/NAME/labels.json           what ensemble.label last filled in with this search's ensemble
     runs/NAME/leaderboard.csv, search.png, report/, ensemble/, student/
 
-Versions: 5 adds `val_digest` to search.json (which validation faces the trials score on; before, unknown:
+Versions: 6 adds `init` to search.json (the checkpoint each architecture's trials start from; before,
+none: {}); 5 adds `val_digest` to search.json (which validation faces the trials score on; before, unknown:
 ""); 4 adds `ensemble_share` to search.json (the last phase's members, search.members; before,
 none: 0); 3 adds `rung_cooldown` to search.json (ASHA judges cooldown branches; before, the best
 score so far, which is what 0 means) and trials report `rung_rmse`; 2 records a diverged trial in its
@@ -46,7 +47,7 @@ if TYPE_CHECKING:  # Ray and Optuna are imported only where trials are read: the
 
 METRIC = "best_val_rmse"  # what the search minimises: the validation RMSE (px) of the weights a trial keeps
 RUNG_METRIC = "rung_rmse"  # what ASHA judges at its rungs: where the trial would end (search.trainable)
-SETTINGS, OPTUNA_DB, MACHINE, LABELS, VERSION = "search.json", "optuna.db", "machine.json", "labels.json", 5
+SETTINGS, OPTUNA_DB, MACHINE, LABELS, VERSION = "search.json", "optuna.db", "machine.json", "labels.json", 6
 STATUSES = ("DONE", "UNFINISHED", "DIVERGED", "ERROR")
 TUNE_ERROR_FILE = "error.txt"  # the traceback Tune writes into a crashed trial's folder
 
@@ -156,6 +157,14 @@ class SearchFolder:
 
     def _saved_settings(self) -> dict:
         return json.loads((self.folder / SETTINGS).read_text())
+
+    def best_checkpoints(self) -> dict[str, Path]:
+        """Architecture -> the checkpoint folder of its best finished trial, best architecture first."""
+        best: dict[str, Path] = {}
+        for trial in ranked(self.trials()):
+            if trial.usable and trial.config.arch not in best:
+                best[trial.config.arch] = trial.checkpoint.folder
+        return best
 
     def write_settings(self, settings: SearchSettings) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)

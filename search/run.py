@@ -107,8 +107,7 @@ def settings_from_args(args: argparse.Namespace) -> SearchSettings:
         print(f"{'--smoke' if args.smoke else 'no --train given'}: searching on synthetic demo faces ({train}); "
               f"their test faces, for ensemble.build --test: {demo / 'test.csv'}")
     max_epochs = args.max_epochs or mode.max_epochs
-    base = TrainConfig(train=train, val=val, epochs=max_epochs, seed=args.seed, split_seed=args.split_seed,
-                       init=str(args.init.resolve()) if args.init else "")
+    base = TrainConfig(train=train, val=val, epochs=max_epochs, seed=args.seed, split_seed=args.split_seed)
     return SearchSettings(
         name=args.run or time.strftime("search-%Y%m%d-%H%M%S"),
         storage=str(args.runs_dir.resolve()),
@@ -125,7 +124,22 @@ def settings_from_args(args: argparse.Namespace) -> SearchSettings:
         time_budget_s=args.time_budget * 60 if args.time_budget is not None else mode.time_budget_s,
         ensemble_share=args.ensemble_share,
         base=base.to_dict(),
+        init=start_weights(args.init) if args.init else {},
     )
+
+
+def start_weights(source: Path) -> dict[str, str]:
+    """Architecture -> the checkpoint folder its trials start from: a search folder gives its best finished
+    trial of each architecture, a checkpoint folder its own architecture."""
+    if SearchFolder(source).is_search():
+        best = SearchFolder(source).best_checkpoints()
+        if not best:
+            raise UserError(str(source), "--init: this search has no finished trial with a checkpoint to start from")
+        return {arch: str(folder.resolve()) for arch, folder in best.items()}
+    checkpoint = Checkpoint(source)
+    if not checkpoint.is_complete():
+        raise UserError(str(source), "--init: neither a search folder nor a complete checkpoint folder (weights.pt, config.json, ...)")
+    return {checkpoint.config.arch: str(source.resolve())}
 
 
 def uses_gpus(args: argparse.Namespace) -> bool:
@@ -165,6 +179,16 @@ def settings_to_resume(args: argparse.Namespace) -> tuple[SearchSettings, Resume
     return replace(settings, trials=args.trials or settings.trials, time_budget_s=changes.time_budget_s or settings.time_budget_s), changes
 
 
+def describe_start(init: dict[str, str], architectures: list[str]) -> str:
+    """Which of the space's architectures start from which weights, and which from random."""
+    lines = [f"  {arch}: from {init[arch]} (val RMSE {Checkpoint(Path(init[arch])).val.rmse:.3f} px on its own validation faces)"
+             for arch in architectures if arch in init]
+    scratch = [arch for arch in architectures if arch not in init]
+    if scratch:
+        lines.append(f"  {', '.join(scratch)}: from random (--init has no weights of {'it' if len(scratch) == 1 else 'them'})")
+    return "--init: trials start from earlier weights by architecture\n" + "\n".join(lines)
+
+
 def check_before_start(settings: SearchSettings) -> tuple[SearchSettings, SearchSpace, Split]:
     """Everything that can be wrong with the input fails here, before Ray starts. Returns the settings
     with the data's label origin resolved, once for every trial."""
@@ -175,12 +199,11 @@ def check_before_start(settings: SearchSettings) -> tuple[SearchSettings, Search
     base = TrainConfig.from_saved(settings.base)  # a search saved before label_origin existed resumes with its origin 0
     split = base.load_split()
     base = base.with_label_origin(split)
-    if base.init:
-        init = Checkpoint(Path(base.init))
-        if not init.is_complete():
-            raise UserError(base.init, "--init: not a complete checkpoint folder (weights.pt, config.json, ...)")
-        print(f"--init: every trial starts from {base.init} ({init.config.arch}, best val RMSE {init.val.rmse:.3f} px on its own "
-              "validation faces) where its tensors' names and shapes match: its architecture and its family's backbone")
+    for arch, folder in settings.init.items():
+        if not Checkpoint(Path(folder)).is_complete():  # a resumed search whose starting weights were moved
+            raise UserError(folder, f"--init: the checkpoint {arch}'s trials start from is gone or incomplete")
+    if settings.init:
+        print(describe_start(settings.init, space.architectures))
     if settings.val_digest and settings.val_digest != split.val_digest:  # a resumed search whose files changed
         raise UserError(base.val or base.train, f"no longer gives the validation faces this search was scored on (digest "
                                                 f"{split.val_digest}, not {settings.val_digest}): put the files back as they were")

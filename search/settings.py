@@ -51,6 +51,7 @@ class SearchSettings:
     ensemble_share: float  # the last share of the search (of time_budget_s, else of the trials) trains seeds of the best recipes (search.members)
     base: dict  # the fixed TrainConfig part every trial shares (data paths, epochs, seed, split seed)
     val_digest: str = ""  # data.split.faces_digest of the validation faces every trial scores on ("" until the data is read)
+    init: dict = dataclasses.field(default_factory=dict)  # architecture -> checkpoint folder its trials start from (--init); {}: random
 
     @property
     def folder(self) -> Path:

@@ -30,17 +30,18 @@ from .settings import SCHEDULE, train_values
 
 
 def train_trial(sampled: dict[str, Any], base: dict[str, Any], split: Split, rungs: tuple[int, ...], cooldown: float,
-                deadline: float | None) -> None:
+                deadline: float | None, init: dict[str, str]) -> None:
     """Train one trial, reporting every epoch. At the epochs in `rungs` (ASHA's, before the last) the
     rung score (RUNG_METRIC) is a branch's cooled-down score (Trainer.cooldown_score over `cooldown`
     epochs; 0: the best score so far); at the trial's own last epoch, its final score; else NaN. With a
     `deadline` (the search's time budget ends then, time.time() seconds) a new trial's schedule ends
-    before it (search.budget)."""
+    before it (search.budget). `init`: the checkpoint folder each architecture starts from (--init)."""
     # Ray gives a trial GPUs by setting CUDA_VISIBLE_DEVICES; with none assigned it must stay on the
     # CPU even on a GPU node. OMP_NUM_THREADS is set by Ray to the trial's CPU share.
     device = "cuda" if ray.get_gpu_ids() else "cpu"
     threads = int(os.environ.get("OMP_NUM_THREADS", "1"))
     config = TrainConfig.from_dict({**train_values(sampled), "device": device, "threads": threads}, base=TrainConfig.from_dict(base))
+    config = dataclasses.replace(config, init=init.get(config.arch, ""))
 
     checkpoint = tune.get_checkpoint()
     if checkpoint:  # a resumed trial continues exactly from its latest checkpoint, on the schedule it started with

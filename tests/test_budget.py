@@ -53,7 +53,7 @@ def _run_trial(monkeypatch, tmp_path, tiny_data, deadline, checkpoint=None) -> l
     monkeypatch.setattr(ray.tune, "get_checkpoint", lambda: checkpoint)
     monkeypatch.setattr(ray.tune, "report", report)
     config = _config(tiny_data)
-    train_trial({"arch": "cnn_gap", "lr": 3e-3}, config.to_dict(), config.load_split(), rungs=(), cooldown=0, deadline=deadline)
+    train_trial({"arch": "cnn_gap", "lr": 3e-3}, config.to_dict(), config.load_split(), rungs=(), cooldown=0, deadline=deadline, init={})
     return reports
 
 

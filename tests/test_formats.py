@@ -127,14 +127,15 @@ def _search(folder) -> SearchFolder:
     return search
 
 
-@pytest.mark.parametrize("version, added", [(2, "rung_cooldown"), (3, "ensemble_share")])
+@pytest.mark.parametrize("version, added", [(2, "rung_cooldown"), (3, "ensemble_share"), (5, "init")])
 def test_a_search_from_before_a_setting_existed_resumes_as_it_ran_then(tmp_path, version, added):
-    """rung_cooldown 0: ASHA judges the best score so far; ensemble_share 0: no ensemble members."""
+    """rung_cooldown 0: ASHA judges the best score so far; ensemble_share 0: no ensemble members; init
+    empty: every trial from random."""
     search = _search(tmp_path / "s")
     saved = json.loads((tmp_path / "s" / SETTINGS).read_text())
     del saved[added]
     (tmp_path / "s" / SETTINGS).write_text(json.dumps({**saved, "format_version": version}))
-    assert search.version == version and getattr(search.settings, added) == 0
+    assert search.version == version and not getattr(search.settings, added)
 
 
 def test_a_search_from_before_versions_reads_its_divergence_from_the_error_text(tmp_path):

@@ -87,7 +87,27 @@ def test_a_search_with_init_starts_every_trial_from_the_checkpoint(ray_cluster, 
     ran = cli(search, "--smoke", "--trials", "1", "--space", space, "--init", tmp_path / "pretrained", "--storage", tmp_path / "runs",
               "--name", "init", "--no-dashboard", "--no-report")
     assert ran.code == 0, ran.err[-2000:]
-    assert f"--init: every trial starts from {tmp_path / 'pretrained'}" in ran.out
+    assert f"  cnn_gap: from {tmp_path / 'pretrained'} (val RMSE {score:.3f} px" in ran.out
     (trial,) = SearchFolder(tmp_path / "runs" / "init").trials()
     assert trial.config.init == str(tmp_path / "pretrained")
     assert trial.history["val_rmse"].iloc[0] == pytest.approx(score, abs=0.25), (score, trial.history["val_rmse"].tolist())
+
+
+def test_init_from_a_search_starts_each_architecture_from_its_best_trial_and_says_which_start_random(smoke_search):
+    from search.results import SearchFolder, ranked
+    from search.run import describe_start, start_weights
+
+    best = ranked(SearchFolder(smoke_search).trials())[0]
+    init = start_weights(smoke_search)
+    assert init == {"cnn_gap": str(best.checkpoint.folder.resolve())}  # the smoke search tried cnn_gap alone
+    said = describe_start(init, ["cnn_gap", "resnet_s", "cnn"])
+    assert f"cnn_gap: from {init['cnn_gap']} (val RMSE {best.checkpoint.val.rmse:.3f} px" in said
+    assert "resnet_s, cnn: from random (--init has no weights of them)" in said
+
+
+def test_init_from_a_folder_that_holds_neither_a_search_nor_a_checkpoint_is_refused(tmp_path, cli):
+    from search.run import main
+
+    ran = cli(main, "--smoke", "--init", tmp_path, "--storage", tmp_path / "runs", "--no-dashboard")
+    assert ran.code == 1 and "--init: neither a search folder nor a complete checkpoint folder" in ran.err
+    assert not (tmp_path / "runs").exists()
