@@ -76,9 +76,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0, help="seed for the sampler and every trial")
     p.add_argument("--split-seed", type=int, default=0, help="seed of the 15%% hold-out of --train (default 0); --seed leaves it alone, "
                                                            "so searches with other seeds score on the same faces")
-    p.add_argument("--init", type=Path, help="a checkpoint folder (a trial of an earlier search, training.train --checkpoint): every "
-                                             "trial starts from its weights where names and shapes match (its architecture and family), "
-                                             "the rest from random")
+    p.add_argument("--init", type=Path, help="an earlier search's folder (its best finished trial of each architecture) or a checkpoint "
+                                             "folder: each trial starts from the weights of its architecture; the others from random")
     p.add_argument("--address", help="join a running Ray cluster (e.g. 10.0.0.5:6379 or auto) instead of starting one")
     add_run_args(p, "the search's name: its results in RUNS_DIR/RUN (default search-TIME; with --resume, the latest)")
     p.add_argument("--resume", action="store_true",
