@@ -130,8 +130,9 @@ def settings_from_args(args: argparse.Namespace) -> SearchSettings:
 def start_weights(source: Path) -> dict[str, str]:
     """Architecture -> the checkpoint folder its trials start from: a search folder gives its best finished
     trial of each architecture, a checkpoint folder its own architecture."""
-    if SearchFolder(source).is_search():
-        best = SearchFolder(source).best_checkpoints()
+    search = SearchFolder(source)
+    if search.is_search():
+        best = search.best_checkpoints()
         if not best:
             raise UserError(str(source), "--init: this search has no finished trial with a checkpoint to start from")
         return {arch: str(folder.resolve()) for arch, folder in best.items()}

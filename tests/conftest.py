@@ -139,6 +139,24 @@ def stateful_trainer(tiny_data):
     return make
 
 
+@pytest.fixture
+def write_checkpoint():
+    """Writes a complete checkpoint folder without training: `weights` (default: a fresh net of `arch`),
+    no validation faces, and the random states a trial's training state holds."""
+    import numpy as np
+
+    from models import create_model
+    from training.checkpoint import Checkpoint, ValPredictions
+    from training.config import TrainConfig
+
+    def write(folder: Path, arch: str = "cnn_gap", weights: dict[str, torch.Tensor] | None = None) -> Checkpoint:
+        return Checkpoint.write(folder, weights=create_model(arch).state_dict() if weights is None else weights, config=TrainConfig(arch=arch),
+                                val=ValPredictions(np.zeros(1), np.zeros((1, 30)), np.zeros((1, 30))), history=[],
+                                train_state={"torch_rng": torch.get_rng_state(), "cuda_rng": torch.empty(0, dtype=torch.uint8)})
+
+    return write
+
+
 @dataclass
 class Ran:
     """What a command did: its exit code and what it printed."""

@@ -277,11 +277,10 @@ def test_two_builds_at_once_wait_for_each_other_and_leave_one_whole_ensemble(smo
 def test_a_truncated_member_checkpoint_is_skipped_with_a_warning(smoke_copy, capsys):
     from training.checkpoint import WEIGHTS
 
-    copy = smoke_copy
-    trials = SearchFolder(copy).trials()
+    trials = SearchFolder(smoke_copy).trials()
     weights = trials[0].checkpoint.folder / WEIGHTS
     weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
-    names = {c.name for c in load_candidates(copy)}
+    names = {c.name for c in load_candidates(smoke_copy)}
     assert trials[0].id not in names and len(names) == len(trials) - 1
     assert f"warning: trial {trials[0].id}" in capsys.readouterr().err
 

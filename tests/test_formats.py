@@ -18,17 +18,10 @@ from ensemble.folder import MANIFEST, VERSION, HeldOut, Manifest, Member, member
 from models import create_model
 from search.results import SETTINGS, SearchFolder, _status
 from search.settings import SearchSettings
-from training.checkpoint import FORMAT, TRAIN_STATE, Checkpoint, ValPredictions
+from training.checkpoint import FORMAT, TRAIN_STATE, Checkpoint
 from training.config import TrainConfig
 
-NO_VAL = ValPredictions(np.zeros(1), np.zeros((1, 30)), np.zeros((1, 30)))
 PAST = Path(__file__).with_name("formats")  # folders past commits wrote, with their answers
-
-
-def _checkpoint(folder) -> Checkpoint:
-    config = TrainConfig(arch="cnn_gap")
-    return Checkpoint.write(folder, weights=create_model("cnn_gap").state_dict(), config=config, val=NO_VAL, history=[],
-                            train_state={"torch_rng": torch.get_rng_state(), "cuda_rng": torch.empty(0, dtype=torch.uint8)})
 
 
 def _set_version(path, key: str | None, version: int | None) -> None:
@@ -41,8 +34,8 @@ def _set_version(path, key: str | None, version: int | None) -> None:
     path.write_text(json.dumps(saved if version is None else {key: version, **saved}))
 
 
-def test_a_checkpoint_from_before_versions_reads_with_no_gpu_random_state(tmp_path):
-    checkpoint = _checkpoint(tmp_path / "c")
+def test_a_checkpoint_from_before_versions_reads_with_no_gpu_random_state(tmp_path, write_checkpoint):
+    checkpoint = write_checkpoint(tmp_path / "c")
     state = torch.load(checkpoint.folder / TRAIN_STATE, weights_only=True)
     del state["cuda_rng"]  # as version 1 wrote it
     torch.save(state, checkpoint.folder / TRAIN_STATE)
@@ -51,8 +44,8 @@ def test_a_checkpoint_from_before_versions_reads_with_no_gpu_random_state(tmp_pa
     assert old.version == 1 and len(old.train_state()["cuda_rng"]) == 0 and old.config.arch == "cnn_gap"
 
 
-def test_a_checkpoint_of_a_newer_format_is_refused_in_one_line(tmp_path):
-    checkpoint = _checkpoint(tmp_path / "c")
+def test_a_checkpoint_of_a_newer_format_is_refused_in_one_line(tmp_path, write_checkpoint):
+    checkpoint = write_checkpoint(tmp_path / "c")
     _set_version(checkpoint.folder / FORMAT, None, 99)
     with pytest.raises(UserError, match="format version 99, written by a newer kptune") as err:
         Checkpoint(checkpoint.folder).weights()

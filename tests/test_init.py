@@ -1,21 +1,13 @@
 """A net started from another run's weights (`init`): every tensor whose name and shape match loads,
 nothing else does; a head for another keypoint set keeps its random start."""
 
-import numpy as np
 import pytest
 import torch
 
 from common.errors import UserError
 from models import create_model
-from training.checkpoint import Checkpoint, ValPredictions, start_from
+from training.checkpoint import Checkpoint, start_from
 from training.config import TrainConfig
-
-NO_VAL = ValPredictions(np.zeros(1), np.zeros((1, 30)), np.zeros((1, 30)))
-
-
-def _checkpoint(folder, arch: str, weights: dict[str, torch.Tensor]) -> Checkpoint:
-    return Checkpoint.write(folder, weights=weights, config=TrainConfig(arch=arch), val=NO_VAL, history=[],
-                            train_state={"torch_rng": torch.get_rng_state(), "cuda_rng": torch.empty(0, dtype=torch.uint8)})
 
 
 def _marked(arch: str) -> dict[str, torch.Tensor]:
@@ -23,9 +15,9 @@ def _marked(arch: str) -> dict[str, torch.Tensor]:
     return {name: torch.full_like(value, i + 1) for i, (name, value) in enumerate(create_model(arch).state_dict().items())}
 
 
-def test_a_net_of_the_same_family_takes_the_shared_backbone_and_keeps_its_own_head_random(tmp_path):
+def test_a_net_of_the_same_family_takes_the_shared_backbone_and_keeps_its_own_head_random(tmp_path, write_checkpoint):
     source = _marked("resnet_m")
-    checkpoint = _checkpoint(tmp_path / "c", "resnet_m", source)
+    checkpoint = write_checkpoint(tmp_path / "c", "resnet_m", source)
     torch.manual_seed(0)
     fresh = create_model("resnet_m_hm").state_dict()
     torch.manual_seed(0)
@@ -38,13 +30,13 @@ def test_a_net_of_the_same_family_takes_the_shared_backbone_and_keeps_its_own_he
     assert random and all(name.startswith("head.") for name in random)  # the heatmap head: the body is shared
 
 
-def test_a_head_for_another_keypoint_set_keeps_its_random_start_and_the_body_loads(tmp_path):
+def test_a_head_for_another_keypoint_set_keeps_its_random_start_and_the_body_loads(tmp_path, write_checkpoint):
     """A net trained on five keypoints (10 outputs) starts the body of a 15-keypoint one."""
     source = _marked("cnn_gap")
     source["head.3.weight"], source["head.3.bias"] = source["head.3.weight"][:10], source["head.3.bias"][:10]
     model = create_model("cnn_gap")
     head = {name: model.state_dict()[name].clone() for name in ("head.3.weight", "head.3.bias")}
-    assert start_from(model, str(_checkpoint(tmp_path / "five", "cnn_gap", source).folder)) == ["head.3.weight", "head.3.bias"]
+    assert start_from(model, str(write_checkpoint(tmp_path / "five", "cnn_gap", source).folder)) == ["head.3.weight", "head.3.bias"]
     for name, value in model.state_dict().items():
         torch.testing.assert_close(value, head.get(name, source[name]), rtol=0, atol=0, msg=name)
 
