@@ -8,7 +8,10 @@ for the search, the ensembles and a later search to check that they still score 
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +19,10 @@ import numpy as np
 from common.errors import UserError
 
 from .faces import Faces
+from .origin import describe_origin, infer_origin
 from .reader import load_faces
+
+FILES_SEPARATOR = os.pathsep  # a config's `train` names several files joined by this (":", or ";" on Windows)
 
 
 @dataclass(frozen=True)
@@ -48,9 +54,30 @@ def truly_labelled(faces: Faces) -> np.ndarray:
     return ~np.isnan(faces.true_labels_only().keypoints).all(axis=1)
 
 
+def train_files(train: str) -> list[str]:
+    """The files a config's `train` names: one, or several joined by FILES_SEPARATOR."""
+    return train.split(FILES_SEPARATOR)
+
+
+def load_train_faces(train: str) -> Faces:
+    """The training faces of one file, or of several joined (each with its own missing keypoints: a five-point
+    set beside a fifteen-point one). Files may put the pixels differently (data.origin): each file's labels are
+    moved into the first file's convention, so that one flip axis fits them all, and each move is said."""
+    files = [load_faces(path, need_labels=True) for path in train_files(train)]
+    if len(files) == 1:
+        return files[0]
+    origins = [infer_origin(labelled_rows(faces)) for faces in files]
+    for faces, origin in zip(files, origins):
+        print(f"{faces.source}: {len(faces)} faces, {describe_origin(origin)}"
+              + (f"; its labels moved by {origins[0] - origin:+g} px into {files[0].source}'s" if origin != origins[0] else ""))
+    moved = [dataclasses.replace(faces, keypoints=faces.keypoints + (origins[0] - origin)) for faces, origin in zip(files, origins)]
+    return functools.reduce(Faces.joined, moved)
+
+
 def make_split(train_path: str, val_path: str | None = None, *, val_fraction: float = 0.15, seed: int = 0) -> Split:
-    """A separate validation file, or a seeded hold-out of val_fraction of the train file's rows."""
-    train = labelled_rows(load_faces(train_path, need_labels=True))
+    """A separate validation file, or a seeded hold-out of val_fraction of the training rows (of all the
+    training files together)."""
+    train = labelled_rows(load_train_faces(train_path))
     if val_path is not None:
         return Split(train, labelled_rows(load_faces(val_path, need_labels=True).true_labels_only()))
     # imported here: sklearn takes 0.6 s to import, and every trial process imports this module (to

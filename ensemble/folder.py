@@ -27,7 +27,7 @@ import torch
 from common.errors import UserError
 from common.files import folder_lock, write_folder_atomically
 from common.versions import check_readable
-from data.reader import load_faces
+from data.split import load_train_faces
 
 MANIFEST, VERSION = "manifest.json", 7
 
@@ -117,8 +117,8 @@ class Manifest:
 
 
 def training_layout(train: str) -> list[float]:
-    """The mean of every labelled keypoint over a training file's faces (NaN-aware), px."""
-    return np.nanmean(load_faces(train, need_labels=True).true_labels_only().keypoints, axis=0).tolist()
+    """The mean of every labelled keypoint over the training file's (or files') faces (NaN-aware), px."""
+    return np.nanmean(load_train_faces(train).true_labels_only().keypoints, axis=0).tolist()
 
 
 def member_file(name: str) -> str:

@@ -16,7 +16,7 @@ from common.cli import add_run_args
 from common.errors import UserError, exits_on_bad_input
 from configs import CPU_SPACE, DEFAULT_SPACE, DEMO_SPACE, SMOKE_SPACE, TRIAL_EPOCHS
 from data.origin import describe_origin
-from data.split import Split
+from data.split import FILES_SEPARATOR, Split
 from data.synthetic import demo_dataset
 from training.checkpoint import Checkpoint
 from training.config import TrainConfig
@@ -55,8 +55,8 @@ MODES = {
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m search.run", description=__doc__.split("\n\n")[0], allow_abbrev=False)
     p.add_argument("--trials", type=int, help="trials in all (default 50; demo 8; smoke 3)")
-    p.add_argument("--train", help="train CSV (.csv, .csv.gz, or a .zip with one CSV inside); omitted = the built-in synthetic "
-                                   "demo data (8 trials, about 7.5 minutes on 2 CPUs)")
+    p.add_argument("--train", nargs="+", metavar="FILE", help="train CSV (.csv, .csv.gz, or a .zip with one CSV inside), or several "
+                   "trained on together; omitted = the built-in synthetic demo data (8 trials, about 7.5 minutes on 2 CPUs)")
     p.add_argument("--val", help="validation CSV (default: a seeded 15%% hold-out of --train)")
     p.add_argument("--space", type=Path, help=f"search-space YAML (default {DEFAULT_SPACE.name} with GPUs, {CPU_SPACE.name} without)")
     p.add_argument("--max-epochs", type=int, help="epochs per trial, which its schedule spans (default 72; demo 8; smoke 1)")
@@ -99,7 +99,8 @@ def settings_from_args(args: argparse.Namespace) -> SearchSettings:
     mode = MODES["smoke" if args.smoke else ("data" if args.train else "demo")]
     space = args.space or (CPU_SPACE if mode.space == DEFAULT_SPACE and not uses_gpus(args) else mode.space)
     if args.train:
-        train, val = str(Path(args.train).resolve()), str(Path(args.val).resolve()) if args.val else ""
+        train = FILES_SEPARATOR.join(str(Path(path).resolve()) for path in args.train)
+        val = str(Path(args.val).resolve()) if args.val else ""
     else:
         demo = demo_dataset(mode.demo_faces, seed=args.seed)
         train, val = str(demo / "train.csv"), ""

@@ -36,7 +36,8 @@ CHOICES = {"optimizer": tuple(OPTIMIZERS), "schedule": tuple(SCHEDULES), "loss":
 @dataclass(frozen=True)
 class TrainConfig:
     # data
-    train: str = _field("", "train CSV (.csv/.csv.gz); empty = built-in synthetic demo data")
+    train: str = _field("", "train CSV (.csv/.csv.gz), or several trained on together (saved joined by the OS's path "
+                            "separator, data.split); empty = built-in synthetic demo data")
     val: str = _field("", "validation CSV; empty = hold out val_fraction of train")
     val_fraction: float = _field(0.15, "share of train held out for validation when no val file is given")
     split_seed: int = _field(0, "seed of the train/validation split (shared by every trial of a search)")

@@ -18,6 +18,7 @@ from common.cli import add_run_args
 from common.errors import UserError, exits_on_bad_input
 from configs import TRIAL_EPOCHS, start_recipe
 from data.origin import describe_origin
+from data.split import FILES_SEPARATOR
 from data.synthetic import demo_dataset
 
 from .config import CHOICES, TrainConfig, config_fields
@@ -42,7 +43,8 @@ def add_config_flags(parser: argparse.ArgumentParser, defaults: TrainConfig) -> 
     ones list their choices, booleans are --x/--no-x."""
     for f in config_fields():
         default = getattr(defaults, f.name)
-        kind = {"action": _Bool} if isinstance(default, bool) else {"choices": CHOICES[f.name]} if f.name in CHOICES else {}
+        kind = ({"action": _Bool} if isinstance(default, bool) else {"choices": CHOICES[f.name]} if f.name in CHOICES else
+                {"nargs": "+", "metavar": "FILE"} if f.name == "train" else {})
         parser.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, default=None, help=f"{f.metadata['help']} (default: {default})",
                             **kind)
 
@@ -54,7 +56,10 @@ def recipe() -> TrainConfig:
 
 def config_from_args(args: argparse.Namespace, base: TrainConfig) -> TrainConfig:
     names = {f.name for f in config_fields()}
-    config = TrainConfig.from_dict({k: v for k, v in vars(args).items() if k in names and v is not None}, base=base)
+    values = {k: v for k, v in vars(args).items() if k in names and v is not None}
+    if "train" in values:  # one file or several, as the config names them
+        values["train"] = FILES_SEPARATOR.join(values["train"])
+    config = TrainConfig.from_dict(values, base=base)
     return with_demo_data(config)
 
 
