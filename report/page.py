@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 from common.errors import UserError
 from common.files import write_folder_atomically
 from data.keypoints import KEYPOINT_NAMES
-from data.split import Split
+from data.split import Split, train_files
 from data.transforms import face_rmse, keypoint_rmse, mean_face_rmse
 from search.leaderboard import leaderboard, readable
 from search.plots import plot_search
@@ -131,7 +131,7 @@ def _sections(search: SearchFolder, trials: list[TrialRecord], best: TrialRecord
     wall = _wall_seconds(trials)
     machine = search.machine
     summary = {
-        "data": f"{Path(best.checkpoint.config.train).name} ({len(split.train)} training faces), "
+        "data": f"{', '.join(Path(f).name for f in train_files(best.checkpoint.config.train))} ({len(split.train)} training faces), "
                 f"validation: {Path(best.checkpoint.config.val).name if best.checkpoint.config.val else 'a seeded hold-out of train'} ({len(split.val)} faces)",
         "trials": ", ".join(f"{sum(t.status == s for t in trials)} {s}" for s in STATUSES if any(t.status == s for t in trials)),
         "mean-face baseline": f"{baseline:.3f} px (predicting the average training face)",
@@ -143,6 +143,8 @@ def _sections(search: SearchFolder, trials: list[TrialRecord], best: TrialRecord
                    f"{'bf16 native' if machine.get('native_bf16') else 'no native bf16'}, GPU: {machine.get('gpu') or 'none'}" if machine else "not recorded",
         "search": f"space {Path(settings.space).name}, {settings.trials} trials, up to {settings.max_epochs} epochs, "
                   f"{settings.rungs_in_words}, seed {settings.seed}",
+        "started from": "; ".join(f"{arch}: the weights of {Path(folder).parent.name}/{Path(folder).name}" for arch, folder in settings.init.items())
+                        + ("; any other architecture: random weights" if settings.init else "random weights (no --init)"),
     }
     if search.labels:
         labels = search.labels

@@ -77,9 +77,10 @@ def test_a_search_with_init_starts_every_trial_from_the_checkpoint(ray_cluster, 
     space = tmp_path / "still.yaml"
     space.write_text("arch: cnn_gap\nbatch_size: 16\nlabel_origin: 0\nlr: {loguniform: [1.0e-9, 2.0e-9]}\n")
     ran = cli(search, "--smoke", "--trials", "1", "--space", space, "--init", tmp_path / "pretrained", "--storage", tmp_path / "runs",
-              "--name", "init", "--no-dashboard", "--no-report")
+              "--name", "init", "--no-dashboard")
     assert ran.code == 0, ran.err[-2000:]
     assert f"  cnn_gap: from {tmp_path / 'pretrained'} (val RMSE {score:.3f} px" in ran.out
+    assert f"cnn_gap: the weights of {tmp_path.name}/pretrained" in (tmp_path / "runs/init/report/index.html").read_text()
     (trial,) = SearchFolder(tmp_path / "runs" / "init").trials()
     assert trial.config.init == str(tmp_path / "pretrained")
     assert trial.history["val_rmse"].iloc[0] == pytest.approx(score, abs=0.25), (score, trial.history["val_rmse"].tolist())
