@@ -104,3 +104,18 @@ def test_init_from_a_folder_that_holds_neither_a_search_nor_a_checkpoint_is_refu
     ran = cli(main, "--smoke", "--init", tmp_path, "--storage", tmp_path / "runs", "--no-dashboard")
     assert ran.code == 1 and "--init: neither a search folder nor a complete checkpoint folder" in ran.err
     assert not (tmp_path / "runs").exists()
+
+
+def test_with_head_epochs_only_the_head_trains_at_first_and_then_the_whole_net(stateful_trainer):
+    """The backbone's weights and batch-norm statistics stay as they started through the head's epoch."""
+    trainer = stateful_trainer(epochs=2, head_epochs=1, ema=0.0)
+    start = {name: value.clone() for name, value in trainer.model.state_dict().items()}
+    after = []  # the weights after each epoch
+    trainer.fit(on_epoch=lambda _: after.append({name: value.clone() for name, value in trainer.model.state_dict().items()}))
+
+    def changed(epoch: int, part: str) -> bool:
+        return any(not torch.equal(after[epoch][name], start[name]) for name in start
+                   if name.startswith(part) and start[name].is_floating_point())
+
+    assert not changed(0, "backbone.") and changed(0, "head.")
+    assert changed(1, "backbone.")

@@ -49,6 +49,9 @@ class TrainConfig:
     dropout: float = _field(1.0, "factor on the architecture's dropout rates: 1 = the seed's, 0 = none")
     init: str = _field("", "a checkpoint folder (a search's trial, training.train --checkpoint) whose weights the net starts "
                            "from: each tensor whose name and shape match loads, the others keep their random start; empty: random")
+    head_epochs: int = _field(0, "train only the head for this many first epochs, the backbone frozen (its batch-norm statistics "
+                                 "too): with init, a random head's first gradients cannot undo what the backbone learned; 0: all "
+                                 "layers train from the start")
     # optimisation (defaults: the seed's recipe, Adam at a constant lr, batch 256, masked MSE, early
     # stopping with the best weights restored)
     optimizer: str = _field("adam", "adam, adamw (decoupled weight decay) or sgd (with momentum)")
@@ -103,6 +106,8 @@ class TrainConfig:
         for name in ("lr", "batch_size", "epochs", "patience"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, not {getattr(self, name)}")
+        if not 0 <= self.head_epochs <= self.epochs:
+            raise ValueError(f"head_epochs must be from 0 to epochs ({self.epochs}), not {self.head_epochs}")
         if not 0 <= self.stop_epoch <= self.epochs:
             raise ValueError(f"stop_epoch must be from 0 to epochs ({self.epochs}), not {self.stop_epoch}")
         if self.label_origin != AUTO and not isinstance(self.label_origin, float):

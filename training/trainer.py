@@ -101,8 +101,17 @@ class Trainer:
         order = torch.randperm(len(self.train_images), generator=self.generator, device=self.device)
         return order.split(self.config.batch_size)
 
-    def train_epoch(self, progress: Callable[[int, int], None] | None = None) -> float:
+    def _train_mode(self) -> None:
+        """The model in training mode, but in the first `head_epochs` epochs with its backbone frozen: no
+        gradients (the optimizer skips it), batch-norm statistics left as they are."""
+        frozen = len(self.history) < self.config.head_epochs
         self.model.train()
+        self.model.backbone.requires_grad_(not frozen)
+        if frozen:
+            self.model.backbone.eval()
+
+    def train_epoch(self, progress: Callable[[int, int], None] | None = None) -> float:
+        self._train_mode()
         batches = self._epoch_batches()
         total = torch.zeros((), device=self.device)  # summed on the device: no GPU sync per batch
         for i, index in enumerate(batches):
@@ -177,7 +186,7 @@ class Trainer:
         steps = max(1, round(epochs * self.steps_per_epoch))
         self.schedule = lr_scheduler.LinearLR(self.optimizer, start_factor=1.0, end_factor=0.0, total_iters=steps)
         try:
-            self.model.train()
+            self._train_mode()
             done = 0
             while done < steps:
                 for index in self._epoch_batches()[: steps - done]:
