@@ -68,8 +68,8 @@ def load_train_faces(train: str) -> Faces:
         return files[0]
     origins = [infer_origin(labelled_rows(faces)) for faces in files]
     for faces, origin in zip(files, origins):
-        print(f"{faces.source}: {len(faces)} faces, {describe_origin(origin)}"
-              + (f"; its labels moved by {origins[0] - origin:+g} px into {files[0].source}'s" if origin != origins[0] else ""))
+        if origin != origins[0]:
+            print(f"{faces.source}: {describe_origin(origin)}; its labels moved by {origins[0] - origin:+g} px into {files[0].source}'s")
     moved = [dataclasses.replace(faces, keypoints=faces.keypoints + (origins[0] - origin)) for faces, origin in zip(files, origins)]
     return functools.reduce(Faces.joined, moved)
 
