@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import sys
 import warnings
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,9 +26,9 @@ from common.files import write_folder_atomically
 from data.keypoints import KEYPOINT_NAMES
 from data.split import Split, train_files
 from data.transforms import face_rmse, keypoint_rmse, mean_face_rmse
-from search.leaderboard import leaderboard, readable
+from search.leaderboard import ended, leaderboard, readable
 from search.plots import plot_search
-from search.results import STATUSES, SearchFolder, TrialRecord
+from search.results import SearchFolder, TrialRecord
 from training.plots import plot_overlay
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 
 PAGE = "index.html"  # the page, in the search folder's report folder
 FACES_SHOWN = 8  # best- and worst-predicted validation faces on the page
+ALWAYS_SHOWN = ("trial", "best_val_rmse", "ended")  # leaderboard columns shown even where every trial has the same
 
 
 def _figure_keypoints(errors: dict[str, np.ndarray], path: Path) -> None:
@@ -91,6 +93,13 @@ def optuna_figures(search: SearchFolder, folder: Path) -> list[tuple[str, str]]:
     return figures
 
 
+def varying_columns(board: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The leaderboard's columns that differ between trials, and the others in words: constant columns would
+    push the scores off a laptop's screen. A trial's id, score and how it ended always stay."""
+    same = [c for c in board.columns if c not in ALWAYS_SHOWN and board[c].nunique(dropna=False) == 1]
+    return board.drop(columns=same), ", ".join(f"{c} {board[c].iloc[0]}" for c in same if str(board[c].iloc[0]) not in ("", "nan", "None"))
+
+
 def _table(frame: pd.DataFrame) -> str:
     """A table that scrolls inside the page rather than widening it."""
     return f"<div class='scroll'>{frame.to_html(index=False, border=0, classes='table', na_rep='', escape=True)}</div>"
@@ -133,7 +142,8 @@ def _sections(search: SearchFolder, trials: list[TrialRecord], best: TrialRecord
     summary = {
         "data": f"{', '.join(Path(f).name for f in train_files(best.checkpoint.config.train))} ({len(split.train)} training faces), "
                 f"validation: {Path(best.checkpoint.config.val).name if best.checkpoint.config.val else 'a seeded hold-out of train'} ({len(split.val)} faces)",
-        "trials": ", ".join(f"{sum(t.status == s for t in trials)} {s}" for s in STATUSES if any(t.status == s for t in trials)),
+        "trials": f"{len(trials)} of {settings.trials} started: "
+                  + ", ".join(f"{n} {how}" for how, n in Counter(ended(t, settings) for t in trials).most_common()),
         "mean-face baseline": f"{baseline:.3f} px (predicting the average training face)",
         "best trial": f"{best.id} ({best.config.arch}): {best.best_val_rmse:.3f} px, {best.best_val_rmse / baseline:.0%} of the baseline",
         "ensemble": f"{ensemble[0].val_rmse:.3f} px with {len(ensemble[0].members)} members, {ensemble[0].total_mb:.1f} MB "
@@ -153,8 +163,9 @@ def _sections(search: SearchFolder, trials: list[TrialRecord], best: TrialRecord
     sections = ["<h2>Summary</h2><table class='summary'>" +
                 "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in summary.items()) + "</table>"]
 
-    board = readable(leaderboard(trials, settings))
-    sections.append(f"<h2>Leaderboard</h2><p>{len(board)} trials, best first.</p>" + _table(board))
+    board, same = varying_columns(readable(leaderboard(trials, settings)))
+    sections.append(f"<h2>Leaderboard</h2><p>{len(board)} trials, best first.{f' The same for every trial: {same}.' if same else ''}</p>"
+                    + _table(board))
 
     plot_search(trials, folder / "curves.png", baseline_px=baseline, max_epochs=settings.max_epochs)
     sections.append(_figure("curves.png", "Learning curves: validation RMSE per epoch (log scale); dotted: the mean face"))

@@ -6,11 +6,12 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from data.transforms import keypoint_rmse
 from ensemble.candidates import load_candidates
-from report.page import PAGE, optuna_figures, write_report
+from report.page import PAGE, optuna_figures, varying_columns, write_report
 from search.results import SearchFolder
 
 
@@ -146,3 +147,16 @@ def test_a_refitted_ensemble_is_shown_and_flagged_once_the_ensemble_is_built_aga
     reweighted = [dataclasses.replace(m, weight=m.weight / 2) for m in built.members]
     write_ensemble(search.refit_folder, dataclasses.replace(refit, members=reweighted), files)
     assert "members of an earlier build" in write_report(search).read_text().split("<h2>Refitted ensemble</h2>")[1]
+
+
+def test_the_page_leaderboard_names_the_columns_every_trial_shares_once_instead_of_showing_them():
+    board = pd.DataFrame({"trial": ["a", "b"], "lr": ["1e-3", "2e-3"], "optimizer": ["adamw", "adamw"], "momentum": ["", ""],
+                          "best_val_rmse": ["1.5", "1.5"], "ended": ["finished", "finished"]})
+    shown, same = varying_columns(board)
+    assert list(shown.columns) == ["trial", "lr", "best_val_rmse", "ended"]
+    assert same == "optimizer adamw"
+
+
+def test_the_summary_says_how_many_of_the_planned_trials_started_and_how_they_ended(report):
+    summary = report.read_text().split("<h2>Summary</h2>")[1].split("</table>")[0]
+    assert "<th>trials</th><td>3 of 3 started: 3 finished</td>" in summary
