@@ -11,7 +11,7 @@ import numpy as np
 from common.cli import add_ensemble_arg, add_run_args
 from common.errors import UserError, exits_on_bad_input
 from data.split import Split
-from data.transforms import rmse_px
+from data.transforms import mean_face_rmse, rmse_px
 from search.results import SearchFolder
 from training.checkpoint import load_model
 from training.device import pick_device, uses_bf16
@@ -20,7 +20,7 @@ from .bias import bias_faces, member_bias
 from .candidates import Candidate, latest_run, load_candidates
 from .ensemble import Ensemble, predict_members
 from .folder import BestSingle, Manifest, Member, member_bytes, member_file, training_layout, write_ensemble
-from .select import cross_fit, select
+from .select import cross_fit, near_the_best, select
 from .submission import add_submission_args, check_submission_args, check_submission_inputs, check_writable, write_submission
 
 
@@ -32,6 +32,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=50, help="greedy selection rounds, 1 or more (default 50)")
     add_ensemble_arg(p, "the ensemble folder to write (default RUNS_DIR/RUN/ensemble)", old="--ensemble-dir")
     p.add_argument("--seed", type=int, default=0, help="splits the validation faces in two for the held-out score (default 0)")
+    p.add_argument("--drop-weak", type=float, metavar="SHARE",
+                   help="leave out trials whose own validation RMSE lies more than SHARE of the way from the best trial's to the "
+                        "mean face's (e.g. 0.5; default: every trial is a candidate)")
     add_submission_args(p)
     args = p.parse_args(argv)
     if not args.max_mb > 0:  # NaN too
@@ -54,14 +57,21 @@ def search_split(candidate: Candidate, val_digest: str) -> Split:
 
 
 def build(candidates: list[Candidate], budget_mb: float, dtype: str, rounds: int, run: Path, out: Path, amp: str = "auto",
-          seed: int = 0) -> Path:
+          seed: int = 0, drop_weak: float | None = None) -> Path:
     """Select on all validation faces and ship that; score the selection honestly by cross-fitting (`seed`).
-    Each candidate's bias (ensemble.bias), measured on training faces, is taken off its predictions first."""
+    Each candidate's bias (ensemble.bias), measured on training faces, is taken off its predictions first.
+    `drop_weak`: leave out the candidates that `near_the_best` does not keep at that share."""
+    targets = candidates[0].val_targets
+    split = search_split(candidates[0], SearchFolder(run).settings.val_digest)
+    if drop_weak is not None:
+        mean_face = mean_face_rmse(split.train.keypoints, targets)
+        kept = near_the_best(np.array([c.val_rmse for c in candidates]), mean_face, drop_weak)
+        print(f"--drop-weak {drop_weak:g}: {len(candidates) - kept.sum()} of {len(candidates)} trials left out (their own val RMSE "
+              f"above {drop_weak:g} of the way from the best, {min(c.val_rmse for c in candidates):.3f} px, to the mean face, {mean_face:.3f} px)")
+        candidates = [c for c, keep in zip(candidates, kept) if keep]
     states = [c.state_dict(dtype) for c in candidates]
     files = [member_bytes(s) for s in states]
     sizes = np.array([len(f) for f in files])
-    targets = candidates[0].val_targets
-    split = search_split(candidates[0], SearchFolder(run).settings.val_digest)
 
     # Biases and shipped figures are computed on the members as stored in `dtype`, where and as Ensemble
     # will predict on this machine (the GPU when there is one; bf16 where amp allows); selection uses the
@@ -145,7 +155,7 @@ def main(argv: list[str] | None = None) -> None:
     submission = check_submission_inputs(args)  # a bad test file or lookup fails here, before any work
     candidates = load_candidates(run)
     print(f"{len(candidates)} candidate trials in {run}")
-    out = build(candidates, args.max_mb, args.dtype, args.rounds, run, out, args.amp, args.seed)
+    out = build(candidates, args.max_mb, args.dtype, args.rounds, run, out, args.amp, args.seed, args.drop_weak)
     ensemble = Ensemble(out, amp=args.amp)
     print(format_members(ensemble.manifest))
     print(f"ensemble: {out}; reuse it with python -m ensemble.predict --ensemble {out} --test FILE")

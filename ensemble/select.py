@@ -24,6 +24,14 @@ class Selection:
         return self.counts / self.counts.sum()
 
 
+def near_the_best(scores: np.ndarray, mean_face_rmse: float, share: float) -> np.ndarray:
+    """(M,) bool: the candidates whose own validation RMSE (`scores`, px) lies less than `share` of the way from
+    the best candidate's to the mean face's: the others learned little more than the average face, and a
+    small weight of theirs that helps on the validation faces fits those faces rather than faces in general."""
+    best = scores.min()
+    return scores <= best + share * max(mean_face_rmse - best, 0.0)
+
+
 def select(predictions: np.ndarray, targets: np.ndarray, sizes: np.ndarray, budget_bytes: float, rounds: int = 50) -> Selection:
     """predictions (M, N, 30) px of M candidates on the same validation faces; sizes (M,) bytes.
 

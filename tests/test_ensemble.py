@@ -21,7 +21,7 @@ from ensemble.build import build
 from ensemble.candidates import load_candidates
 from ensemble.ensemble import Ensemble, predict_members
 from ensemble.folder import member_bytes, read_ensemble
-from ensemble.select import cross_fit, select
+from ensemble.select import cross_fit, near_the_best, select
 from ensemble.submission import clip_to_frame, kaggle_frame, read_lookup
 from search.results import SearchFolder
 
@@ -330,3 +330,15 @@ def test_the_bias_is_measured_on_true_labels_only_and_at_most_max_faces():
     filled[:, 0] = True
     faces = bias_faces(Faces(np.zeros((len(labels), 96, 96), np.uint8), labels, np.arange(len(labels)), "filled.csv", filled=filled))
     assert len(faces) == MAX_FACES and np.isnan(faces.keypoints[:, 0]).all() and not np.isnan(faces.keypoints[:, 1:]).any()
+
+
+def test_a_trial_more_than_the_share_of_the_way_from_the_best_to_the_mean_face_is_left_out():
+    """Best 1.5 px, mean face 4.16 px: half-way is 2.83 px."""
+    kept = near_the_best(np.array([1.8, 1.5, 2.9, 4.1, 2.8]), mean_face_rmse=4.16, share=0.5)
+    assert kept.tolist() == [True, True, False, False, True]
+
+
+def test_drop_weak_leaves_out_trials_before_selection(candidates, smoke_search, tmp_path):
+    """At share 0 only the best trial is a candidate: the ensemble is that one trial."""
+    manifest = read_ensemble(build(candidates, 10, "fp32", 50, smoke_search, tmp_path / "best", drop_weak=0.0))[0]
+    assert [m.name for m in manifest.members] == [min(candidates, key=lambda c: c.val_rmse).name]
