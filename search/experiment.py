@@ -19,6 +19,7 @@ from .internals import (
     ResumableOptunaSearch,
     check_cluster_authentication,
     give_time_budget,
+    near_ties_go_on,
     requeue,
     run_on_to,
     set_ray_environment,
@@ -67,7 +68,7 @@ def trial_resources(settings: SearchSettings) -> dict[str, float]:
 
 def make_scheduler(settings: SearchSettings) -> ASHAScheduler:
     """ASHA over the trials' epochs, judging each at its rungs by its rung score."""
-    return ASHAScheduler(
+    asha = ASHAScheduler(
         metric=RUNG_METRIC,  # the rung score; Optuna gets the trial's own score (METRIC)
         mode="min",
         time_attr="training_iteration",  # = epochs
@@ -75,6 +76,7 @@ def make_scheduler(settings: SearchSettings) -> ASHAScheduler:
         grace_period=settings.grace_period,
         reduction_factor=settings.reduction_factor,
     )
+    return near_ties_go_on(asha, settings.rung_tie) if settings.rung_tie else asha
 
 
 def make_trainable(settings: SearchSettings, split: Split, deadline: float | None):

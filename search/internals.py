@@ -17,6 +17,8 @@ depends on, so an upgrade says what broke.
   its `total_samples` and `finished`, read and written with Ray's _load_newest_checkpoint and _atomic_save),
   and the newest experiment state (_find_newest_experiment_checkpoint, a JSON document of TuneFunctionEncoder
   whose `runner_data` holds the TuneController's stopper, TimeoutStopper's `_budget` the seconds left).
+- near_ties_go_on changes the class of ASHAScheduler's private brackets (`_brackets`, Ray's `_Bracket`) to one
+  whose `cutoff` (the rung's quantile of rewards: minus the scores, for mode min) is lowered by a share of itself.
 - check_cluster_authentication relies on an actor of a driver that sends a token to a cluster started
   without token authentication dying before it runs (ActorDiedError) while plain tasks still run, and
   auth_token_file on where Ray looks for the token (RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH, ~/.ray/auth_token).
@@ -33,6 +35,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import optuna
+from ray.tune.schedulers import ASHAScheduler
+from ray.tune.schedulers.async_hyperband import _Bracket
 from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
@@ -248,3 +252,23 @@ def quiet_about_trials_without_results() -> Iterator[None]:
         yield
     finally:
         logger.removeFilter(drop)
+
+
+class _TieTolerantBracket(_Bracket):
+    """Ray's ASHA bracket whose rungs let a trial within `tie` (a share) of the cutoff score go on."""
+
+    tie = 0.0
+
+    def cutoff(self, recorded):
+        cut = super().cutoff(recorded)
+        return None if cut is None else cut - self.tie * abs(cut)
+
+
+def near_ties_go_on(scheduler: ASHAScheduler, tie: float) -> ASHAScheduler:
+    """ASHA stops a trial whose rung score is worse than the rung's cutoff (the best 1/reduction_factor of the
+    scores recorded there so far); with this, only one worse than the cutoff by more than `tie` of it, so that
+    a near-tie is not cut by the order the trials arrived in. Stays picklable, as Tune saves its scheduler."""
+    for bracket in scheduler._brackets:
+        bracket.__class__ = _TieTolerantBracket
+        bracket.tie = tie
+    return scheduler

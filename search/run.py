@@ -65,6 +65,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--rung-cooldown", type=float, default=1.0,
                    help="at each rung ASHA judges a copy of the trial trained this many more epochs with its learning rate "
                         "falling to zero (default 1); 0 = judge the best score so far")
+    p.add_argument("--rung-tie", type=float, default=0.0, metavar="SHARE",
+                   help="ASHA lets a trial within SHARE of a rung's cutoff score go on (e.g. 0.01: 1 %%), so that near-ties are not cut "
+                        "by the order they arrived in (default 0: Ray's rule)")
     p.add_argument("--cpus-per-trial", type=float, default=0, help="default: 1 without GPUs (a trial per core), 2 with")
     p.add_argument("--gpus-per-trial", type=float, default=-1, help="default: 1 when the cluster has GPUs; 0.25 = four trials per GPU")
     p.add_argument("--max-concurrent", type=int, default=0, help="trials at once (default: as resources allow; 1 makes a search reproducible)")
@@ -92,6 +95,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.given = {a.split("=", 1)[0] for a in (sys.argv[1:] if argv is None else argv) if a.startswith("--")}
     if not 0 <= args.ensemble_share < 1:
         p.error(f"--ensemble-share {args.ensemble_share:g}: give a share from 0 up to (not including) 1")
+    if not 0 <= args.rung_tie < 1:
+        p.error(f"--rung-tie {args.rung_tie:g}: give a share from 0 up to (not including) 1")
     return args
 
 
@@ -117,6 +122,7 @@ def settings_from_args(args: argparse.Namespace) -> SearchSettings:
         grace_period=min(args.grace_period or mode.grace_period, max_epochs),
         reduction_factor=args.reduction_factor,
         rung_cooldown=args.rung_cooldown,
+        rung_tie=args.rung_tie,
         seed=args.seed,
         cpus_per_trial=args.cpus_per_trial,
         gpus_per_trial=args.gpus_per_trial,
@@ -154,7 +160,7 @@ def uses_gpus(args: argparse.Namespace) -> bool:
 
 # what a search is: a resumed one keeps it (--trials and --time-budget may change)
 FIXED_ON_RESUME = ("--train", "--val", "--space", "--max-epochs", "--grace-period", "--reduction-factor", "--rung-cooldown", "--seed",
-                   "--split-seed", "--init", "--ensemble-share", "--smoke", "--cpus-per-trial", "--gpus-per-trial", "--max-concurrent")
+                   "--split-seed", "--init", "--rung-tie", "--ensemble-share", "--smoke", "--cpus-per-trial", "--gpus-per-trial", "--max-concurrent")
 
 
 def settings_to_resume(args: argparse.Namespace) -> tuple[SearchSettings, ResumeChanges]:

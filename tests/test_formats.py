@@ -17,6 +17,7 @@ from ensemble.ensemble import Ensemble
 from ensemble.folder import MANIFEST, VERSION, HeldOut, Manifest, Member, member_bytes, member_file, write_ensemble
 from models import create_model
 from search.results import SETTINGS, SearchFolder, _status
+from search.results import VERSION as SEARCH_VERSION
 from search.settings import SearchSettings
 from training.checkpoint import FORMAT, TRAIN_STATE, Checkpoint
 from training.config import TrainConfig
@@ -142,6 +143,6 @@ def test_a_search_from_before_versions_reads_its_divergence_from_the_error_text(
 
 def test_a_search_of_a_newer_format_is_refused_in_one_line(tmp_path):
     _search(tmp_path / "s")
-    _set_version(tmp_path / "s" / SETTINGS, "format_version", 7)
-    with pytest.raises(UserError, match="is a search folder of format version 7, written by a newer kptune"):
+    _set_version(tmp_path / "s" / SETTINGS, "format_version", SEARCH_VERSION + 1)
+    with pytest.raises(UserError, match=f"is a search folder of format version {SEARCH_VERSION + 1}, written by a newer kptune"):
         SearchFolder(tmp_path / "s").trials()

@@ -197,3 +197,33 @@ def test_xdist_runs_a_group_of_tests_on_one_worker(tmp_path):
     assert run.returncode == 0, run.stdout[-2000:]
     workers = {line.split("]")[0].lstrip("[") for line in run.stdout.splitlines() if "PASSED" in line and line.startswith("[gw")}
     assert len(workers) == 1, run.stdout[-2000:]
+
+
+def _rung_decisions(scheduler, scores: list[float]) -> list[str]:
+    """Trials arriving one after another at ASHA's first rung (epoch 1) with these scores: its decisions."""
+    from types import SimpleNamespace
+
+    decisions = []
+    for i, score in enumerate(scores):
+        trial = SimpleNamespace(trial_id=str(i))
+        scheduler.on_trial_add(None, trial)
+        decisions.append(scheduler.on_trial_result(None, trial, {"training_iteration": 1, "m": score}))
+    return decisions
+
+
+def test_near_ties_of_a_rungs_cutoff_go_on_and_clear_losses_are_still_cut(tmp_path):
+    """Reduction factor 3: the third arrival must beat two thirds of the rung's scores. 1.676 px against
+    1.662 and 1.667 is within 1 % of the cutoff; 1.80 is not. The scheduler survives Tune's pickling."""
+    import pickle
+
+    from ray.tune.schedulers import ASHAScheduler, TrialScheduler
+
+    from search.internals import near_ties_go_on
+
+    def asha():
+        return ASHAScheduler(metric="m", mode="min", max_t=3, grace_period=1, reduction_factor=3)
+
+    plain = _rung_decisions(asha(), [1.662, 1.667, 1.676])
+    tolerant = _rung_decisions(pickle.loads(pickle.dumps(near_ties_go_on(asha(), 0.01))), [1.662, 1.667, 1.676, 1.80])
+    assert plain[2] == TrialScheduler.STOP
+    assert tolerant == [TrialScheduler.CONTINUE] * 3 + [TrialScheduler.STOP]

@@ -229,3 +229,26 @@ def test_a_search_without_address_starts_its_own_ray_where_ray_start_left_an_add
     run = subprocess.run([sys.executable, "-c", script], env=os.environ | {"RAY_ADDRESS": "127.0.0.1:9"}, capture_output=True, text=True,
                          timeout=120)
     assert run.returncode == 0 and "Ray: " in run.stdout, run.stderr[-2000:]
+
+
+@pytest.mark.parametrize("tie, second", [("0", "STOP"), ("0.01", "CONTINUE")])
+def test_rung_tie_is_saved_with_the_search_and_decides_its_rungs(tmp_path, tie, second):
+    """The second trial at the first rung scores 1.667 px against the first's 1.662: cut by Ray's rule,
+    within 1 % of the cutoff with --rung-tie 0.01."""
+    from types import SimpleNamespace
+
+    from ray.tune.schedulers import TrialScheduler
+
+    from search.experiment import make_scheduler
+    from search.results import RUNG_METRIC
+    from search.run import parse_args, settings_from_args
+
+    settings = settings_from_args(parse_args(["--smoke", "--max-epochs", "3", "--rung-tie", tie, "--runs-dir", str(tmp_path), "--run", "s"]))
+    SearchFolder(settings.folder).write_settings(settings)
+    scheduler = make_scheduler(SearchFolder(settings.folder).settings)
+    decisions = []
+    for name, score in (("a", 1.662), ("b", 1.667)):
+        trial = SimpleNamespace(trial_id=name)
+        scheduler.on_trial_add(None, trial)
+        decisions.append(scheduler.on_trial_result(None, trial, {"training_iteration": 1, RUNG_METRIC: score}))
+    assert decisions == [TrialScheduler.CONTINUE, getattr(TrialScheduler, second)]
