@@ -44,14 +44,14 @@ def named_paths(pairs: list[str], n: int) -> dict[str, list[Path]]:
     return out
 
 
-def subset_file(train: Path, size: int, seed: int, work: Path) -> Path:
-    """A seeded sample of `size` of the labelled rows of `train`, as a CSV in the training layout."""
+def subset_file(name: str, train: Path, size: int, seed: int, work: Path) -> Path:
+    """A seeded sample of `size` of the labelled rows of `train` (set `name`), as a CSV in the training layout."""
     import pandas as pd
 
     frame = pd.read_csv(train)
     labelled = frame.drop(columns="Image").notna().any(axis=1).to_numpy()
     rows = np.random.default_rng(seed).choice(np.flatnonzero(labelled), size, replace=False)
-    path = work / f"{train.name.split('.')[0]}-{size}-s{seed}.csv.gz"
+    path = work / f"{name}-{size}-s{seed}.csv.gz"
     write_atomically(path, lambda f: frame.iloc[np.sort(rows)].to_csv(f, index=False, compression={"method": "gzip", "mtime": 0}), binary=True)
     return path
 
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     for set_name, (train, test) in sets.items():
         for size in args.sizes:
             for seed in args.seeds:
-                subset = subset_file(train, size, seed, args.storage)
+                subset = subset_file(set_name, train, size, seed, args.storage)
                 for start, init in (("scratch", None), ("init", inits.get(set_name))):
                     if start == "init" and init is None:
                         continue
