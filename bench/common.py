@@ -93,6 +93,12 @@ def _commit() -> str:
     return run.stdout.strip() + ("+changes" if dirty.strip() else "") if run.returncode == 0 else "unknown"
 
 
+def portable_pairs(pairs: list[str], data: Path = FACES15) -> list[str]:
+    """NAME=PATH[,PATH...] arguments with each path as another machine can read it (see _portable)."""
+    return [f"{name}={','.join(str(_portable(Path(p), data)) for p in paths.split(','))}"
+            for name, _, paths in (pair.partition("=") for pair in pairs)]
+
+
 def _portable(value, data: Path):
     """A path as another machine can read it: within the data folder or the checkout, else its name."""
     if not isinstance(value, Path):

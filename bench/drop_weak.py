@@ -19,7 +19,7 @@ from ensemble.candidates import load_candidates
 from ensemble.ensemble import Ensemble
 from ensemble.submission import clip_to_frame
 
-from .common import write_results
+from .common import portable_pairs, write_results
 
 
 def scored(folder: Path, test: Path) -> dict:
@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"{run.name} {name}: test {rows[name]['test_rmse_flip_tta']:.3f} px, held out {rows[name]['heldout_flip_tta']:.3f}, "
                       f"{len(rows[name]['members'])} members", flush=True)
         results[run.name] = {"candidates": len(candidates), **rows}
-    write_results("drop_weak", args, results, Path(f"bench/results/{args.tag}.json"))
+    shown = argparse.Namespace(**{**vars(args), "run": portable_pairs([f"{Path(r).name}={t}" for r, _, t in (p.partition("=") for p in args.run)])})
+    write_results("drop_weak", shown, results, Path(f"bench/results/{args.tag}.json"))
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from ensemble.submission import clip_to_frame
 from search.results import SearchFolder
 from search.run import main as search_main
 
-from .common import write_results
+from .common import portable_pairs, write_results
 
 
 def named_paths(pairs: list[str], n: int) -> dict[str, list[Path]]:
@@ -97,7 +97,8 @@ def main(argv: list[str] | None = None) -> None:
                     print(f"\n=== {name}: {args.minutes:g} min", flush=True)
                     result = {"set": set_name, "size": size, "start": start, "seed": seed, "minutes": args.minutes,
                               **run_one(subset, test, init, args.minutes, seed, name, args.storage)}
-                    write_results("regime", args, result, Path(f"bench/results/regime_{name}.json"))
+                    shown = argparse.Namespace(**{**vars(args), "set": portable_pairs(args.set), "init": portable_pairs(args.init)})
+                    write_results("regime", shown, result, Path(f"bench/results/regime_{name}.json"))
                     table.append(result)
                     print(f"{name}: test RMSE {result['test_rmse_flip_tta']:.3f} px (flip TTA)", flush=True)
     print(f"\n{'set':<10}{'faces':>7}{'seed':>6}{'scratch':>10}{'init':>10}")
