@@ -46,11 +46,18 @@ def mirror_keypoints(keypoints_px: torch.Tensor, origin: float = 0.0) -> torch.T
     return mirrored[:, torch.as_tensor(FLIP_PERMUTATION)]
 
 
+def labelled_mean(px: np.ndarray) -> np.ndarray:
+    """(N, 30) px -> (30,): each coordinate's mean over the faces labelled there; NaN (without numpy's warning)
+    where no face is, as in a set with fewer keypoints than Kaggle's."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(px, axis=0)
+
+
 def mean_face_rmse(train_px: np.ndarray, val_px: np.ndarray) -> float:
     """The baseline every score is read against: RMSE (px) of predicting the average training face for
     every validation face."""
-    mean = np.nanmean(train_px, axis=0)
-    return rmse_px(np.broadcast_to(mean, val_px.shape), val_px)
+    return rmse_px(np.broadcast_to(labelled_mean(train_px), val_px.shape), val_px)
 
 
 def rmse_px(prediction_px: np.ndarray, target_px: np.ndarray) -> float:

@@ -21,13 +21,13 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from common.errors import UserError
 from common.files import folder_lock, write_folder_atomically
 from common.versions import check_readable
 from data.split import load_train_faces
+from data.transforms import labelled_mean
 
 MANIFEST, VERSION = "manifest.json", 7
 
@@ -118,7 +118,7 @@ class Manifest:
 
 def training_layout(train: str) -> list[float]:
     """The mean of every labelled keypoint over the training file's (or files') faces (NaN-aware), px."""
-    return np.nanmean(load_train_faces(train).true_labels_only().keypoints, axis=0).tolist()
+    return labelled_mean(load_train_faces(train).true_labels_only().keypoints).tolist()
 
 
 def member_file(name: str) -> str:
