@@ -45,7 +45,7 @@ class Cluster:
     machines (sharing one, a node that no longer needs a job's working directory deletes it under the
     other node's job)."""
 
-    def __init__(self, home: Path, quick_to_declare_dead: bool = False) -> None:
+    def __init__(self, home: Path) -> None:
         # every node and client: RAY_AUTH_MODE=token (without it `ray start --head` runs with no authentication
         # when ~/.ray/auth_token is missing, and a client sends no token)
         # and this environment's python first on PATH, as in the user's activated virtual environment;
@@ -54,10 +54,6 @@ class Cluster:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")} | {
             "HOME": str(home), "RAY_AUTH_MODE": "token", "RAY_worker_niceness": "0",
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-        if quick_to_declare_dead:  # a node that stops answering is dead after ~2 s of missed health checks (Ray's
-            # default: 15-30 s); only where a test kills one: on a loaded machine a live node can miss them too
-            self.env |= {"RAY_health_check_initial_delay_ms": "0", "RAY_health_check_period_ms": "500",
-                         "RAY_health_check_timeout_ms": "1000", "RAY_health_check_failure_threshold": "3"}
         subprocess.run([RAY, "get-auth-token", "--generate"], env=self.env, check=True, capture_output=True)
         self.port, self.dashboard_port = free_port(), free_port()
         self.nodes: dict[str, subprocess.Popen] = {}
@@ -111,8 +107,8 @@ class Cluster:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def _head_and_worker_a(home: Path, head_cpus: int = 1, worker_cpus: int = 1, quick_to_declare_dead: bool = False) -> Iterator[Cluster]:
-    cluster = Cluster(home, quick_to_declare_dead)
+def _head_and_worker_a(home: Path, head_cpus: int = 1, worker_cpus: int = 1) -> Iterator[Cluster]:
+    cluster = Cluster(home)
     try:
         cluster.start("head", head_cpus)
         cluster.start("worker-a", worker_cpus)
@@ -132,7 +128,7 @@ def own_cluster(tmp_path) -> Iterator[Cluster]:
     """A head that runs no trials (as a lab's head node often does) and worker-a with 2 CPUs, for one test
     that changes the cluster (kills a node, adds one): where its trials run does not depend on Ray's
     preference for the head node."""
-    yield from _head_and_worker_a(tmp_path / "home", head_cpus=0, worker_cpus=2, quick_to_declare_dead=True)
+    yield from _head_and_worker_a(tmp_path / "home", head_cpus=0, worker_cpus=2)
 
 
 def test_the_cluster_refuses_a_client_without_its_token(cluster):
