@@ -16,10 +16,12 @@ import time
 from pathlib import Path
 
 from configs import CPU_SPACE
-from data.split import Split
+from data.reader import load_faces
+from data.split import Split, labelled_rows
 from data.transforms import rmse_px
 from ensemble.bias import bias_faces, member_bias
-from ensemble.ensemble import predict_members
+from ensemble.ensemble import Ensemble, predict_members
+from ensemble.submission import clip_to_frame
 from search.space import load_space
 from training.config import TrainConfig
 from training.device import machine
@@ -73,6 +75,13 @@ def flip_tta_rmse(trainer: Trainer, val) -> float:
     """Validation RMSE (px) of a trained Trainer's kept weights with flip TTA, mirrored about its label origin."""
     predictions = predict_members([trainer.evaluated], [1.0], val.images, trainer.device, bf16=False, tta_origins=[trainer.config.origin])
     return rmse_px(predictions, val.keypoints)
+
+
+def ensemble_test_rmse(ensemble: Ensemble, test: Path) -> tuple[float, int]:
+    """An ensemble's RMSE (px) with flip TTA, as submissions predict (clipped to the frame), over a labelled
+    file's labelled coordinates, and how many faces that is."""
+    faces = labelled_rows(load_faces(test, need_labels=True))
+    return rmse_px(clip_to_frame(ensemble.predict(faces.images, tta=True), ensemble.origin), faces.keypoints), len(faces)
 
 
 def bias_off_rmse(trainer: Trainer, split: Split) -> dict[str, float]:

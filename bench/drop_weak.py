@@ -11,24 +11,19 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from data.reader import load_faces
-from data.split import labelled_rows
-from data.transforms import rmse_px
 from ensemble.build import build
 from ensemble.candidates import load_candidates
 from ensemble.ensemble import Ensemble
-from ensemble.submission import clip_to_frame
 
-from .common import portable_pairs, write_results
+from .common import ensemble_test_rmse, portable_pairs, write_results
 
 
 def scored(folder: Path, test: Path) -> dict:
     ensemble = Ensemble(folder)
     m = ensemble.manifest
-    faces = labelled_rows(load_faces(test, need_labels=True))
     return {"members": [(x.name, round(x.weight, 3), round(x.val_rmse, 3)) for x in m.members], "total_mb": m.total_mb,
             "val_rmse_flip_tta": m.flip_tta_val_rmse, "heldout_flip_tta": m.heldout.flip_tta_ensemble_rmse,
-            "test_rmse_flip_tta": rmse_px(clip_to_frame(ensemble.predict(faces.images, tta=True), ensemble.origin), faces.keypoints)}
+            "test_rmse_flip_tta": ensemble_test_rmse(ensemble, test)[0]}
 
 
 def main(argv: list[str] | None = None) -> None:

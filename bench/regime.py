@@ -21,16 +21,12 @@ from pathlib import Path
 import numpy as np
 
 from common.files import write_atomically
-from data.reader import load_faces
-from data.split import labelled_rows
-from data.transforms import rmse_px
 from ensemble.build import main as build_main
 from ensemble.ensemble import Ensemble
-from ensemble.submission import clip_to_frame
 from search.results import SearchFolder
 from search.run import main as search_main
 
-from .common import portable_pairs, write_results
+from .common import ensemble_test_rmse, portable_pairs, write_results
 
 
 def named_paths(pairs: list[str], n: int) -> dict[str, list[Path]]:
@@ -64,11 +60,10 @@ def run_one(train: Path, test: Path, init: Path | None, minutes: float, seed: in
     build_main(["--max-mb", "50", "--runs-dir", str(storage), "--run", name])
     search = SearchFolder(storage / name)
     ensemble = Ensemble(search.ensemble_folder)
-    faces = labelled_rows(load_faces(test, need_labels=True))
-    predicted = clip_to_frame(ensemble.predict(faces.images, tta=True), ensemble.origin)
+    test_rmse, test_faces = ensemble_test_rmse(ensemble, test)
     trials = search.trials()
     best = min((t for t in trials if t.usable), key=lambda t: t.best_val_rmse)
-    return {"test_rmse_flip_tta": rmse_px(predicted, faces.keypoints), "test_faces": len(faces), "val_rmse": ensemble.manifest.val_rmse,
+    return {"test_rmse_flip_tta": test_rmse, "test_faces": test_faces, "val_rmse": ensemble.manifest.val_rmse,
             "members": [(m.arch, m.weight) for m in ensemble.manifest.members], "trials": len(trials),
             "best_trial": {"arch": best.config.arch, "val_rmse": best.best_val_rmse, "init": best.config.init},
             "wall_s": time.perf_counter() - start}
