@@ -1,15 +1,18 @@
-"""Small data, strong start: the default search from scratch against the same search started from a model
-pretrained on another set (`search.run --init`), on training subsets of a few sizes, each scored on a
-test file of people it never saw.
+"""Small data, strong start, honest baselines: the default search from scratch against the same search
+started from a model pretrained on another set (`search.run --init`) and against its start points alone,
+on training subsets of a few sizes, each scored on a test file of people it never saw.
 
     python -m bench.regime --set faces15=TRAIN,TEST --init faces15=CHECKPOINT [--set mtfl=... --init mtfl=...]
-                           [--sizes 250 1000 4000] [--minutes 30] [--seeds 0]
+                           [--sizes 250 1000 4000] [--minutes 30] [--seeds 0] [--arms scratch init start-points]
 
 For each set, size and seed: a seeded sample of SIZE labelled faces of TRAIN (the search holds out its
-usual 15 % of them for validation), the default search for --minutes, `ensemble.build --max-mb 50`, and
-the ensemble's RMSE on TEST with flip TTA, over TEST's labelled coordinates (MTFL: its five keypoints);
-then the same with --init. Writes bench/results/regime_SET_SIZE_START_sSEED.json per search and prints
-the table. Pretrain the starts on the *other* set (`python -m training.pretrain` or training.train).
+usual 15 % of them for validation), then per arm a search for --minutes, `ensemble.build --max-mb 50`, and
+the ensemble's RMSE on TEST with flip TTA, over TEST's labelled coordinates (MTFL: its five keypoints).
+The arms (ARMS): the default search; the same with --init; its start points alone (issue 37's baseline,
+the bar a search must clear): no trial is cut, and once one has finished every new trial is a best start
+point again with a new seed (search.members), so the time goes to the start points fully trained and
+their seeds as members instead of TPE's proposals. Writes bench/results/regime_SET_SIZE_ARM_sSEED.json
+per search and prints the table. Pretrain the starts on the *other* set (`python -m training.pretrain`).
 """
 
 from __future__ import annotations
@@ -21,12 +24,22 @@ from pathlib import Path
 import numpy as np
 
 from common.files import write_atomically
+from configs import TRIAL_EPOCHS
 from ensemble.build import main as build_main
 from ensemble.ensemble import Ensemble
 from search.results import SearchFolder
 from search.run import main as search_main
 
 from .common import ensemble_test_rmse, portable_pairs, write_results
+
+# arm -> search.run's flags besides the data, budget and seed; "init" adds --init with the set's start
+ARMS = {
+    "scratch": [],
+    "init": [],
+    # ASHA's grace period is the whole schedule (nothing cut); the member phase (search.members) takes over
+    # as soon as a trial has finished: the start points, queued first, are the only recipes it repeats
+    "start-points": ["--grace-period", str(TRIAL_EPOCHS), "--ensemble-share", "0.99"],
+}
 
 
 def named_paths(pairs: list[str], n: int) -> dict[str, list[Path]]:
@@ -52,11 +65,11 @@ def subset_file(name: str, train: Path, size: int, seed: int, work: Path) -> Pat
     return path
 
 
-def run_one(train: Path, test: Path, init: Path | None, minutes: float, seed: int, name: str, storage: Path) -> dict:
-    """One search and its ensemble, scored on `test`."""
+def run_one(train: Path, test: Path, flags: list[str], minutes: float, seed: int, name: str, storage: Path) -> dict:
+    """One search (search.run's `flags` besides these) and its ensemble, scored on `test`."""
     start = time.perf_counter()
     search_main(["--train", str(train), "--time-budget", str(minutes), "--seed", str(seed), "--storage", str(storage), "--name", name,
-                 "--no-dashboard", "--no-report", *(["--init", str(init)] if init else [])])
+                 "--no-dashboard", "--no-report", *flags])
     build_main(["--max-mb", "50", "--runs-dir", str(storage), "--run", name])
     search = SearchFolder(storage / name)
     ensemble = Ensemble(search.ensemble_folder)
@@ -76,6 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[250, 1000, 4000])
     parser.add_argument("--minutes", type=float, default=30)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--arms", nargs="+", choices=list(ARMS), default=["scratch", "init"])
     parser.add_argument("--storage", type=Path, default=Path("runs/regime"))
     args = parser.parse_args(argv)
     sets, inits = named_paths(args.set, 2), {k: v[0] for k, v in named_paths(args.init, 1).items()}
@@ -85,21 +99,22 @@ def main(argv: list[str] | None = None) -> None:
         for size in args.sizes:
             for seed in args.seeds:
                 subset = subset_file(set_name, train, size, seed, args.storage)
-                for start, init in (("scratch", None), ("init", inits.get(set_name))):
-                    if start == "init" and init is None:
+                for arm in args.arms:
+                    if arm == "init" and set_name not in inits:
                         continue
-                    name = f"{set_name}-{size}-{start}-s{seed}"
+                    flags = ARMS[arm] + (["--init", str(inits[set_name])] if arm == "init" else [])
+                    name = f"{set_name}-{size}-{arm}-s{seed}"
                     print(f"\n=== {name}: {args.minutes:g} min", flush=True)
-                    result = {"set": set_name, "size": size, "start": start, "seed": seed, "minutes": args.minutes,
-                              **run_one(subset, test, init, args.minutes, seed, name, args.storage)}
+                    result = {"set": set_name, "size": size, "start": arm, "seed": seed, "minutes": args.minutes,
+                              **run_one(subset, test, flags, args.minutes, seed, name, args.storage)}
                     shown = argparse.Namespace(**{**vars(args), "set": portable_pairs(args.set), "init": portable_pairs(args.init)})
                     write_results("regime", shown, result, Path(f"bench/results/regime_{name}.json"))
                     table.append(result)
                     print(f"{name}: test RMSE {result['test_rmse_flip_tta']:.3f} px (flip TTA)", flush=True)
-    print(f"\n{'set':<10}{'faces':>7}{'seed':>6}{'scratch':>10}{'init':>10}")
+    print(f"\n{'set':<10}{'faces':>7}{'seed':>6}" + "".join(f"{arm:>14}" for arm in args.arms))
     for (set_name, size, seed) in dict.fromkeys((r["set"], r["size"], r["seed"]) for r in table):
         score = {r["start"]: r["test_rmse_flip_tta"] for r in table if (r["set"], r["size"], r["seed"]) == (set_name, size, seed)}
-        print(f"{set_name:<10}{size:>7}{seed:>6}{score.get('scratch', float('nan')):>10.3f}{score.get('init', float('nan')):>10.3f}")
+        print(f"{set_name:<10}{size:>7}{seed:>6}" + "".join(f"{score.get(arm, float('nan')):>14.3f}" for arm in args.arms))
 
 
 if __name__ == "__main__":

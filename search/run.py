@@ -18,7 +18,7 @@ from configs import CPU_SPACE, DEFAULT_SPACE, DEMO_SPACE, SMOKE_SPACE, TRIAL_EPO
 from data.origin import describe_origin
 from data.split import FILES_SEPARATOR, Split
 from data.synthetic import demo_dataset
-from training.checkpoint import Checkpoint
+from training.checkpoint import Checkpoint, loadable_share
 from training.config import TrainConfig
 from training.device import machine
 
@@ -38,6 +38,10 @@ class Mode:
     time_budget_s: float  # 0 = none
     demo_faces: int  # synthetic faces to draw (0: the user's data)
 
+
+# an architecture --init has no weights of starts from the checkpoint that fills at least this share of its
+# weights (a net of the same family: all but the head), else from random
+FAMILY_SHARE = 0.5
 
 MODES = {
     # every trial's one-cycle schedule spans max_epochs; ASHA judges at a third of it (epoch 24) and at the end.
@@ -80,7 +84,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--split-seed", type=int, default=0, help="seed of the 15%% hold-out of --train (default 0); --seed leaves it alone, "
                                                            "so searches with other seeds score on the same faces")
     p.add_argument("--init", type=Path, help="an earlier search's folder (its best finished trial of each architecture) or a checkpoint "
-                                             "folder: each trial starts from the weights of its architecture; the others from random")
+                                             "folder: each trial starts from the weights of its architecture, or of one of its family (all but "
+                                             "the head); the others from random")
     p.add_argument("--address", help="join a running Ray cluster (e.g. 10.0.0.5:6379 or auto) instead of starting one")
     add_run_args(p, "the search's name: its results in RUNS_DIR/RUN (default search-TIME; with --resume, the latest)")
     p.add_argument("--resume", action="store_true",
@@ -186,10 +191,27 @@ def settings_to_resume(args: argparse.Namespace) -> tuple[SearchSettings, Resume
     return replace(settings, trials=args.trials or settings.trials, time_budget_s=changes.time_budget_s or settings.time_budget_s), changes
 
 
+def family_starts(init: dict[str, str], architectures: list[str]) -> dict[str, str]:
+    """`init`, and for each of `architectures` it has no weights of, the checkpoint of `init` that fills the
+    largest share of its weights if that is at least FAMILY_SHARE: a net of the same family (resnet_m for
+    resnet_m_hm) shares the backbone, and only its head starts random."""
+    starts = dict(init)
+    for arch in (a for a in architectures if a not in init):
+        shares = {folder: loadable_share(arch, folder) for folder in dict.fromkeys(init.values())}
+        best = max(shares, key=shares.__getitem__)
+        if shares[best] >= FAMILY_SHARE:
+            starts[arch] = best
+    return starts
+
+
 def describe_start(init: dict[str, str], architectures: list[str]) -> str:
     """Which of the space's architectures start from which weights, and which from random."""
-    lines = [f"  {arch}: from {init[arch]} (val RMSE {Checkpoint(Path(init[arch])).val.rmse:.3f} px on its own validation faces)"
-             for arch in architectures if arch in init]
+    lines = []
+    for arch in (a for a in architectures if a in init):
+        checkpoint = Checkpoint(Path(init[arch]))
+        sibling = "" if checkpoint.config.arch == arch else \
+            f"a {checkpoint.config.arch}: {loadable_share(arch, init[arch]):.1%} of the weights, the rest random; "
+        lines.append(f"  {arch}: from {init[arch]} ({sibling}val RMSE {checkpoint.val.rmse:.3f} px on its own validation faces)")
     scratch = [arch for arch in architectures if arch not in init]
     if scratch:
         lines.append(f"  {', '.join(scratch)}: from random (--init has no weights of {'it' if len(scratch) == 1 else 'them'})")
@@ -210,6 +232,7 @@ def check_before_start(settings: SearchSettings) -> tuple[SearchSettings, Search
         if not Checkpoint(Path(folder)).is_complete():  # a resumed search whose starting weights were moved
             raise UserError(folder, f"--init: the checkpoint {arch}'s trials start from is gone or incomplete")
     if settings.init:
+        settings = replace(settings, init=family_starts(settings.init, space.architectures))
         print(describe_start(settings.init, space.architectures))
     if settings.val_digest and settings.val_digest != split.val_digest:  # a resumed search whose files changed
         raise UserError(base.val or base.train, f"no longer gives the validation faces this search was scored on (digest "

@@ -99,6 +99,23 @@ def test_init_from_a_search_starts_each_architecture_from_its_best_trial_and_say
     assert "resnet_s, cnn: from random (--init has no weights of them)" in said
 
 
+def test_an_architecture_without_weights_starts_from_a_sibling_that_fills_most_of_it_and_says_so(tmp_path, write_checkpoint):
+    """A resnet_m_hm checkpoint fills all of resnet_m but its regression head; resnet_s shares nothing
+    with it and starts random."""
+    from search.run import describe_start, family_starts
+
+    folder = str(write_checkpoint(tmp_path / "hm", "resnet_m_hm").folder)
+    starts = family_starts({"resnet_m_hm": folder}, ["resnet_s", "resnet_m", "resnet_m_hm"])
+    assert starts == {"resnet_m_hm": folder, "resnet_m": folder}
+    model = create_model("resnet_m")
+    random = start_from(model, folder)
+    assert random and all(name.startswith("head.") for name in random)
+    said = describe_start(starts, ["resnet_s", "resnet_m", "resnet_m_hm"])
+    share = 1 - sum(model.state_dict()[name].numel() for name in random) / sum(v.numel() for v in model.state_dict().values())
+    assert f"  resnet_m: from {folder} (a resnet_m_hm: {share:.1%} of the weights, the rest random; val RMSE" in said
+    assert "  resnet_s: from random" in said
+
+
 def test_init_from_a_folder_that_holds_neither_a_search_nor_a_checkpoint_is_refused(tmp_path, cli):
     from search.run import main
 

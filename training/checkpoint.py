@@ -136,13 +136,24 @@ def start_from(model: torch.nn.Module, folder: str) -> list[str]:
     """Load into `model` the kept weights of the checkpoint in `folder` wherever a tensor's name and shape
     match (another architecture of the same family shares its backbone; a head of another size keeps its
     random start). Returns the names of `model`'s tensors that kept their random start."""
+    own = model.state_dict()
+    matching = _matching(own, folder)
+    model.load_state_dict(matching, strict=False)
+    return [name for name in own if name not in matching]
+
+
+def loadable_share(arch: str, folder: str) -> float:
+    """The share of a fresh `arch`'s weights, counted in numbers, that start_from would load from `folder`."""
+    own = create_model(arch).state_dict()
+    return sum(v.numel() for v in _matching(own, folder).values()) / sum(v.numel() for v in own.values())
+
+
+def _matching(own: dict[str, torch.Tensor], folder: str) -> dict[str, torch.Tensor]:
+    """The tensors of the checkpoint in `folder` that fit `own` by name and shape."""
     checkpoint = Checkpoint(Path(folder))
     if not checkpoint.is_complete():
         raise UserError(folder, "init: not a complete checkpoint folder (weights.pt, config.json, ...)")
-    own = model.state_dict()
-    matching = {name: value for name, value in checkpoint.weights().items() if name in own and own[name].shape == value.shape}
-    model.load_state_dict(matching, strict=False)
-    return [name for name in own if name not in matching]
+    return {name: value for name, value in checkpoint.weights().items() if name in own and own[name].shape == value.shape}
 
 
 def load_model(config: TrainConfig, weights: dict[str, torch.Tensor], device: torch.device | str = "cpu") -> torch.nn.Module:
