@@ -12,7 +12,7 @@ The arms (ARMS): the default search; the same with --init; its start points alon
 the bar a search must clear): no trial is cut, and once one has finished every new trial is a best start
 point again with a new seed (search.members), so the time goes to the start points fully trained and
 their seeds as members instead of TPE's proposals. Writes bench/results/regime_SET_SIZE_ARM_sSEED.json
-per search and prints the table. Pretrain the starts on the *other* set (`python -m training.pretrain`).
+(_TAG with --tag) per search and prints the table. Pretrain the starts on the *other* set (`python -m training.pretrain`).
 """
 
 from __future__ import annotations
@@ -91,6 +91,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--arms", nargs="+", choices=list(ARMS), default=["scratch", "init"])
     parser.add_argument("--storage", type=Path, default=Path("runs/regime"))
+    parser.add_argument("--tag", default="", help="the results files' suffix: regime_SET_SIZE_ARM_sSEED_TAG.json")
     args = parser.parse_args(argv)
     sets, inits = named_paths(args.set, 2), {k: v[0] for k, v in named_paths(args.init, 1).items()}
 
@@ -108,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
                     result = {"set": set_name, "size": size, "start": arm, "seed": seed, "minutes": args.minutes,
                               **run_one(subset, test, flags, args.minutes, seed, name, args.storage)}
                     shown = argparse.Namespace(**{**vars(args), "set": portable_pairs(args.set), "init": portable_pairs(args.init)})
-                    write_results("regime", shown, result, Path(f"bench/results/regime_{name}.json"))
+                    write_results("regime", shown, result, Path(f"bench/results/regime_{name}{'_' + args.tag if args.tag else ''}.json"))
                     table.append(result)
                     print(f"{name}: test RMSE {result['test_rmse_flip_tta']:.3f} px (flip TTA)", flush=True)
     print(f"\n{'set':<10}{'faces':>7}{'seed':>6}" + "".join(f"{arm:>14}" for arm in args.arms))

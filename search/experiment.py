@@ -20,6 +20,7 @@ from .internals import (
     check_cluster_authentication,
     give_time_budget,
     near_ties_go_on,
+    quiet_about_trials_without_results,
     requeue,
     run_on_to,
     set_ray_environment,
@@ -140,7 +141,8 @@ def reconcile_optuna(search: SearchFolder) -> None:
 
     storage = optuna.storages.RDBStorage(search.optuna_url)
     study = optuna.load_study(study_name=search.settings.name, storage=storage)
-    known = [trial.config for trial in tune.ExperimentAnalysis(str(search.folder)).trials]  # pending ones too
+    with quiet_about_trials_without_results():
+        known = [trial.config for trial in tune.ExperimentAnalysis(str(search.folder)).trials]  # pending ones too
     numbers = {config[OPTUNA_TRIAL] for config in known if OPTUNA_TRIAL in config}
 
     def tune_knows(trial: optuna.trial.FrozenTrial) -> bool:
@@ -193,7 +195,8 @@ def run_search(settings: SearchSettings, space: SearchSpace, split: Split, addre
         tuner = tune.Tuner.restore(path, trainable=make_trainable(settings, split, deadline), resume_unfinished=True, resume_errored=False)
     else:
         tuner = new_tuner(settings, space, split)
-    tuner.fit()
+    with quiet_about_trials_without_results():  # the ResultGrid fit() returns reads every trial, one stopped before it reported too
+        tuner.fit()
     search = SearchFolder(settings.folder)
     trials = search.trials()  # as every later reader sees them: from the experiment state Tune just saved
     table = leaderboard(trials, settings)
