@@ -19,3 +19,9 @@ def add_ensemble_arg(parser: argparse.ArgumentParser, help: str, *, old: str | N
     """--ensemble: an ensemble folder, read or written (`old`: the spelling it had in this command)."""
     names = ["--ensemble", old] if old else ["--ensemble"]
     parser.add_argument(*names, dest="ensemble", type=Path, required=required, help=help)
+
+
+def add_report_arg(parser: argparse.ArgumentParser, when: str) -> None:
+    """--report / --no-report: whether the command refreshes the search's report page (`when`: at what point)."""
+    parser.add_argument("--report", action=argparse.BooleanOptionalAction, default=True,
+                        help=f"refresh the search's report page {when} (default: yes; python -m report writes it later)")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common.cli import add_ensemble_arg, add_run_args
+from common.cli import add_ensemble_arg, add_report_arg, add_run_args
 from common.errors import UserError, exits_on_bad_input
 from data.split import Split
 from data.transforms import mean_face_rmse, rmse_px
@@ -36,6 +36,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="leave out trials whose own validation RMSE lies more than SHARE of the way from the best trial's to the "
                         "mean face's (e.g. 0.5; default: every trial is a candidate)")
     add_submission_args(p)
+    add_report_arg(p, "once the ensemble is in the search folder")
     args = p.parse_args(argv)
     if not args.max_mb > 0:  # NaN too
         p.error("--max-mb must be positive")
@@ -161,7 +162,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"ensemble: {out}; reuse it with python -m ensemble.predict --ensemble {out} --test FILE")
     if submission:
         write_submission(submission, ensemble, tta=args.tta == "flip")
-    if out == SearchFolder(run).ensemble_folder:
+    if args.report and out == SearchFolder(run).ensemble_folder:
         SearchFolder(run).refresh_report()
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from common.cli import add_ensemble_arg, add_run_args
+from common.cli import add_ensemble_arg, add_report_arg, add_run_args
 from common.errors import UserError, exits_on_bad_input
 from common.files import write_csv_atomically
 from data.keypoints import COLUMNS
@@ -55,6 +55,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, required=True, help="the filled CSV to write (.csv)")
     add_run_args(p, "the search whose ensemble fills them (default: the latest)")
     add_ensemble_arg(p, "an ensemble folder to use instead of the run's (ensemble.build writes one)")
+    add_report_arg(p, "with what it filled")
     args = p.parse_args(argv)
     if args.out.suffix != ".csv":
         p.error(f"--out must name a .csv file, not {args.out.name}")
@@ -103,7 +104,8 @@ def main(argv: list[str] | None = None) -> None:
               f"scored on (digest {settings.val_digest or 'not recorded'}), and scores on their true labels only")
         run.write_labels({"train": str(args.train), "out": str(args.out), "faces": len(faces), "faces_filled": faces_filled,
                           "coordinates_filled": missing, "coordinates": int(faces.keypoints.size), "val_digest": settings.val_digest})
-        run.refresh_report()
+        if args.report:
+            run.refresh_report()
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from common.cli import add_ensemble_arg, add_run_args
+from common.cli import add_ensemble_arg, add_report_arg, add_run_args
 from common.errors import UserError, exits_on_bad_input
 from data.split import Split
 from models import cast_floating
@@ -41,6 +41,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add_run_args(p, "the search whose ensemble to refit (default: the latest)")
     add_ensemble_arg(p, "the refitted ensemble's folder to write (default RUNS_DIR/RUN/ensemble_refit)", old="--ensemble-dir")
     add_submission_args(p)
+    add_report_arg(p, "once the refitted ensemble is in the search folder")
     args = p.parse_args(argv)
     check_submission_args(p, args)
     return args
@@ -110,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
           f"reuse it with python -m ensemble.predict --ensemble {out} --test FILE")
     if submission:
         write_submission(submission, Ensemble(out, amp=args.amp), tta=args.tta == "flip")
-    if out == run.refit_folder:
+    if args.report and out == run.refit_folder:
         run.refresh_report()
 
 

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from common.cli import add_run_args
+from common.cli import add_report_arg, add_run_args
 from common.errors import UserError, exits_on_bad_input
 from configs import CPU_SPACE, DEFAULT_SPACE, DEMO_SPACE, SMOKE_SPACE, TRIAL_EPOCHS
 from data.origin import describe_origin
@@ -94,8 +94,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--smoke", action="store_true", help="tiny synthetic data, 1 epoch: checks the whole pipeline in a minute")
     p.add_argument("--dashboard-host", default="127.0.0.1", help="where the Ray dashboard listens (default 127.0.0.1)")
     p.add_argument("--dashboard", action=argparse.BooleanOptionalAction, default=True, help="start the Ray dashboard (default: yes)")
-    p.add_argument("--report", action=argparse.BooleanOptionalAction, default=True,
-                   help="write the report page at the end (default: yes; python -m report writes it later)")
+    add_report_arg(p, "at the end")
     args = p.parse_args(argv)
     args.given = {a.split("=", 1)[0] for a in (sys.argv[1:] if argv is None else argv) if a.startswith("--")}
     if not 0 <= args.ensemble_share < 1:

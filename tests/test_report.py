@@ -56,6 +56,19 @@ def test_report_cli_writes_the_page_of_the_latest_search(smoke_copy, capsys):
     assert page.is_file() and page.parent == SearchFolder(smoke_copy).report_folder
 
 
+def test_a_build_with_no_report_leaves_the_page_as_it_was(smoke_copy, cli):
+    from ensemble.build import main as build
+
+    page = SearchFolder(smoke_copy).report_folder / PAGE
+    before = page.read_text()
+    page.write_text(before.replace("<h2>Ensemble</h2>", "<h2>Ensemble as the last refresh left it</h2>"))
+    built = cli(build, "--max-mb", "10", "--runs-dir", smoke_copy.parent, "--run", "smoke", "--no-report")
+    assert built.code == 0, built.err
+    assert "<h2>Ensemble as the last refresh left it</h2>" in page.read_text()  # untouched
+    assert cli(build, "--max-mb", "10", "--runs-dir", smoke_copy.parent, "--run", "smoke").code == 0
+    assert page.read_text().count("<h2>Ensemble</h2>") == 1  # the default refreshes it
+
+
 @pytest.mark.parametrize("finished, figures", [(1, ["optuna_history.png"]), (2, ["optuna_history.png", "optuna_importances.png"])])
 def test_parameter_importances_are_drawn_from_two_finished_trials(tmp_path, finished, figures):
     import optuna
