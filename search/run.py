@@ -18,7 +18,7 @@ from configs import CPU_SPACE, DEFAULT_SPACE, DEMO_SPACE, SMOKE_SPACE, TRIAL_EPO
 from data.origin import describe_origin
 from data.split import FILES_SEPARATOR, Split
 from data.synthetic import demo_dataset
-from training.checkpoint import Checkpoint, loadable_share
+from training.checkpoint import Checkpoint, init_weights, loadable_share, weights_arch
 from training.config import TrainConfig
 from training.device import machine
 
@@ -83,9 +83,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0, help="seed for the sampler and every trial")
     p.add_argument("--split-seed", type=int, default=0, help="seed of the 15%% hold-out of --train (default 0); --seed leaves it alone, "
                                                            "so searches with other seeds score on the same faces")
-    p.add_argument("--init", type=Path, help="an earlier search's folder (its best finished trial of each architecture) or a checkpoint "
-                                             "folder: each trial starts from the weights of its architecture, or of one of its family (all but "
-                                             "the head); the others from random")
+    p.add_argument("--init", type=Path, help="an earlier search's folder (its best finished trial of each architecture), a checkpoint "
+                                             "folder or a weights file (an ensemble's or a student's members/NAME.pt): each trial starts from the "
+                                             "weights of its architecture, or of one of its family (all but the head); the others from random")
     p.add_argument("--address", help="join a running Ray cluster (e.g. 10.0.0.5:6379 or auto) instead of starting one")
     add_run_args(p, "the search's name: its results in RUNS_DIR/RUN (default search-TIME; with --resume, the latest)")
     p.add_argument("--resume", action="store_true",
@@ -139,17 +139,24 @@ def settings_from_args(args: argparse.Namespace) -> SearchSettings:
 
 
 def start_weights(source: Path) -> dict[str, str]:
-    """Architecture -> the checkpoint folder its trials start from: a search folder gives its best finished
-    trial of each architecture, a checkpoint folder its own architecture."""
+    """Architecture -> the checkpoint folder or weights file its trials start from: a search folder gives its
+    best finished trial of each architecture, a checkpoint folder its own architecture, a weights file (an
+    ensemble's member, a student's) the architecture whose weights it holds."""
     search = SearchFolder(source)
     if search.is_search():
         best = search.best_checkpoints()
         if not best:
             raise UserError(str(source), "--init: this search has no finished trial with a checkpoint to start from")
         return {arch: str(folder.resolve()) for arch, folder in best.items()}
+    if source.is_file():
+        arch = weights_arch(init_weights(str(source)))
+        if arch is None:
+            raise UserError(str(source), "--init: not the weights of any architecture `python -m models` lists")
+        return {arch: str(source.resolve())}
     checkpoint = Checkpoint(source)
     if not checkpoint.is_complete():
-        raise UserError(str(source), "--init: neither a search folder nor a complete checkpoint folder (weights.pt, config.json, ...)")
+        raise UserError(str(source), "--init: neither a search folder, a complete checkpoint folder (weights.pt, config.json, ...) "
+                                     "nor a weights file (an ensemble's members/NAME.pt)")
     return {checkpoint.config.arch: str(source.resolve())}
 
 
@@ -207,10 +214,12 @@ def describe_start(init: dict[str, str], architectures: list[str]) -> str:
     """Which of the space's architectures start from which weights, and which from random."""
     lines = []
     for arch in (a for a in architectures if a in init):
-        checkpoint = Checkpoint(Path(init[arch]))
-        sibling = "" if checkpoint.config.arch == arch else \
-            f"a {checkpoint.config.arch}: {loadable_share(arch, init[arch]):.1%} of the weights, the rest random; "
-        lines.append(f"  {arch}: from {init[arch]} ({sibling}val RMSE {checkpoint.val.rmse:.3f} px on its own validation faces)")
+        source = Path(init[arch])
+        checkpoint = None if source.is_file() else Checkpoint(source)
+        source_arch = weights_arch(init_weights(init[arch])) if checkpoint is None else checkpoint.config.arch
+        sibling = "" if source_arch == arch else f"a {source_arch}: {loadable_share(arch, init[arch]):.1%} of the weights, the rest random"
+        score = "a weights file" if checkpoint is None else f"val RMSE {checkpoint.val.rmse:.3f} px on its own validation faces"
+        lines.append(f"  {arch}: from {init[arch]} ({'; '.join(filter(None, (sibling, score)))})")
     scratch = [arch for arch in architectures if arch not in init]
     if scratch:
         lines.append(f"  {', '.join(scratch)}: from random (--init has no weights of {'it' if len(scratch) == 1 else 'them'})")
@@ -227,9 +236,9 @@ def check_before_start(settings: SearchSettings) -> tuple[SearchSettings, Search
     base = TrainConfig.from_saved(settings.base)  # a search saved before label_origin existed resumes with its origin 0
     split = base.load_split()
     base = base.with_label_origin(split)
-    for arch, folder in settings.init.items():
-        if not Checkpoint(Path(folder)).is_complete():  # a resumed search whose starting weights were moved
-            raise UserError(folder, f"--init: the checkpoint {arch}'s trials start from is gone or incomplete")
+    for arch, source in settings.init.items():
+        if not (Path(source).is_file() or Checkpoint(Path(source)).is_complete()):  # a resumed search whose starting weights were moved
+            raise UserError(source, f"--init: the weights {arch}'s trials start from are gone or incomplete")
     if settings.init:
         settings = replace(settings, init=family_starts(settings.init, space.architectures))
         print(describe_start(settings.init, space.architectures))

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from common.errors import UserError
-from models import create_model
+from models import cast_floating, create_model
 from training.checkpoint import Checkpoint, start_from
 from training.config import TrainConfig
 
@@ -42,7 +42,7 @@ def test_a_head_for_another_keypoint_set_keeps_its_random_start_and_the_body_loa
 
 
 def test_init_from_a_folder_that_is_not_a_checkpoint_is_one_clear_error(tmp_path):
-    with pytest.raises(UserError, match="init: not a complete checkpoint folder"):
+    with pytest.raises(UserError, match="init: neither a weights file nor a complete checkpoint folder"):
         start_from(create_model("cnn_gap"), str(tmp_path))
 
 
@@ -127,8 +127,51 @@ def test_init_from_a_folder_that_holds_neither_a_search_nor_a_checkpoint_is_refu
     from search.run import main
 
     ran = cli(main, "--smoke", "--init", tmp_path, "--storage", tmp_path / "runs", "--no-dashboard")
-    assert ran.code == 1 and "--init: neither a search folder nor a complete checkpoint folder" in ran.err
+    assert ran.code == 1 and "--init: neither a search folder, a complete checkpoint folder" in ran.err
     assert not (tmp_path / "runs").exists()
+
+
+def test_an_ensembles_member_file_starts_the_architecture_whose_weights_it_holds(tmp_path):
+    """A student or an ensemble member is a weights file in the ensemble folder (members/NAME.pt, here in
+    half precision as `--dtype fp16` ships it): its architecture is recognised from its tensors, and a net
+    of it starts from exactly those weights, in float32."""
+    from ensemble.folder import Manifest, Member, member_bytes, member_file, read_ensemble, write_ensemble
+    from search.run import describe_start, start_weights
+
+    source = cast_floating(_marked("resnet_s_hm"), torch.float16)
+    member = Member("student-resnet_s_hm", "resnet_s_hm", member_file("student-resnet_s_hm"), 1.0, 1.0, 2.0,
+                    TrainConfig(arch="resnet_s_hm", label_origin=0.0).to_dict())
+    manifest = Manifest([member], 2.0, 1.0, 5, "fp16", False, 0.0, "", {}, "cpu", None)
+    folder = write_ensemble(tmp_path / "student", manifest, {member.name: member_bytes(source)})
+    weights_file = folder / read_ensemble(folder)[0].members[0].file
+
+    assert start_weights(weights_file) == {"resnet_s_hm": str(weights_file.resolve())}
+    model = create_model("resnet_s_hm")
+    assert start_from(model, str(weights_file)) == []
+    for name, value in model.state_dict().items():
+        torch.testing.assert_close(value, source[name].to(value.dtype), rtol=0, atol=0, msg=name)
+    assert f"resnet_s_hm: from {weights_file} (a weights file)" in describe_start({"resnet_s_hm": str(weights_file)}, ["resnet_s_hm"])
+
+
+@pytest.mark.parametrize("content", [b"not a torch file", "tensors"], ids=["garbage", "not_a_state_dict"])
+def test_init_from_a_file_that_is_not_a_nets_weights_is_one_clear_error(tmp_path, content):
+    from search.run import start_weights
+
+    path = tmp_path / "weights.pt"
+    if content == "tensors":
+        torch.save([torch.zeros(3)], path)
+    else:
+        path.write_bytes(content)
+    with pytest.raises(UserError, match="init: not a"):
+        start_weights(path)
+
+
+def test_init_from_the_weights_of_no_registered_architecture_is_refused(tmp_path):
+    from search.run import start_weights
+
+    torch.save({"layer.weight": torch.zeros(3, 3)}, tmp_path / "weights.pt")
+    with pytest.raises(UserError, match="not the weights of any architecture"):
+        start_weights(tmp_path / "weights.pt")
 
 
 def test_with_head_epochs_only_the_head_trains_at_first_and_then_the_whole_net(stateful_trainer):

@@ -30,7 +30,7 @@ from common.errors import UserError
 from common.files import write_folder_atomically
 from common.versions import check_readable
 from data.transforms import rmse_px
-from models import cast_floating, create_model
+from models import cast_floating, create_model, list_models
 
 from .config import TrainConfig
 
@@ -132,28 +132,56 @@ def build_model(config: TrainConfig) -> torch.nn.Module:
     return create_model(config.arch, dropout=config.dropout)
 
 
-def start_from(model: torch.nn.Module, folder: str) -> list[str]:
-    """Load into `model` the kept weights of the checkpoint in `folder` wherever a tensor's name and shape
-    match (another architecture of the same family shares its backbone; a head of another size keeps its
-    random start). Returns the names of `model`'s tensors that kept their random start."""
+def start_from(model: torch.nn.Module, source: str) -> list[str]:
+    """Load into `model` the weights of `source` (init_weights) wherever a tensor's name and shape match
+    (another architecture of the same family shares its backbone; a head of another size keeps its random
+    start). Returns the names of `model`'s tensors that kept their random start."""
     own = model.state_dict()
-    matching = _matching(own, folder)
+    matching = _matching(own, source)
     model.load_state_dict(matching, strict=False)
     return [name for name in own if name not in matching]
 
 
-def loadable_share(arch: str, folder: str) -> float:
-    """The share of a fresh `arch`'s weights, counted in numbers, that start_from would load from `folder`."""
-    own = create_model(arch).state_dict()
-    return sum(v.numel() for v in _matching(own, folder).values()) / sum(v.numel() for v in own.values())
-
-
-def _matching(own: dict[str, torch.Tensor], folder: str) -> dict[str, torch.Tensor]:
-    """The tensors of the checkpoint in `folder` that fit `own` by name and shape."""
-    checkpoint = Checkpoint(Path(folder))
+def init_weights(source: str) -> dict[str, torch.Tensor]:
+    """The weights a net starts from with `init`: a complete checkpoint folder's kept weights, or a weights
+    file (a state_dict as torch.save writes it: an ensemble's member, a distilled student's), in float32."""
+    path = Path(source)
+    if path.is_file():
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as err:  # noqa: BLE001 (torch raises several kinds for a file that is not its own)
+            raise UserError(source, f"init: not a weights file torch can read ({type(err).__name__})") from None
+        if not (isinstance(state, dict) and state and all(isinstance(v, torch.Tensor) for v in state.values())):
+            raise UserError(source, "init: not a state_dict (names to tensors)")
+        return cast_floating(state, torch.float32)
+    checkpoint = Checkpoint(path)
     if not checkpoint.is_complete():
-        raise UserError(folder, "init: not a complete checkpoint folder (weights.pt, config.json, ...)")
-    return {name: value for name, value in checkpoint.weights().items() if name in own and own[name].shape == value.shape}
+        raise UserError(source, "init: neither a weights file nor a complete checkpoint folder (weights.pt, config.json, ...)")
+    return checkpoint.weights()
+
+
+def weights_arch(weights: dict[str, torch.Tensor]) -> str | None:
+    """The registered architecture whose weights these are: the same tensor names, and of the architectures
+    with those names the one whose shapes match most of them (a head for another keypoint set differs); None
+    when no architecture has these names. Built on the meta device: nothing is allocated."""
+    shares = {}
+    for arch in list_models():
+        with torch.device("meta"):
+            own = create_model(arch).state_dict()
+        if own.keys() == weights.keys():
+            shares[arch] = sum(v.numel() for n, v in own.items() if v.shape == weights[n].shape) / sum(v.numel() for v in own.values())
+    return max(shares, key=shares.__getitem__) if shares else None
+
+
+def loadable_share(arch: str, source: str) -> float:
+    """The share of a fresh `arch`'s weights, counted in numbers, that start_from would load from `source`."""
+    own = create_model(arch).state_dict()
+    return sum(v.numel() for v in _matching(own, source).values()) / sum(v.numel() for v in own.values())
+
+
+def _matching(own: dict[str, torch.Tensor], source: str) -> dict[str, torch.Tensor]:
+    """The tensors of `source` (init_weights) that fit `own` by name and shape."""
+    return {name: value for name, value in init_weights(source).items() if name in own and own[name].shape == value.shape}
 
 
 def load_model(config: TrainConfig, weights: dict[str, torch.Tensor], device: torch.device | str = "cpu") -> torch.nn.Module:

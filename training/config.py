@@ -47,8 +47,9 @@ class TrainConfig:
     # model
     arch: str = _field("vgg_opt", "architecture name from `python -m models`")
     dropout: float = _field(1.0, "factor on the architecture's dropout rates: 1 = the seed's, 0 = none")
-    init: str = _field("", "a checkpoint folder (a search's trial, training.train --checkpoint) whose weights the net starts "
-                           "from: each tensor whose name and shape match loads, the others keep their random start; empty: random")
+    init: str = _field("", "a checkpoint folder (a search's trial, training.train --checkpoint) or a weights file (an ensemble's "
+                           "member, a student's) whose weights the net starts from: each tensor whose name and shape match loads, "
+                           "the others keep their random start; empty: random")
     head_epochs: int = _field(0, "train only the head for this many first epochs, the backbone frozen (its batch-norm statistics "
                                  "too): with init, a random head's first gradients cannot undo what the backbone learned; 0: all "
                                  "layers train from the start")
