@@ -59,7 +59,7 @@ def test_a_trainer_with_init_starts_where_the_checkpoint_ended(tiny_data, statef
 
 
 def test_a_search_with_init_starts_every_trial_from_the_checkpoint(ray_cluster, tmp_path, cli):
-    """A net pretrained on 1000 synthetic faces of other people scores s on the smoke search's validation
+    """A net pretrained on 400 synthetic faces of other people scores s on the smoke search's validation
     faces, far under the mean face; a trial started from it at a learning rate too small to move it
     scores about s after its first epoch (its batch-norm statistics move a little)."""
     from data.synthetic import demo_dataset
@@ -69,7 +69,7 @@ def test_a_search_with_init_starts_every_trial_from_the_checkpoint(ray_cluster, 
     from search.run import main as search
     from training.trainer import Trainer, prepare_process
 
-    other = TrainConfig(train=str(demo_dataset(1000, seed=1) / "train.csv"), arch="resnet_s_hm", batch_size=16, epochs=6, lr=3e-3,
+    other = TrainConfig(train=str(demo_dataset(400, seed=1) / "train.csv"), arch="resnet_s_hm", batch_size=16, epochs=10, lr=3e-3,
                         label_origin=0.0, device="cpu")
     prepare_process(other)
     pretrained = Trainer(other, other.load_split())
