@@ -18,7 +18,7 @@ from configs import CPU_SPACE, DEFAULT_SPACE, DEMO_SPACE, SMOKE_SPACE, TRIAL_EPO
 from data.origin import describe_origin
 from data.split import FILES_SEPARATOR, Split
 from data.synthetic import demo_dataset
-from training.checkpoint import Checkpoint, init_weights, loadable_share, weights_arch
+from training.checkpoint import Checkpoint, init_arch, is_init_source, loadable_share
 from training.config import TrainConfig
 from training.device import machine
 
@@ -148,16 +148,10 @@ def start_weights(source: Path) -> dict[str, str]:
         if not best:
             raise UserError(str(source), "--init: this search has no finished trial with a checkpoint to start from")
         return {arch: str(folder.resolve()) for arch, folder in best.items()}
-    if source.is_file():
-        arch = weights_arch(init_weights(str(source)))
-        if arch is None:
-            raise UserError(str(source), "--init: not the weights of any architecture `python -m models` lists")
-        return {arch: str(source.resolve())}
-    checkpoint = Checkpoint(source)
-    if not checkpoint.is_complete():
+    if not is_init_source(str(source)):
         raise UserError(str(source), "--init: neither a search folder, a complete checkpoint folder (weights.pt, config.json, ...) "
                                      "nor a weights file (an ensemble's members/NAME.pt)")
-    return {checkpoint.config.arch: str(source.resolve())}
+    return {init_arch(str(source)): str(source.resolve())}
 
 
 def uses_gpus(args: argparse.Namespace) -> bool:
@@ -214,11 +208,10 @@ def describe_start(init: dict[str, str], architectures: list[str]) -> str:
     """Which of the space's architectures start from which weights, and which from random."""
     lines = []
     for arch in (a for a in architectures if a in init):
-        source = Path(init[arch])
-        checkpoint = None if source.is_file() else Checkpoint(source)
-        source_arch = weights_arch(init_weights(init[arch])) if checkpoint is None else checkpoint.config.arch
+        source_arch = init_arch(init[arch])
         sibling = "" if source_arch == arch else f"a {source_arch}: {loadable_share(arch, init[arch]):.1%} of the weights, the rest random"
-        score = "a weights file" if checkpoint is None else f"val RMSE {checkpoint.val.rmse:.3f} px on its own validation faces"
+        score = "a weights file" if Path(init[arch]).is_file() else \
+            f"val RMSE {Checkpoint(Path(init[arch])).val.rmse:.3f} px on its own validation faces"
         lines.append(f"  {arch}: from {init[arch]} ({'; '.join(filter(None, (sibling, score)))})")
     scratch = [arch for arch in architectures if arch not in init]
     if scratch:
@@ -237,7 +230,7 @@ def check_before_start(settings: SearchSettings) -> tuple[SearchSettings, Search
     split = base.load_split()
     base = base.with_label_origin(split)
     for arch, source in settings.init.items():
-        if not (Path(source).is_file() or Checkpoint(Path(source)).is_complete()):  # a resumed search whose starting weights were moved
+        if not is_init_source(source):  # a resumed search whose starting weights were moved
             raise UserError(source, f"--init: the weights {arch}'s trials start from are gone or incomplete")
     if settings.init:
         settings = replace(settings, init=family_starts(settings.init, space.architectures))

@@ -142,6 +142,22 @@ def start_from(model: torch.nn.Module, source: str) -> list[str]:
     return [name for name in own if name not in matching]
 
 
+def is_init_source(source: str) -> bool:
+    """`source` is there to start from: a weights file, or a complete checkpoint folder."""
+    return Path(source).is_file() or Checkpoint(Path(source)).is_complete()
+
+
+def init_arch(source: str) -> str:
+    """The architecture whose weights `source` (is_init_source) holds: a checkpoint folder's config names it, a
+    weights file's is recognised from its tensors (weights_arch)."""
+    if not Path(source).is_file():
+        return Checkpoint(Path(source)).config.arch
+    arch = weights_arch(init_weights(source))
+    if arch is None:
+        raise UserError(source, "init: not the weights of any architecture `python -m models` lists")
+    return arch
+
+
 def init_weights(source: str) -> dict[str, torch.Tensor]:
     """The weights a net starts from with `init`: a complete checkpoint folder's kept weights, or a weights
     file (a state_dict as torch.save writes it: an ensemble's member, a distilled student's), in float32."""
@@ -154,10 +170,9 @@ def init_weights(source: str) -> dict[str, torch.Tensor]:
         if not (isinstance(state, dict) and state and all(isinstance(v, torch.Tensor) for v in state.values())):
             raise UserError(source, "init: not a state_dict (names to tensors)")
         return cast_floating(state, torch.float32)
-    checkpoint = Checkpoint(path)
-    if not checkpoint.is_complete():
+    if not is_init_source(source):
         raise UserError(source, "init: neither a weights file nor a complete checkpoint folder (weights.pt, config.json, ...)")
-    return checkpoint.weights()
+    return Checkpoint(path).weights()
 
 
 def weights_arch(weights: dict[str, torch.Tensor]) -> str | None:
