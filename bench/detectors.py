@@ -3,8 +3,9 @@
     python -m bench.detectors [--data ../shared/data/faces15] [--photos ../shared/data/photos_val] [--faces 600]
 
 1. Box fit (ensemble.detect.BoxFit) on faces15's *training* crops: each crop enlarged 2x (a face about
-   140 px wide, as in photos) in a margin of its own edge pixels, the detector run, and the 15 labelled
-   keypoints' centroid and spread measured in the box's units (medians over the crops found).
+   140 px wide, as in photos) in a margin of its own edge pixels, the detector run, and each of the 15
+   labelled keypoints measured from the box's centre in box sides (medians over the crops found): the
+   offsets ensemble.detect's detectors carry.
 2. Recall and speed on photos_val's whole photos: a photo counts as found when its largest detection's
    box holds the labelled keypoints' centroid; ms per photo over all of them, in this process, 2 threads.
 """
@@ -34,7 +35,7 @@ def box_fit(name: str, data: Path, n_faces: int) -> dict:
     origin = infer_origin(faces)
     complete = np.flatnonzero(~np.isnan(faces.keypoints).any(axis=1))[:n_faces]
     detector = create_detector(name)
-    offsets, spreads = [], []
+    offsets = []
     for i in complete:
         big = np.asarray(Image.fromarray(faces.images[i]).resize((96 * SCALE,) * 2, Image.BICUBIC))
         photo = np.pad(big, MARGIN, mode="edge")
@@ -44,13 +45,11 @@ def box_fit(name: str, data: Path, n_faces: int) -> dict:
         box = max(found, key=lambda d: d.size)
         # keypoints in pixel-edge units of the padded photo: label x - origin is the pixel index, + 0.5 its centre
         points = (faces.keypoints[i].reshape(15, 2) - origin + 0.5) * SCALE + MARGIN
-        centroid = points.mean(axis=0)
         centre = np.array([(box.box[0] + box.box[2]) / 2, (box.box[1] + box.box[3]) / 2])
-        offsets.append((centroid - centre) / box.size)
-        spreads.append(np.sqrt(((points - centroid) ** 2).sum(axis=1).mean()) / box.size)
-    offsets = np.array(offsets)
-    return {"crops": len(complete), "found": len(offsets), "dx": float(np.median(offsets[:, 0])), "dy": float(np.median(offsets[:, 1])),
-            "spread": float(np.median(spreads)), "spread_iqr": [float(q) for q in np.percentile(spreads, [25, 75])]}
+        offsets.append((points - centre) / box.size)
+    median = np.median(offsets, axis=0)  # (15, 2)
+    return {"crops": len(complete), "found": len(offsets), "offsets": np.round(median, 4).tolist(),
+            "iqr_box_sides": float(np.mean(np.subtract(*np.percentile(offsets, [75, 25], axis=0))))}
 
 
 def recall(name: str, photos: Path) -> dict:
@@ -81,8 +80,9 @@ def main(argv: list[str] | None = None) -> None:
     for name in args.detectors:
         results[name] = {"box_fit": box_fit(name, args.data, args.faces), "photos_val": recall(name, args.photos)}
         fit, val = results[name]["box_fit"], results[name]["photos_val"]
-        print(f"{name}: box fit on {fit['found']}/{fit['crops']} training crops: dx {fit['dx']:+.4f}, dy {fit['dy']:+.4f}, "
-              f"spread {fit['spread']:.4f}; photos_val: found {val['found_share']:.1%}, {val['ms_per_photo']:.1f} ms/photo", flush=True)
+        print(f"{name}: box fit on {fit['found']}/{fit['crops']} training crops (per-keypoint spread: {fit['iqr_box_sides']:.4f} box "
+              f"sides, interquartile); photos_val: found {val['found_share']:.1%}, {val['ms_per_photo']:.1f} ms/photo\n"
+              f"  BoxFit(offsets={tuple(map(tuple, fit['offsets']))})", flush=True)
     write_results("detectors", args, results, path=RESULTS / f"detectors_{args.tag}.json" if args.tag else None)
 
 

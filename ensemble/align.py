@@ -23,14 +23,19 @@ def centroid_and_spread(points: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 def from_box(detection: Detection, fit: BoxFit, layout: np.ndarray) -> np.ndarray:
-    """The transform that puts the mean face (`layout`, (15, 2) edge coordinates of the frame) where the
-    detector's box says the face is: its centroid and spread as the box fit places them, upright."""
-    left, top, right, bottom = detection.box
-    size = detection.size
-    face_centre = np.array([(left + right) / 2 + fit.dx * size, (top + bottom) / 2 + fit.dy * size])
-    layout_centre, layout_spread = centroid_and_spread(layout)
-    scale = fit.spread * size / layout_spread  # photo px per frame px
-    return np.hstack([scale * np.eye(2), (face_centre - scale * layout_centre)[:, None]])
+    """The transform that puts the mean face (`layout`, (15, 2) edge coordinates of the frame; NaN rows:
+    keypoints the model never learned) where the detector's box says the face is, upright: the scale and
+    shift that take the layout's known keypoints closest to where the box fit places them."""
+    known = np.isfinite(layout).all(axis=1)
+    return fit_scale_shift(layout[known], fit.keypoints(detection)[known])
+
+
+def fit_scale_shift(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """The uniform scale and shift (no rotation) taking (K, 2) `source` closest to `target` in least squares."""
+    source_centre, target_centre = source.mean(axis=0), target.mean(axis=0)
+    s, t = source - source_centre, target - target_centre
+    scale = float((s * t).sum()) / float((s**2).sum())
+    return np.hstack([scale * np.eye(2), (target_centre - scale * source_centre)[:, None]])
 
 
 def fit_similarity(source: np.ndarray, target: np.ndarray) -> np.ndarray:

@@ -33,13 +33,16 @@ class Detection:
 
 @dataclass(frozen=True)
 class BoxFit:
-    """Where a detector's box puts a face: the 15 keypoints' centroid at the box's centre plus
-    (dx, dy) box sides, and their RMS distance from that centroid `spread` box sides (medians over the
-    training crops it found)."""
+    """Where a detector's box puts a face's keypoints: each of Kaggle's 15, in their order, at the box's
+    centre plus (dx, dy) box sides (per keypoint, the median over the training crops it found). Per
+    keypoint, so that a model that knows only some of them (MTFL's five) is placed by those alone."""
 
-    dx: float
-    dy: float
-    spread: float
+    offsets: tuple[tuple[float, float], ...]  # 15 (dx, dy), box sides from the box's centre
+
+    def keypoints(self, detection: Detection) -> np.ndarray:
+        """(15, 2) where the box says the keypoints are, pixel-edge coordinates of the photo."""
+        left, top, right, bottom = detection.box
+        return np.array([(left + right) / 2, (top + bottom) / 2]) + np.array(self.offsets) * detection.size
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,19 @@ SEARCH_SIDE = 1024  # px: the longest side a photo is searched for faces at
 _BUILDERS: dict[str, Callable[[], Detector]] = {}
 # On photos_val (bench/README.md): Haar found 99.1 % of the faces at 17.5 ms a photo, dlib's HOG 94.4 % at 16.3 ms
 DEFAULT_DETECTOR = "opencv_haar"
+
+# Each detector's keypoints in its boxes, Kaggle's order (ensemble.detect.BoxFit), measured on faces15's training
+# crops by `python -m bench.detectors` (bench/results/detectors_per_keypoint.json): HOG's boxes sit lower on the face.
+_DLIB_HOG_OFFSETS = (
+    (0.2127, -0.1949), (-0.2007, -0.1975), (0.1329, -0.1913), (0.2903, -0.1987), (-0.1198, -0.1952),
+    (-0.2797, -0.1992), (0.1265, -0.3339), (0.3796, -0.2993), (-0.1198, -0.3314), (-0.3744, -0.3035),
+    (0.0161, 0.055), (0.1785, 0.2639), (-0.1574, 0.2637), (0.0129, 0.2129), (0.0173, 0.3516),
+)
+_OPENCV_HAAR_OFFSETS = (
+    (0.1869, -0.1041), (-0.1828, -0.1012), (0.1142, -0.1022), (0.2551, -0.1093), (-0.1101, -0.0988),
+    (-0.2511, -0.104), (0.1104, -0.2227), (0.3343, -0.204), (-0.1087, -0.2205), (-0.3369, -0.1978),
+    (0.0123, 0.116), (0.1576, 0.2995), (-0.1451, 0.3018), (0.0084, 0.2553), (0.0101, 0.3757),
+)
 
 
 def register_detector(builder: Callable[[], Detector]) -> Callable[[], Detector]:
@@ -105,7 +121,7 @@ def dlib_hog() -> Detector:
         # dlib's rectangles are inclusive pixel indices: right and bottom edges are one further
         return [Detection((r.left(), r.top(), r.right() + 1, r.bottom() + 1), float(s)) for r, s in zip(rects, scores)]
 
-    return Detector("dlib_hog", find, BoxFit(dx=0.0074, dy=-0.0887, spread=0.3184))
+    return Detector("dlib_hog", find, BoxFit(_DLIB_HOG_OFFSETS))
 
 
 @register_detector
@@ -118,4 +134,4 @@ def opencv_haar() -> Detector:
         boxes, _, weights = cascade.detectMultiScale3(grey, scaleFactor=1.1, minNeighbors=5, minSize=(30, 30), outputRejectLevels=True)
         return [Detection((x, y, x + w, y + h), float(s)) for (x, y, w, h), s in zip(np.reshape(boxes, (-1, 4)), np.ravel(weights))]
 
-    return Detector("opencv_haar", find, BoxFit(dx=0.0041, dy=-0.0076, spread=0.2810))
+    return Detector("opencv_haar", find, BoxFit(_OPENCV_HAAR_OFFSETS))

@@ -42,6 +42,7 @@ def draw(photo: np.ndarray, faces: list[PhotoFace], origin: float, out: Path) ->
     radius = max(1.5, max(image.size) / 250)
     for face in faces:
         pen.rectangle(face.detection.box, outline=(0, 220, 0), width=max(1, round(radius / 2)))
-        for x, y in face.keypoints.reshape(15, 2) - origin:  # label coordinates -> pixel indices, Pillow's drawing coordinates
+        points = face.keypoints.reshape(15, 2)
+        for x, y in points[np.isfinite(points).all(axis=1)] - origin:  # label coordinates -> pixel indices, Pillow's drawing coordinates
             pen.ellipse((x - radius, y - radius, x + radius, y + radius), fill=(255, 40, 40))
     return write_atomically(out, lambda f: image.save(f, format="PNG"), binary=True)

@@ -43,7 +43,7 @@ class KeypointModel(Protocol):
 @dataclass(frozen=True)
 class PhotoFace:
     detection: Detection
-    keypoints: np.ndarray  # (30,) x, y in the photo's pixels (Kaggle's column order), the model's label convention
+    keypoints: np.ndarray  # (30,) x, y in the photo's pixels (Kaggle's column order), the model's label convention; NaN where it knows no keypoint
 
 
 def photo_paths(specs: list[str]) -> list[Path]:
@@ -94,12 +94,14 @@ def locate(model: KeypointModel, grey: np.ndarray, detector: Detector, *, refine
     if not detections:
         return []
     shift = 0.5 - model.origin  # label coordinates + shift = pixel-edge coordinates
-    layout = model.face_layout.reshape(15, 2) + shift
+    layout = model.face_layout.reshape(15, 2) + shift  # NaN rows: keypoints its training faces never had
+    known = np.isfinite(layout).all(axis=1)
     transforms = [from_box(d, detector.fit, layout) for d in detections]
     points = _predict(model, grey, transforms, tta, shift)  # (F, 15, 2) photo edge coordinates
     for _ in range(refine):
-        transforms = [fit_similarity(layout, p) for p in points]
+        transforms = [fit_similarity(layout[known], p[known]) for p in points]
         points = _predict(model, grey, transforms, tta, shift)
+    points[:, ~known] = np.nan  # what it predicts there it never learned
     return [PhotoFace(d, (p - shift).reshape(30)) for d, p in zip(detections, points)]
 
 

@@ -21,27 +21,38 @@ from ensemble.align import centroid_and_spread
 from ensemble.detect import BoxFit, Detection, Detector
 from ensemble.ensemble import Ensemble
 from ensemble.folder import MANIFEST
+from ensemble.photo_output import draw
 from ensemble.photos import locate, to_grey
 from ensemble.predict import main as predict_main
 
 ORIGIN = 1.0  # the labels' convention: pixel column c's centre at x = c + 1
-FIT = BoxFit(dx=0.02, dy=-0.05, spread=0.3)
 # a mean face in the 96x96 frame, label coordinates (x, y) for Kaggle's 15 keypoints, a little asymmetric
 LAYOUT = np.array([[66, 37], [30, 38], [59, 38], [73, 37], [37, 38], [23, 38], [57, 29], [79, 29], [39, 29], [17, 30],
                    [48, 57], [63, 75], [33, 75], [48, 72], [48, 81]], np.float32)
 SIGMA = 1.0  # the dots' Gaussian width, frame px
+FIT_CENTRE, FIT_SPREAD = np.array([0.02, -0.05]), 0.3  # the test detector's boxes: the face's centroid off the box's centre, its spread (box sides)
+_CENTRE, _SPREAD = centroid_and_spread(LAYOUT - ORIGIN + 0.5)
+FIT = BoxFit(tuple(map(tuple, (LAYOUT - ORIGIN + 0.5 - _CENTRE) * FIT_SPREAD / _SPREAD + FIT_CENTRE)))  # the mean face's shape in its boxes
+FIVE = [0, 1, 10, 11, 12]  # MTFL's keypoints: the eye centres, the nose tip, the mouth corners
 
 
 class DotOracle:
-    """Predicts each keypoint as the brightness centroid of the 7x7 pixels around its mean position."""
+    """Predicts each keypoint as the brightness centroid of the 7x7 pixels around its mean position; with
+    `known`, a model trained on those keypoints only: the others have no mean position and are predicted
+    at nonsense places."""
 
     origin = ORIGIN
-    face_layout = LAYOUT.reshape(30)
+
+    def __init__(self, known: list[int] | None = None):
+        self.known = list(range(15)) if known is None else known
+        self.face_layout = np.full((15, 2), np.nan, np.float32)
+        self.face_layout[self.known] = LAYOUT[self.known]
+        self.face_layout = self.face_layout.reshape(30)
 
     def predict(self, images: np.ndarray, tta: bool = False) -> np.ndarray:
-        out = np.zeros((len(images), 30), np.float32)
+        out = np.full((len(images), 30), -7.0, np.float32)
         for n, image in enumerate(images.astype(np.float32)):
-            for k, (x, y) in enumerate(np.rint(LAYOUT - ORIGIN).astype(int)):
+            for k, (x, y) in zip(self.known, np.rint(LAYOUT[self.known] - ORIGIN).astype(int)):
                 window = image[y - 3:y + 4, x - 3:x + 4]
                 weight = np.clip(window - np.median(image), 0, None)
                 rows, cols = np.mgrid[-3:4, -3:4]
@@ -70,8 +81,8 @@ def box_for(keypoints: np.ndarray, shift: float = 0.0, grow: float = 1.0) -> Det
     """The box a detector with box fit FIT draws around these keypoints (shifted by `shift` box sides and
     `grow` times too big: a detector's error)."""
     centre, spread = centroid_and_spread(keypoints - ORIGIN + 0.5)
-    size = spread / FIT.spread * grow
-    cx, cy = centre[0] - FIT.dx * size + shift * size, centre[1] - FIT.dy * size + shift * size
+    size = spread / FIT_SPREAD * grow
+    cx, cy = centre - FIT_CENTRE * size + shift * size
     return Detection((cx - size / 2, cy - size / 2, cx + size / 2, cy + size / 2), 1.0)
 
 
@@ -114,6 +125,18 @@ def test_two_faces_give_two_answers_the_larger_first():
     assert len(faces) == 2
     for face, truth in zip(faces, (large, small)):
         assert np.abs(face.keypoints.reshape(15, 2) - truth).max() < 0.3
+
+
+def test_a_model_of_five_keypoints_is_placed_by_them_and_leaves_the_others_empty(tmp_path):
+    truth = placed(1.5, (60, 70))
+    photo = np.full((300, 300), 40.0)
+    draw_face(photo, truth[FIVE], 1.5)
+    photo = photo.astype(np.uint8)
+    [face] = locate(DotOracle(known=FIVE), photo, detector_of(box_for(truth, shift=0.02)), refine=1)
+    points = face.keypoints.reshape(15, 2)
+    assert np.abs(points[FIVE] - truth[FIVE]).max() < 0.3
+    assert np.isnan(np.delete(points, FIVE, axis=0)).all()
+    assert draw(photo, [face], ORIGIN, tmp_path / "drawn.png").exists()
 
 
 def test_a_photo_without_a_face_has_no_answers():
