@@ -119,7 +119,7 @@ def build(candidates: list[Candidate], budget_mb: float, dtype: str, rounds: int
         val_rmse_with_bias=rmse_px(sum(w * alone[i] for i, w in zip(chosen, weights)), targets),
         flip_tta_val_rmse=rmse_px(np.tensordot(weights, flipped[chosen], axes=1), targets),
         best_single=BestSingle(candidates[best].name, rmse_px(predictions[best], targets)),
-        face_layout=training_layout(c.train),
+        face_layout=training_layout(split.train),
     )
 
     return write_ensemble(out, manifest, {candidates[i].name: files[i] for i in chosen})

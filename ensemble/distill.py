@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> None:
         val_rmse=val_rmse, total_mb=len(data) / 1e6, budget_mb=args.max_mb, dtype=args.dtype, bf16=teacher.bf16,
         max_diff_px=float(np.abs(shipped - trainer.best_predictions).max()),
         val_rmse_with_bias=rmse_px(shipped, split.val.keypoints), flip_tta_val_rmse=rmse_px(flipped, split.val.keypoints),
-        run=str(run.folder), device=teacher.device.type, heldout=None, face_layout=training_layout(config.train),
+        run=str(run.folder), device=teacher.device.type, heldout=None, face_layout=training_layout(split.train),
         data={"train": config.train, "val": config.val, "val_faces": len(split.val), "val_digest": split.val_digest},
         distilled=Distilled(teacher=str(run.ensemble_folder), teacher_val_rmse=teacher.manifest.val_rmse,
                             teacher_heldout_rmse=teacher.manifest.heldout.ensemble_rmse if teacher.manifest.heldout else None,

@@ -26,6 +26,7 @@ import torch
 from common.errors import UserError
 from common.files import folder_lock, write_folder_atomically
 from common.versions import check_readable
+from data.faces import Faces
 from data.split import load_train_faces
 from data.transforms import labelled_mean
 
@@ -116,9 +117,10 @@ class Manifest:
     face_layout: list[float] | None = None
 
 
-def training_layout(train: str) -> list[float]:
-    """The mean of every labelled keypoint over the training file's (or files') faces (NaN-aware), px."""
-    return labelled_mean(load_train_faces(train).true_labels_only().keypoints).tolist()
+def training_layout(faces: Faces) -> list[float]:
+    """The mean of every truly labelled keypoint (filled-in labels left out) over the training faces
+    (NaN-aware), px: where a face sits in the frame (ensemble.photos)."""
+    return labelled_mean(faces.true_labels_only().keypoints).tolist()
 
 
 def member_file(name: str) -> str:
@@ -173,6 +175,6 @@ def read_ensemble(folder: Path) -> tuple[Manifest, list[dict[str, torch.Tensor]]
 def _old_layout(train: str | None) -> list[float] | None:
     """A folder from before version 7: its layout from its training file, if that is still where it was."""
     try:
-        return training_layout(train) if train else None
+        return training_layout(load_train_faces(train)) if train else None
     except (UserError, OSError):
         return None
