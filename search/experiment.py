@@ -10,7 +10,6 @@ import optuna
 import ray
 from optuna.samplers import TPESampler
 from ray import tune
-from ray.tune.schedulers import ASHAScheduler
 
 from common.files import write_csv_atomically
 from data.split import Split
@@ -19,7 +18,6 @@ from .internals import (
     ResumableOptunaSearch,
     check_cluster_authentication,
     give_time_budget,
-    near_ties_go_on,
     quiet_about_trials_without_results,
     requeue,
     run_on_to,
@@ -31,7 +29,8 @@ from .leaderboard import format_table, leaderboard
 from .members import MemberPhase
 from .plots import plot_search
 from .progress import ProgressCallback
-from .results import METRIC, RUNG_METRIC, SearchFolder
+from .results import METRIC, SearchFolder
+from .rungs import make_scheduler
 from .settings import OPTUNA_TRIAL, ResumeChanges, SearchSettings
 from .space import SearchSpace
 from .stopping import StuckAtMeanFace
@@ -67,19 +66,6 @@ def trial_resources(settings: SearchSettings) -> dict[str, float]:
     return {"cpu": cpus, "gpu": gpus}
 
 
-def make_scheduler(settings: SearchSettings) -> ASHAScheduler:
-    """ASHA over the trials' epochs, judging each at its rungs by its rung score."""
-    asha = ASHAScheduler(
-        metric=RUNG_METRIC,  # the rung score; Optuna gets the trial's own score (METRIC)
-        mode="min",
-        time_attr="training_iteration",  # = epochs
-        max_t=settings.max_epochs,
-        grace_period=settings.grace_period,
-        reduction_factor=settings.reduction_factor,
-    )
-    return near_ties_go_on(asha, settings.rung_tie) if settings.rung_tie else asha
-
-
 def make_trainable(settings: SearchSettings, split: Split, deadline: float | None):
     trainable = tune.with_parameters(train_trial, base=settings.base, split=split, rungs=settings.rungs, cooldown=settings.rung_cooldown,
                                      deadline=deadline, init=settings.init)
@@ -102,7 +88,7 @@ def make_searcher(settings: SearchSettings, space: SearchSpace) -> ResumableOptu
 
 def new_tuner(settings: SearchSettings, space: SearchSpace, split: Split) -> tune.Tuner:
     searcher = make_searcher(settings, space)
-    scheduler = make_scheduler(settings)
+    scheduler = make_scheduler(settings, start_points=len(space.start))
     # trials fit their schedules to the budget (search.budget); a resumed search does not: Tune keeps what is
     # left of its budget to itself, and those trials run their full schedules as before
     deadline = time.time() + settings.time_budget_s if settings.time_budget_s else None

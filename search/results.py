@@ -12,7 +12,8 @@ the tests go through `SearchFolder`, never through file names or Tune's folder c
     runs/NAME/labels.json           what ensemble.label last filled in with this search's ensemble
     runs/NAME/leaderboard.csv, search.png, report/, ensemble/, student/
 
-Versions: 7 adds `rung_tie` to search.json (ASHA lets near-ties of a rung's cutoff go on; before, Ray's
+Versions: 8 adds `finish_start_points` to search.json (ASHA never stops a start point; before, it might:
+false); 7 adds `rung_tie` to search.json (ASHA lets near-ties of a rung's cutoff go on; before, Ray's
 rule: 0); 6 adds `init` to search.json (the checkpoint each architecture's trials start from; before,
 none: {}); 5 adds `val_digest` to search.json (which validation faces the trials score on; before, unknown:
 ""); 4 adds `ensemble_share` to search.json (the last phase's members, search.members; before,
@@ -48,7 +49,7 @@ if TYPE_CHECKING:  # Ray and Optuna are imported only where trials are read: the
 
 METRIC = "best_val_rmse"  # what the search minimises: the validation RMSE (px) of the weights a trial keeps
 RUNG_METRIC = "rung_rmse"  # what ASHA judges at its rungs: where the trial would end (search.trainable)
-SETTINGS, OPTUNA_DB, MACHINE, LABELS, VERSION = "search.json", "optuna.db", "machine.json", "labels.json", 7
+SETTINGS, OPTUNA_DB, MACHINE, LABELS, VERSION = "search.json", "optuna.db", "machine.json", "labels.json", 8
 STATUSES = ("DONE", "UNFINISHED", "DIVERGED", "ERROR")
 TUNE_ERROR_FILE = "error.txt"  # the traceback Tune writes into a crashed trial's folder
 
@@ -148,6 +149,7 @@ class SearchFolder:
         saved.setdefault("rung_cooldown", 0.0)  # versions 1 and 2: ASHA judged the best score so far
         saved.setdefault("ensemble_share", 0.0)  # versions 1 to 3: no ensemble members
         saved.setdefault("rung_tie", 0.0)  # versions 1 to 6: Ray's rule
+        saved.setdefault("finish_start_points", False)  # versions 1 to 7: ASHA might stop a start point
         return SearchSettings(**saved)
 
     @property

@@ -72,6 +72,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--rung-tie", type=float, default=0.0, metavar="SHARE",
                    help="ASHA lets a trial within SHARE of a rung's cutoff score go on (e.g. 0.01: 1 %%), so that near-ties are not cut "
                         "by the order they arrived in (default 0: Ray's rule)")
+    p.add_argument("--finish-start-points", action="store_true",
+                   help="ASHA never stops one of the space's start points, which earlier searches found good; their rung scores still "
+                        "judge TPE's proposals (default: off, Ray's rule for every trial: not yet measured)")
     p.add_argument("--cpus-per-trial", type=float, default=0, help="default: 1 without GPUs (a trial per core), 2 with")
     p.add_argument("--gpus-per-trial", type=float, default=-1, help="default: 1 when the cluster has GPUs; 0.25 = four trials per GPU")
     p.add_argument("--max-concurrent", type=int, default=0, help="trials at once (default: as resources allow; 1 makes a search reproducible)")
@@ -127,6 +130,7 @@ def settings_from_args(args: argparse.Namespace) -> SearchSettings:
         reduction_factor=args.reduction_factor,
         rung_cooldown=args.rung_cooldown,
         rung_tie=args.rung_tie,
+        finish_start_points=args.finish_start_points,
         seed=args.seed,
         cpus_per_trial=args.cpus_per_trial,
         gpus_per_trial=args.gpus_per_trial,
@@ -165,7 +169,7 @@ def uses_gpus(args: argparse.Namespace) -> bool:
 
 # what a search is: a resumed one keeps it (--trials and --time-budget may change)
 FIXED_ON_RESUME = ("--train", "--val", "--space", "--max-epochs", "--grace-period", "--reduction-factor", "--rung-cooldown", "--seed",
-                   "--split-seed", "--init", "--rung-tie", "--ensemble-share", "--smoke", "--cpus-per-trial", "--gpus-per-trial", "--max-concurrent")
+                   "--split-seed", "--init", "--rung-tie", "--finish-start-points", "--ensemble-share", "--smoke", "--cpus-per-trial", "--gpus-per-trial", "--max-concurrent")
 
 
 def settings_to_resume(args: argparse.Namespace) -> tuple[SearchSettings, ResumeChanges]:

@@ -53,6 +53,7 @@ class SearchSettings:
     val_digest: str = ""  # data.split.faces_digest of the validation faces every trial scores on ("" until the data is read)
     init: dict = dataclasses.field(default_factory=dict)  # architecture -> checkpoint folder its trials start from (--init); {}: random
     rung_tie: float = 0.0  # ASHA lets a trial within this share of a rung's cutoff score go on (search.internals.near_ties_go_on); 0: Ray's rule
+    finish_start_points: bool = False  # ASHA never stops one of the space's start points (search.rungs); False: Ray's rule for every trial
 
     @property
     def folder(self) -> Path:
@@ -68,7 +69,8 @@ class SearchSettings:
             return "no ASHA rungs"
         judged = f"a {self.rung_cooldown:g}-epoch cooldown branch" if self.rung_cooldown else "the best score so far"
         ties = f" and any within {self.rung_tie:.1%} of its cutoff" if self.rung_tie else ""
-        return f"ASHA at epoch {', '.join(map(str, self.rungs))} by {judged}, keeping about 1 in {self.reduction_factor}{ties}"
+        start = ", the start points to the end" if self.finish_start_points else ""
+        return f"ASHA at epoch {', '.join(map(str, self.rungs))} by {judged}, keeping about 1 in {self.reduction_factor}{ties}{start}"
 
     @property
     def members_in_words(self) -> str:

@@ -180,9 +180,9 @@ def test_asha_judges_each_trial_by_its_cooldown_branch_at_the_rung(ray_cluster, 
     import optuna
     from ray.tune.schedulers import TrialScheduler
 
-    from search.experiment import make_scheduler
     from search.results import RUNG_METRIC
     from search.run import main
+    from search.rungs import make_scheduler
 
     space = tmp_path / "three.yaml"
     space.write_text("start: [{lr: 0.004}, {lr: 0.0005}, {lr: 0.002}]\narch: cnn_gap\nbatch_size: 16\nschedule: onecycle\n"
@@ -191,7 +191,7 @@ def test_asha_judges_each_trial_by_its_cooldown_branch_at_the_rung(ray_cluster, 
           "--max-concurrent", "1", "--no-dashboard", "--no-report"])
     search = SearchFolder(tmp_path / "rungs")
     trials = sorted(search.trials(), key=lambda t: t.history["timestamp"].min())
-    oracle = make_scheduler(search.settings)  # a fresh scheduler, told the rung scores in the order they came
+    oracle = make_scheduler(search.settings, start_points=3)  # a fresh scheduler, told the rung scores in the order they came
     for trial in trials:
         at_rung = trial.history.set_index("epoch").loc[1]
         stub = SimpleNamespace(trial_id=trial.id)
@@ -239,16 +239,42 @@ def test_rung_tie_is_saved_with_the_search_and_decides_its_rungs(tmp_path, tie, 
 
     from ray.tune.schedulers import TrialScheduler
 
-    from search.experiment import make_scheduler
     from search.results import RUNG_METRIC
     from search.run import parse_args, settings_from_args
+    from search.rungs import make_scheduler
 
     settings = settings_from_args(parse_args(["--smoke", "--max-epochs", "3", "--rung-tie", tie, "--runs-dir", str(tmp_path), "--run", "s"]))
     SearchFolder(settings.folder).write_settings(settings)
-    scheduler = make_scheduler(SearchFolder(settings.folder).settings)
+    scheduler = make_scheduler(SearchFolder(settings.folder).settings, start_points=0)
     decisions = []
     for name, score in (("a", 1.662), ("b", 1.667)):
         trial = SimpleNamespace(trial_id=name)
         scheduler.on_trial_add(None, trial)
         decisions.append(scheduler.on_trial_result(None, trial, {"training_iteration": 1, RUNG_METRIC: score}))
     assert decisions == [TrialScheduler.CONTINUE, getattr(TrialScheduler, second)]
+
+
+@pytest.mark.parametrize("flag, decisions", [([], ["CONTINUE", "STOP", "CONTINUE", "STOP"]),
+                                             (["--finish-start-points"], ["CONTINUE", "CONTINUE", "CONTINUE", "STOP"])])
+def test_finish_start_points_is_saved_with_the_search_and_lets_only_start_points_past_a_rung(tmp_path, flag, decisions):
+    """Two start points (Optuna trials 0 and 1), then two of TPE's proposals, at the first rung: the second
+    start point (1.80 px) is cut by Ray's rule and goes on with --finish-start-points; either way its score
+    is recorded, so the first proposal (1.67) passes the cutoff it lowers and the second (1.79) does not."""
+    from types import SimpleNamespace
+
+    from ray.tune.schedulers import TrialScheduler
+
+    from search.results import RUNG_METRIC
+    from search.run import parse_args, settings_from_args
+    from search.rungs import make_scheduler
+    from search.settings import OPTUNA_TRIAL
+
+    settings = settings_from_args(parse_args(["--smoke", "--max-epochs", "3", *flag, "--runs-dir", str(tmp_path), "--run", "s"]))
+    SearchFolder(settings.folder).write_settings(settings)
+    scheduler = make_scheduler(SearchFolder(settings.folder).settings, start_points=2)
+    made = []
+    for number, score in enumerate((1.662, 1.80, 1.67, 1.79)):
+        trial = SimpleNamespace(trial_id=str(number), config={OPTUNA_TRIAL: number})
+        scheduler.on_trial_add(None, trial)
+        made.append(scheduler.on_trial_result(None, trial, {"training_iteration": 1, RUNG_METRIC: score}))
+    assert made == [getattr(TrialScheduler, d) for d in decisions]
