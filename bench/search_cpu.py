@@ -4,6 +4,7 @@ and how well ASHA's first rung ranks the trials that ran to the end (Spearman's 
 trial's validation RMSE at the first rung and its final one).
 
     python -m bench.search_cpu [--data ../shared/data/faces15] [--trials 12] [--minutes 60] [--rung-cooldown 1] [--ensemble-share 0.25] [--seed 0]
+        [--finish-start-points]
         [--max-epochs 72 --grace-period 24]
 
 The projection scales the measured wall time per trial to 50 trials: the same mix of start points,
@@ -72,6 +73,7 @@ def main() -> None:
     parser.add_argument("--ensemble-share", type=float, default=0, help="search.run's: the last share spent on ensemble members")
     parser.add_argument("--max-epochs", type=int, help="search.run's: epochs per trial (default: search.run's)")
     parser.add_argument("--grace-period", type=int, help="search.run's: epochs before ASHA may stop a trial (default: search.run's)")
+    parser.add_argument("--finish-start-points", action="store_true", help="search.run's: ASHA never cuts a start point")
     parser.add_argument("--seed", type=int, default=0, help="search.run's: the sampler's and every trial's seed")
     parser.add_argument("--name", default="bench-search-cpu")
     parser.add_argument("--out", type=Path, default=Path("bench/results/search_cpu.json"))
@@ -83,7 +85,8 @@ def main() -> None:
     schedule = [*(["--max-epochs", str(args.max_epochs)] if args.max_epochs else []),
                 *(["--grace-period", str(args.grace_period)] if args.grace_period else [])]
     search_main(["--trials", str(args.trials), "--storage", str(args.storage), "--name", args.name, "--no-dashboard", *data, *budget, *schedule,
-                 "--rung-cooldown", str(args.rung_cooldown), "--ensemble-share", str(args.ensemble_share), "--seed", str(args.seed)])
+                 "--rung-cooldown", str(args.rung_cooldown), "--ensemble-share", str(args.ensemble_share), "--seed", str(args.seed),
+                 *(["--finish-start-points"] if args.finish_start_points else [])])
     wall = time.perf_counter() - start
     start = time.perf_counter()
     build_main(["--max-mb", "50", "--runs-dir", str(args.storage), "--run", args.name])
