@@ -3,7 +3,7 @@ started from a model pretrained on another set (`search.run --init`) and against
 on training subsets of a few sizes, each scored on a test file of people it never saw.
 
     python -m bench.regime --set faces15=TRAIN,TEST --init faces15=CHECKPOINT [--set mtfl=... --init mtfl=...]
-                           [--sizes 250 1000 4000] [--minutes 30] [--seeds 0] [--arms scratch init start-points]
+                           [--sizes 250 1000 4000] [--minutes 30] [--seeds 0] [--arms scratch init start-points finish-start-points]
 
 For each set, size and seed: a seeded sample of SIZE labelled faces of TRAIN (the search holds out its
 usual 15 % of them for validation), then per arm a search for --minutes, `ensemble.build --max-mb 50`, and
@@ -11,7 +11,7 @@ the ensemble's RMSE on TEST with flip TTA, over TEST's labelled coordinates (MTF
 The arms (ARMS): the default search; the same with --init; its start points alone (issue 37's baseline,
 the bar a search must clear): no trial is cut, and once one has finished every new trial is a best start
 point again with a new seed (search.members), so the time goes to the start points fully trained and
-their seeds as members instead of TPE's proposals. Writes bench/results/regime_SET_SIZE_ARM_sSEED.json
+their seeds as members instead of TPE's proposals; the default search with `--finish-start-points`. Writes bench/results/regime_SET_SIZE_ARM_sSEED.json
 (_TAG with --tag) per search and prints the table. Pretrain the starts on the *other* set (`python -m training.pretrain`).
 """
 
@@ -39,6 +39,8 @@ ARMS = {
     # ASHA's grace period is the whole schedule (nothing cut); the member phase (search.members) takes over
     # as soon as a trial has finished: the start points, queued first, are the only recipes it repeats
     "start-points": ["--grace-period", str(TRIAL_EPOCHS), "--ensemble-share", "0.99"],
+    # the default search with ASHA never cutting a start point (search.rungs.StartPointsFinish)
+    "finish-start-points": ["--finish-start-points"],
 }
 
 
