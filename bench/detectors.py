@@ -45,8 +45,7 @@ def box_fit(name: str, data: Path, n_faces: int) -> dict:
         box = max(found, key=lambda d: d.size)
         # keypoints in pixel-edge units of the padded photo: label x - origin is the pixel index, + 0.5 its centre
         points = (faces.keypoints[i].reshape(15, 2) - origin + 0.5) * SCALE + MARGIN
-        centre = np.array([(box.box[0] + box.box[2]) / 2, (box.box[1] + box.box[3]) / 2])
-        offsets.append((points - centre) / box.size)
+        offsets.append((points - box.centre) / box.size)
     median = np.median(offsets, axis=0)  # (15, 2)
     return {"crops": len(complete), "found": len(offsets), "offsets": np.round(median, 4).tolist(),
             "iqr_box_sides": float(np.mean(np.subtract(*np.percentile(offsets, [75, 25], axis=0))))}

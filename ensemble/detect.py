@@ -30,6 +30,12 @@ class Detection:
         """The box's side (the mean of width and height), px."""
         return (self.box[2] - self.box[0] + self.box[3] - self.box[1]) / 2
 
+    @property
+    def centre(self) -> np.ndarray:
+        """(2,) the box's centre, pixel edges."""
+        left, top, right, bottom = self.box
+        return np.array([(left + right) / 2, (top + bottom) / 2])
+
 
 @dataclass(frozen=True)
 class BoxFit:
@@ -41,8 +47,7 @@ class BoxFit:
 
     def keypoints(self, detection: Detection) -> np.ndarray:
         """(15, 2) where the box says the keypoints are, pixel-edge coordinates of the photo."""
-        left, top, right, bottom = detection.box
-        return np.array([(left + right) / 2, (top + bottom) / 2]) + np.array(self.offsets) * detection.size
+        return detection.centre + np.array(self.offsets) * detection.size
 
 
 @dataclass(frozen=True)
