@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from threadpoolctl import threadpool_limits
 
 # Set before anything imports the reader: tests never touch the user's cache; gone when the process ends.
 os.environ["KPTUNE_CACHE"] = tempfile.mkdtemp(prefix="kptune-test-cache-")
@@ -30,18 +31,28 @@ from data.synthetic import write_dataset  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _threads_shared_between_workers():
-    """Each xdist worker takes its share of the cores: two workers with a thread per core each would
-    run 4 threads on 2 cores, and wait for each other at every step."""
-    threads = torch.get_num_threads()
+def _cores_shared_between_workers(worker_id: str) -> Iterator[None]:
+    """Each xdist worker runs on its own share of the cores, and so does everything it starts (torch's and
+    BLAS's thread pools, subprocesses and Ray's workers inherit the affinity): two workers each taking
+    every core would run 4 threads on 2 cores, and OpenBLAS's waiting threads made a numpy-heavy test
+    take 10 times as long as alone."""
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    torch.set_num_threads(max(1, threads // workers))
-    yield
+    if worker_id == "master" or not hasattr(os, "sched_setaffinity"):
+        yield
+        return
+    cores, threads = os.sched_getaffinity(0), torch.get_num_threads()
+    ordered, index = sorted(cores), int(worker_id.removeprefix("gw"))
+    share = set(ordered[index::workers]) or {ordered[index % len(ordered)]}  # more workers than cores: they share
+    os.sched_setaffinity(0, share)
+    torch.set_num_threads(len(share))
+    with threadpool_limits(limits=len(share)):
+        yield
+    os.sched_setaffinity(0, cores)
     torch.set_num_threads(threads)
 
 
 @pytest.fixture(autouse=True)
-def _torch_state_restored(_threads_shared_between_workers):
+def _torch_state_restored(_cores_shared_between_workers):
     """A test that seeds torch or sets its threads (training.trainer.prepare_process) leaves the next test
     torch's generator and thread count as it found them."""
     threads, rng = torch.get_num_threads(), torch.random.get_rng_state()

@@ -48,13 +48,18 @@ def autocast(device: torch.device, bf16: bool) -> AbstractContextManager:
 def configure_process(device: torch.device, threads: int, seed: int) -> None:
     """What a training process sets once, where it starts (training.train, a search trial, a bench or a
     test), and nothing else in kptune changes: torch's global seed (weight initialisation and dropout
-    draw from it), its CPU threads (0 = every core), and on CUDA cuDNN's autotuning, which picks the
+    draw from it), its CPU threads (0 = every core this process may run on), and on CUDA cuDNN's autotuning, which picks the
     fastest kernels for the fixed 96x96 inputs."""
     torch.manual_seed(seed)
     if device.type == "cpu":
-        torch.set_num_threads(threads or os.cpu_count() or 1)
+        torch.set_num_threads(threads or usable_cores())
     else:
         torch.backends.cudnn.benchmark = True
+
+
+def usable_cores() -> int:
+    """The cores this process may run on: fewer than the machine's under `taskset` or a pinned worker."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def machine() -> dict[str, object]:
