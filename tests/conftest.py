@@ -31,17 +31,17 @@ from data.synthetic import write_dataset  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _cores_shared_between_workers(worker_id: str) -> Iterator[None]:
+def _cores_shared_between_workers() -> Iterator[None]:
     """Each xdist worker runs on its own share of the cores, and so does everything it starts (torch's and
     BLAS's thread pools, subprocesses and Ray's workers inherit the affinity): two workers each taking
     every core would run 4 threads on 2 cores, and OpenBLAS's waiting threads made a numpy-heavy test
     take 10 times as long as alone."""
-    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    if worker_id == "master" or not hasattr(os, "sched_setaffinity"):
+    worker, workers = os.environ.get("PYTEST_XDIST_WORKER"), int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if worker is None or not hasattr(os, "sched_setaffinity"):  # one test process (or not Linux): it keeps every core
         yield
         return
     cores, threads = os.sched_getaffinity(0), torch.get_num_threads()
-    ordered, index = sorted(cores), int(worker_id.removeprefix("gw"))
+    ordered, index = sorted(cores), int(worker.removeprefix("gw"))
     share = set(ordered[index::workers]) or {ordered[index % len(ordered)]}  # more workers than cores: they share
     os.sched_setaffinity(0, share)
     torch.set_num_threads(len(share))
