@@ -28,7 +28,7 @@ from data.split import Split, train_files
 from data.transforms import face_rmse, keypoint_rmse, mean_face_rmse
 from search.leaderboard import ended, leaderboard, readable
 from search.plots import plot_search
-from search.results import SearchFolder, TrialRecord
+from search.results import SearchFolder, TrialRecord, search_started, timed
 from training.plots import plot_overlay
 
 if TYPE_CHECKING:
@@ -168,7 +168,8 @@ def _sections(search: SearchFolder, trials: list[TrialRecord], best: TrialRecord
                     + _table(board))
 
     plot_search(trials, folder / "curves.png", baseline_px=baseline, max_epochs=settings.max_epochs)
-    sections.append(_figure("curves.png", "Learning curves: validation RMSE per epoch (log scale); dotted: the mean face"))
+    sections.append(_figure("curves.png", "Learning curves: validation RMSE per epoch (log scale); right: each trial's best against "
+                                         "the minute it came, and the best so far; dotted: the mean face"))
 
     for name, caption in optuna_figures(search, folder):
         sections.append(_figure(name, caption))
@@ -242,11 +243,8 @@ def _refit(search: SearchFolder, built: Manifest | None) -> list[str]:
 
 
 def _wall_seconds(trials: list[TrialRecord]) -> float:
-    frames = [t.history for t in trials if "timestamp" in t.history and "time_total_s" in t.history]
-    if not frames:
-        return 0.0
-    starts = [float((f["timestamp"] - f["time_total_s"]).min()) for f in frames]
-    return max(float(f["timestamp"].max()) for f in frames) - min(starts)
+    trials = timed(trials)
+    return max(float(t.history["timestamp"].max()) for t in trials) - search_started(trials) if trials else 0.0
 
 
 def _figure(name: str, caption: str) -> str:

@@ -280,6 +280,17 @@ def ranked(trials: list[TrialRecord]) -> list[TrialRecord]:
     return sorted(trials, key=lambda t: (math.isnan(t.best_val_rmse), 0.0 if math.isnan(t.best_val_rmse) else t.best_val_rmse, t.id))
 
 
+def timed(trials: list[TrialRecord]) -> list[TrialRecord]:
+    """The trials whose epochs carry Tune's clock (its `timestamp`, and `time_total_s`, the trial's training seconds)."""
+    return [t for t in trials if "timestamp" in t.history and "time_total_s" in t.history]
+
+
+def search_started(trials: list[TrialRecord]) -> float:
+    """When the first trial started (Unix seconds): its first epoch's timestamp less the seconds it took.
+    `trials`: timed ones."""
+    return min(float((t.history["timestamp"] - t.history["time_total_s"]).min()) for t in trials)
+
+
 def latest_search(storage: Path) -> SearchFolder | None:
     """The most recently started search under storage, or None."""
     runs = sorted(Path(storage).glob(f"*/{SETTINGS}"), key=lambda p: p.stat().st_mtime)
