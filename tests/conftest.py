@@ -28,26 +28,22 @@ os.environ["KPTUNE_CACHE"] = tempfile.mkdtemp(prefix="kptune-test-cache-")
 atexit.register(shutil.rmtree, os.environ["KPTUNE_CACHE"], ignore_errors=True)
 
 from data.synthetic import write_dataset  # noqa: E402
+from training import device  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _cores_shared_between_workers() -> Iterator[None]:
-    """Each xdist worker runs on its own share of the cores, and so does everything it starts (torch's and
-    BLAS's thread pools, subprocesses and Ray's workers inherit the affinity): two workers each taking
-    every core would run 4 threads on 2 cores, and OpenBLAS's waiting threads made a numpy-heavy test
-    take 10 times as long as alone."""
-    worker, workers = os.environ.get("PYTEST_XDIST_WORKER"), int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    if worker is None or not hasattr(os, "sched_setaffinity"):  # one test process (or not Linux): it keeps every core
+    """Each xdist worker computes on its share of the cores: torch's threads, BLAS's pool, and "every core" for
+    a training run in the worker (threads=0: training.device.usable_cores). Two workers each taking every core
+    would run 4 threads on 2 cores, and OpenBLAS's waiting threads made a numpy-heavy test take 10 times as
+    long as alone. Subprocesses and Ray keep every core: pinned to one worker's share, a cluster test that ran
+    last, beside an idle worker, took twice as long."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    threads, share = torch.get_num_threads(), max(1, device.usable_cores() // workers)
+    torch.set_num_threads(share)
+    with threadpool_limits(limits=share), pytest.MonkeyPatch.context() as patch:
+        patch.setattr(device, "usable_cores", lambda: share)
         yield
-        return
-    cores, threads = os.sched_getaffinity(0), torch.get_num_threads()
-    ordered, index = sorted(cores), int(worker.removeprefix("gw"))
-    share = set(ordered[index::workers]) or {ordered[index % len(ordered)]}  # more workers than cores: they share
-    os.sched_setaffinity(0, share)
-    torch.set_num_threads(len(share))
-    with threadpool_limits(limits=len(share)):
-        yield
-    os.sched_setaffinity(0, cores)
     torch.set_num_threads(threads)
 
 
