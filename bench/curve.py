@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections import defaultdict
 from pathlib import Path
+
+import pandas as pd
 
 from bench.common import RESULTS, write_results
 
@@ -43,26 +44,21 @@ def point(path: Path) -> dict:
             "members": len(ensemble["members"]), "mb": ensemble["total_mb"]}
 
 
-def draw(points: list[dict], path: Path) -> None:
+def draw(points: pd.DataFrame, path: Path) -> None:
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(11, 4.2))
     ax = fig.subplots()
-    ways = defaultdict(list)
-    for p in points:
-        ways[p["way"]].append(p)
-    for (way, runs), colour in zip(sorted(ways.items()), ("C0", "C1", "C2", "C3", "C4")):
-        runs.sort(key=lambda p: p["minutes"])
-        minutes = sorted({p["minutes"] for p in runs})
-        mean = [sum(p["flip_tta_val_rmse"] for p in runs if p["minutes"] == m) / sum(p["minutes"] == m for p in runs) for m in minutes]
-        ax.plot(minutes, mean, color=colour, marker="o", label=f"{way}: ensemble, flip TTA")
-        ax.scatter([p["minutes"] for p in runs], [p["heldout_rmse"] for p in runs], color=colour, marker="x", s=30,
-                   label=f"{way}: ensemble held out, no TTA")
-        ax.scatter([p["minutes"] for p in runs], [p["best_trial_rmse"] for p in runs], color=colour, marker="v", s=25, alpha=0.5,
-                   label=f"{way}: best single trial")
+    for i, (way, runs) in enumerate(points.groupby("way")):
+        colour = f"C{i}"
+        mean = runs.groupby("minutes")["flip_tta_val_rmse"].mean()  # over the seeds run at a budget
+        ax.plot(mean.index, mean.values, color=colour, marker="o", label=f"{way}: ensemble, flip TTA")
+        ax.scatter(runs["minutes"], runs["heldout_rmse"], color=colour, marker="x", s=30, label=f"{way}: ensemble held out, no TTA")
+        ax.scatter(runs["minutes"], runs["best_trial_rmse"], color=colour, marker="v", s=25, alpha=0.5, label=f"{way}: best single trial")
+    budgets = sorted(points["minutes"].unique())
     ax.set_xscale("log", base=2)
-    ax.set_xticks(sorted({p["minutes"] for p in points}), labels=[f"{m:g}" for m in sorted({p["minutes"] for p in points})])
-    cpus = ", ".join(sorted({p["cpu"] for p in points}))
+    ax.set_xticks(budgets, labels=[f"{m:g}" for m in budgets])
+    cpus = ", ".join(sorted(points["cpu"].unique()))
     ax.set(xlabel="time budget (minutes)", ylabel="val RMSE (px)", title=f"What a search's budget buys (faces15, {cpus}, no GPU)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))  # beside the axes: no point hidden
@@ -83,7 +79,7 @@ def main() -> None:
     for p in points:
         print(f"{p['way']:<40} {p['minutes']:>4g} {p['seed']:>4} {p['trials']:>6} {p['val_rmse']:>6.3f} {p['heldout_rmse']:>8.3f} "
               f"{p['flip_tta_val_rmse']:>8.3f} {p['best_trial_rmse']:>10.3f} {p['mb']:>5.1f}")
-    draw(points, RESULTS / f"{args.tag}.png")
+    draw(pd.DataFrame(points), RESULTS / f"{args.tag}.png")
     write_results("curve", argparse.Namespace(runs=[p.name for p in args.runs], tag=args.tag), {"points": points}, RESULTS / f"{args.tag}.json")
 
 

@@ -18,7 +18,8 @@ def best_so_far(trials: list) -> pd.Series:
     """The best validation RMSE of any epoch of any trial reported by each minute into the search: the best
     single net the search had by then (indexed by minutes, one entry per reported epoch). `trials`: timed."""
     start = search_started(trials)
-    epochs = pd.concat([t.history[["timestamp", "val_rmse"]] for t in trials]).sort_values("timestamp", kind="stable")
+    epochs = pd.concat([t.history[["timestamp", "val_rmse"]] for t in trials]).dropna()  # a diverged trial's last epoch has no score
+    epochs = epochs.sort_values("timestamp", kind="stable")
     return pd.Series(epochs["val_rmse"].cummin().to_numpy(), index=((epochs["timestamp"] - start) / 60).to_numpy(), name="best_val_rmse")
 
 
@@ -42,8 +43,9 @@ def plot_search(trials: list, path: Path, baseline_px: float | None = None, max_
         if "rung_rmse" in frame:  # searches from before rung scores have none
             rungs = frame[frame["rung_rmse"].notna()]
             curves_ax.scatter(rungs["epoch"], rungs["rung_rmse"], color=colour, marker="D", s=18, zorder=3)
-        best = frame.loc[frame["val_rmse"].idxmin()]
-        best_ax.scatter([(best["timestamp"] - start) / 60], [best["val_rmse"]], color=colour, label=arch, marker="o" if not stopped else "s")
+        best_epoch = frame.loc[frame["val_rmse"].idxmin()]
+        best_ax.scatter([(best_epoch["timestamp"] - start) / 60], [best_epoch["val_rmse"]], color=colour, label=arch,
+                        marker="o" if not stopped else "s")
     if reported:
         best = best_so_far(reported)
         best_ax.step(best.index, best.values, where="post", color="black", lw=1, label="best so far")

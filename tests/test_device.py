@@ -68,7 +68,7 @@ def test_bf16_training_reaches_the_float32_loss(tiny_data):
 
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="CPU affinity is Linux's")
 def test_every_core_means_the_cores_the_process_may_run_on():
-    """Under `taskset -c 0` a run with threads=0 ("every core") takes one thread, not one per core of the machine."""
+    """Under `taskset -c 0`, "every core" (threads=0) is one core, not every core of the machine."""
     cores = os.sched_getaffinity(0)
     os.sched_setaffinity(0, {min(cores)})
     try:

@@ -27,3 +27,9 @@ def test_the_picture_is_drawn_for_trials_with_and_without_tunes_clock(tmp_path):
     clockless = TrialRecord("old", Path("old"), {}, None, "DONE", "", None, {}, pd.DataFrame({"epoch": [1], "val_rmse": [3.0]}), None)
     plot_search([_trial(1000, [5.0, 3.0]), clockless], tmp_path / "search.png", baseline_px=4.0, max_epochs=3)
     assert (tmp_path / "search.png").stat().st_size
+
+
+def test_a_diverged_trials_unscored_last_epoch_leaves_the_best_so_far_unbroken():
+    diverged = _trial(1000, [5.0, 3.0])
+    diverged.history.loc[2] = {"epoch": 3, "val_rmse": float("nan"), "best_val_rmse": 3.0, "time_total_s": 180.0, "timestamp": 1180.0}
+    assert list(best_so_far([diverged])) == [5.0, 3.0]

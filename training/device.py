@@ -58,7 +58,7 @@ def configure_process(device: torch.device, threads: int, seed: int) -> None:
 
 
 def usable_cores() -> int:
-    """The cores this process may run on: fewer than the machine's under `taskset` or a pinned worker."""
+    """The cores this process may run on: fewer than the machine's under `taskset` or a container's CPU set."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
